@@ -1,0 +1,41 @@
+# Common commands. `make run` and `make test` set everything up on a fresh machine first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RESULTS ?= results
+
+.PHONY: setup run test test-fast lint format bench probes clean
+
+setup:
+	@bash tools/bootstrap.sh
+
+## The main job: both gap tasks on whisper-base with the embedded UDHR probes.
+run: setup
+	$(VENV)/bin/interlingua run --model openai/whisper-base --tasks cross_lingual_gap,cross_modal_gap --output $(RESULTS)
+
+## The whole test suite (what CI runs).
+test: setup
+	$(PY) -m pytest -q
+
+## Skip the tests that convert and run the real offline models.
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check benchmark tests benchmarks
+	$(VENV)/bin/ruff format --check benchmark tests benchmarks
+
+format: setup
+	$(VENV)/bin/ruff format benchmark tests benchmarks
+	$(VENV)/bin/ruff check --fix benchmark tests benchmarks
+
+## Speed and memory benchmarks (print ratios; see benchmarks/README.md).
+bench: setup
+	for script in benchmarks/*.py; do $(PY) $$script || exit 1; done
+
+## Rebuild the embedded probe sets (needs espeak-ng; the built files are committed).
+probes: setup
+	$(VENV)/bin/interlingua probes build udhr
+	$(VENV)/bin/interlingua probes build concepts
+
+clean:
+	rm -rf $(RESULTS) .pytest_cache .ruff_cache

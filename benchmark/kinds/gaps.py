@@ -1,0 +1,379 @@
+"""The two gap kinds: how close are representations across languages, and across speech and text?
+
+Both compare matrices whose rows are the same sentences (one row per probe id), layer by layer, with
+SVCCA and/or linear CKA (benchmark.metrics). Every score comes with a permutation null (the sentence
+pairing shuffled) and a bootstrap CI over sentences. Aggregates (means over language pairs) get
+their CI from the same resamples applied to every pair, so the CI is that of the aggregate itself.
+
+cross_lingual_gap: every language pair within each modality -> a pair matrix per layer.
+cross_modal_gap:   speech vs text of the same sentences, same language (the main score) and across
+                   languages; within-modality cross-lingual means are reported beside it, so one
+                   result says whether the modality gap exceeds the language gap.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from benchmark.kinds import Kind, TaskContext, TaskOutput
+from benchmark.metrics import Decomposition, PairScore, decompose, pairwise_matrix
+
+
+class GapParams(BaseModel):
+    """The `metric:` block of a gap task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    measures: list[Literal["svcca", "cka"]] = Field(default=["svcca", "cka"], min_length=1)
+    svcca_k: int | None = Field(default=None, ge=1)
+    svcca_variance: float | None = Field(default=None, gt=0, le=1)
+    min_ratio: float = Field(default=4.0, ge=1)
+    cka_debiased: bool = False
+    n_null: int = Field(default=100, ge=0)
+    n_bootstrap: int = Field(default=200, ge=0)
+    ci_level: float = Field(default=0.95, gt=0, lt=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_svcca_rule(self) -> GapParams:
+        if "svcca" in self.measures and (self.svcca_k is None) == (self.svcca_variance is None):
+            raise ValueError(
+                "SVCCA needs exactly one of svcca_k (directions kept) or svcca_variance "
+                "(share of s^2 kept), e.g. svcca_k: 10"
+            )
+        return self
+
+
+# --- shared machinery --------------------------------------------------------------------------
+
+
+def _decompose_all(matrices: dict, params: GapParams, need_basis: bool) -> dict:
+    """One decomposition per (modality, language) for a layer, reused by every pair."""
+    rule = {"k": params.svcca_k, "variance": params.svcca_variance} if need_basis else {}
+    return {
+        key: decompose(x, min_ratio=params.min_ratio, name="/".join(key), **rule)
+        for key, x in matrices.items()
+    }
+
+
+def _score_pairs(
+    decomps: dict[tuple, Decomposition], pairs: list[tuple], measure: str, params: GapParams
+) -> dict[tuple, PairScore]:
+    return pairwise_matrix(
+        decomps,
+        measure,
+        pairs=pairs,
+        debiased=params.cka_debiased,
+        n_null=params.n_null,
+        n_boot=params.n_bootstrap,
+        ci=params.ci_level,
+        seed=params.seed,  # same seed -> same permutations and resamples for every pair
+        keep_draws=True,
+    )
+
+
+def _summary(scores: list[PairScore], params: GapParams) -> dict:
+    """Mean over pairs, with the null and CI of that mean (draws averaged per replicate)."""
+    out: dict = {"mean": float(np.mean([s.score for s in scores])), "n_pairs": len(scores)}
+    out["draws"] = _mean_draws(scores)
+    out.update(_draw_stats(out["draws"], params))
+    return out
+
+
+def _mean_draws(scores: list[PairScore]) -> dict[str, np.ndarray | None]:
+    def stack(attr: str):
+        arrays = [getattr(s, attr) for s in scores]
+        return None if any(a is None for a in arrays) else np.nanmean(np.stack(arrays), axis=0)
+
+    return {"null": stack("null_draws"), "boot": stack("boot_draws")}
+
+
+def _draw_stats(draws: dict, params: GapParams) -> dict:
+    stats: dict = {"null_mean": None, "null_sd": None, "ci_low": None, "ci_high": None}
+    if draws["null"] is not None:
+        stats["null_mean"] = float(np.mean(draws["null"]))
+        stats["null_sd"] = float(np.std(draws["null"]))
+    boot = draws["boot"]
+    if boot is not None and np.isfinite(boot).any():
+        tail = (1 - params.ci_level) / 2
+        stats["ci_low"], stats["ci_high"] = (
+            float(q) for q in np.nanquantile(boot, [tail, 1 - tail])
+        )
+    return stats
+
+
+def _public(summary: dict) -> dict:
+    return {k: v for k, v in summary.items() if k != "draws"}
+
+
+def _pick_layer(curve: list[dict], rule: str, params: GapParams, label: str = "layer") -> dict:
+    """The main score from a per-layer curve: best / last / mean / a named layer."""
+    names = [point[label] for point in curve]
+    if rule == "best":
+        point = max(curve, key=lambda p: p["mean"])
+    elif rule == "last":
+        point = curve[-1]
+    elif rule == "mean":
+        draws = {
+            kind: None
+            if any(p["draws"][kind] is None for p in curve)
+            else np.mean([p["draws"][kind] for p in curve], axis=0)
+            for kind in ("null", "boot")
+        }
+        return {
+            "value": float(np.mean([p["mean"] for p in curve])),
+            "layer": "mean",
+            "draws": draws,
+            **_draw_stats(draws, params),
+        }
+    elif rule in names:
+        point = curve[names.index(rule)]
+    else:
+        raise ValueError(
+            f"main_score.layer {rule!r} is not best, last, mean or one of the layers {names}"
+        )
+    return {"value": point["mean"], "layer": point[label], **point}
+
+
+def _main_score(name: str, picks: list[dict], params: GapParams, measure: str, **extra) -> dict:
+    """Average of one or more picked points (e.g. one per modality) with a joint CI."""
+    draws = {
+        kind: None
+        if any(p["draws"][kind] is None for p in picks)
+        else np.mean([p["draws"][kind] for p in picks], axis=0)
+        for kind in ("null", "boot")
+    }
+    return {
+        "name": name,
+        "value": float(np.mean([p["value"] for p in picks])),
+        "measure": measure,
+        **_draw_stats(draws, params),
+        "ci_level": params.ci_level,
+        "n_bootstrap": params.n_bootstrap,
+        "n_null": params.n_null,
+        **extra,
+    }
+
+
+def _pair_key(pair: tuple) -> str:
+    (_, a), (_, b) = pair
+    return f"{a}|{b}"
+
+
+def _check_languages(ctx: TaskContext) -> list[str]:
+    languages = list(ctx.probes.languages)
+    if len(languages) < 2 and ctx.config.kind == "cross_lingual_gap":
+        raise ValueError(
+            f"task {ctx.config.name!r} compares languages but the probes have only {languages}; "
+            "list at least two in probes.languages"
+        )
+    return languages
+
+
+# --- cross-lingual gap -------------------------------------------------------------------------
+
+
+def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
+    params = GapParams(**ctx.config.metric)
+    languages = _check_languages(ctx)
+    main_measure = ctx.config.main_score.measure
+    curves: dict = {m: {} for m in params.measures}
+    matrices: dict = {m: {} for m in params.measures}
+    picks: list[dict] = []
+    for modality in ctx.modalities:
+        reps = {lang: ctx.representations(lang, modality) for lang in languages}
+        layers = reps[languages[0]].layers
+        pairs = [
+            ((modality, a), (modality, b))
+            for i, a in enumerate(languages)
+            for b in languages[i + 1 :]
+        ]
+        for measure in params.measures:
+            curves[measure][modality], matrices[measure][modality] = [], {}
+        for layer in layers:
+            decomps = _decompose_all(
+                {(modality, lang): reps[lang].layer(layer) for lang in languages},
+                params,
+                need_basis="svcca" in params.measures,
+            )
+            for measure in params.measures:
+                scores = _score_pairs(decomps, pairs, measure, params)
+                summary = _summary(list(scores.values()), params)
+                curves[measure][modality].append({"layer": layer, **summary})
+                matrices[measure][modality][layer] = {
+                    _pair_key(p): s.to_dict() for p, s in scores.items()
+                }
+        pick = _pick_layer(curves[main_measure][modality], ctx.config.main_score.layer, params)
+        picks.append({**pick, "modality": modality})
+
+    main = _main_score(
+        ctx.config.main_score.name,
+        picks,
+        params,
+        main_measure,
+        layer={p["modality"]: p["layer"] for p in picks},
+        per_modality={p["modality"]: p["value"] for p in picks},
+    )
+    scores = {
+        "languages": languages,
+        "modalities": list(ctx.modalities),
+        "curves": {
+            m: {mod: [_public(p) for p in curve] for mod, curve in by_mod.items()}
+            for m, by_mod in curves.items()
+        },
+        "pairs": matrices,
+        "svcca_k": _ks(ctx, params),
+    }
+    return TaskOutput(main_score=main, scores=scores, notes=_notes(params))
+
+
+# --- cross-modal gap ---------------------------------------------------------------------------
+
+
+def align_layers(speech: list[str], text: list[str]) -> list[tuple[str, str]]:
+    """Pair layers of two stacks by relative depth (identity when the depths match)."""
+    short, long_, speech_short = (
+        (speech, text, True) if len(speech) <= len(text) else (text, speech, False)
+    )
+    if len(short) == 1:
+        mapping = [(short[0], long_[-1])]
+    else:
+        mapping = [
+            (s, long_[round(i * (len(long_) - 1) / (len(short) - 1))]) for i, s in enumerate(short)
+        ]
+    return mapping if speech_short else [(s, t) for t, s in mapping]
+
+
+def score_cross_modal(ctx: TaskContext) -> TaskOutput:
+    params = GapParams(**ctx.config.metric)
+    languages = _check_languages(ctx)
+    main_measure = ctx.config.main_score.measure
+    speech = {lang: ctx.representations(lang, "speech") for lang in languages}
+    text = {lang: ctx.representations(lang, "text") for lang in languages}
+    aligned = align_layers(speech[languages[0]].layers, text[languages[0]].layers)
+
+    same_pairs = [(("speech", lang), ("text", lang)) for lang in languages]
+    cross_pairs = [(("speech", a), ("text", b)) for a in languages for b in languages if a != b]
+    within = {
+        mod: [((mod, a), (mod, b)) for i, a in enumerate(languages) for b in languages[i + 1 :]]
+        for mod in ("speech", "text")
+    }
+    curves: dict = {
+        m: {"same_language": [], "cross_language": [], "within_speech": [], "within_text": []}
+        for m in params.measures
+    }
+    matrices: dict = {m: {} for m in params.measures}
+    for speech_layer, text_layer in aligned:
+        label = f"speech:{speech_layer}|text:{text_layer}"
+        matrices_here = {("speech", lang): speech[lang].layer(speech_layer) for lang in languages}
+        matrices_here |= {("text", lang): text[lang].layer(text_layer) for lang in languages}
+        decomps = _decompose_all(matrices_here, params, need_basis="svcca" in params.measures)
+        for measure in params.measures:
+            same = _score_pairs(decomps, same_pairs, measure, params)
+            groups = {"same_language": same}
+            if cross_pairs:
+                groups["cross_language"] = _score_pairs(decomps, cross_pairs, measure, params)
+            for mod, pairs in within.items():
+                if pairs:
+                    groups[f"within_{mod}"] = _score_pairs(decomps, pairs, measure, params)
+            for group, scores in groups.items():
+                summary = _summary(list(scores.values()), params)
+                curves[measure][group].append(
+                    {
+                        "layer": label,
+                        "speech_layer": speech_layer,
+                        "text_layer": text_layer,
+                        **summary,
+                    }
+                )
+            matrices[measure][label] = {
+                "same_language": {
+                    lang: same[p].to_dict() for lang, p in zip(languages, same_pairs, strict=True)
+                },
+                "cross_language": {
+                    f"speech:{a}|text:{b}": s.to_dict()
+                    for ((_, a), (_, b)), s in groups.get("cross_language", {}).items()
+                },
+            }
+
+    pick = _pick_layer(curves[main_measure]["same_language"], ctx.config.main_score.layer, params)
+    main = _main_score(
+        ctx.config.main_score.name, [pick], params, main_measure, layer=pick["layer"]
+    )
+    gap = _gap_comparison(curves[main_measure])
+    scores = {
+        "languages": languages,
+        "aligned_layers": [list(pair) for pair in aligned],
+        "curves": {
+            m: {group: [_public(p) for p in curve] for group, curve in by_group.items()}
+            for m, by_group in curves.items()
+        },
+        "modality_vs_language_gap": gap,
+        "pairs": matrices,
+        "svcca_k": _ks(ctx, params),
+    }
+    notes = _notes(params) + [
+        "Layers of the speech and text stacks are paired by relative depth (aligned_layers).",
+        "modality_vs_language_gap: per layer, 1 - same-language speech/text similarity (modality "
+        "gap) against 1 - mean within-modality cross-lingual similarity (language gap).",
+    ]
+    return TaskOutput(main_score=main, scores=scores, notes=notes)
+
+
+def _gap_comparison(curves: dict) -> list[dict]:
+    rows = []
+    for i, point in enumerate(curves["same_language"]):
+        within = [curves[g][i]["mean"] for g in ("within_speech", "within_text") if curves[g]]
+        language_gap = 1 - float(np.mean(within)) if within else None
+        modality_gap = 1 - point["mean"]
+        rows.append(
+            {
+                "layer": point["layer"],
+                "modality_gap": modality_gap,
+                "language_gap": language_gap,
+                "modality_gap_exceeds_language_gap": None
+                if language_gap is None
+                else modality_gap > language_gap,
+            }
+        )
+    return rows
+
+
+def _ks(ctx: TaskContext, params: GapParams) -> dict:
+    return {
+        "rule": "fixed" if params.svcca_k is not None else "variance",
+        "k": params.svcca_k,
+        "variance": params.svcca_variance,
+        "n": len(ctx.probes.ids),
+        "min_ratio": params.min_ratio,
+    }
+
+
+def _notes(params: GapParams) -> list[str]:
+    return [
+        "Scores are similarities in [0, 1]: higher = closer. Compare each with its null_mean "
+        "(sentence pairing shuffled); a score near its null carries no shared structure.",
+        f"CIs: percentile bootstrap over sentences ({params.n_bootstrap} resamples, level "
+        f"{params.ci_level}); aggregates use the same resamples for every pair.",
+    ]
+
+
+KINDS = {
+    "cross_lingual_gap": Kind(
+        name="cross_lingual_gap",
+        score=score_cross_lingual,
+        params=GapParams,
+        description="SVCCA/CKA between languages within each modality, per layer",
+        needs="any",
+    ),
+    "cross_modal_gap": Kind(
+        name="cross_modal_gap",
+        score=score_cross_modal,
+        params=GapParams,
+        description="SVCCA/CKA between speech and text of the same sentences, per layer",
+        needs="all",
+    ),
+}

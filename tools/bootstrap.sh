@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up a machine for Interlingua Bench: system packages (when root), a virtualenv in .venv with
+# the CPU build of torch, the project in editable mode with its dev and offline-model extras.
+# Idempotent: a stamp file skips the Python install when pyproject.toml has not changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}   # a CPU wheel; an unpinned torch pulls a multi-GB CUDA build
+
+# espeak-ng builds the embedded probe sets and speaks test sentences; libsndfile decodes their audio.
+need_apt=()
+command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
+ldconfig -p 2>/dev/null | grep -q libespeak-ng.so.1 || need_apt+=(libespeak-ng1)
+ldconfig -p 2>/dev/null | grep -q libsndfile.so.1 || need_apt+=(libsndfile1)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing system packages: ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "bootstrap: please install ${need_apt[*]} (e.g. sudo apt-get install ${need_apt[*]})" >&2
+  fi
+fi
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+stamp="$VENV/.interlingua-installed"
+want="$(sha256sum pyproject.toml | cut -c1-16) $TORCH_SPEC"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "bootstrap: installing Python packages into $VENV (a few minutes the first time)"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q "$TORCH_SPEC"
+  "$VENV/bin/pip" install -q -e ".[dev,offline]"
+  echo "$want" > "$stamp"
+fi
