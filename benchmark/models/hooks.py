@@ -1,0 +1,126 @@
+"""Forward hooks that read every layer's output, shared by the adapters.
+
+Layer states are taken from the layer modules themselves, so a task that hooks `layer_module(name)`
+to add a vector sees (and changes) exactly what the adapter returns. The input of the first layer
+(the embeddings after positional encoding) is not the output of any module in most models; a `Tap`
+(an identity module) is spliced in front of the first layer during the forward pass so that this
+point too has a module whose output is the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from benchmark.models.base import LayerStates
+
+
+class Tap(nn.Identity):
+    """A named point in the forward pass: its output is the tensor routed through it."""
+
+
+def first_tensor(output: object) -> torch.Tensor:
+    """A layer's hidden states out of whatever it returns (tensor, tuple, or ModelOutput)."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    hidden = getattr(output, "last_hidden_state", None)
+    if isinstance(hidden, torch.Tensor):
+        return hidden
+    raise TypeError(f"cannot find hidden states in a layer output of type {type(output).__name__}")
+
+
+def _route_through_tap(tap: Tap):
+    """A pre-hook that passes the layer's hidden-states input through `tap` (so hooks on it apply)."""
+
+    def hook(module, args, kwargs):
+        if args:
+            return (tap(args[0]), *args[1:]), kwargs
+        if "hidden_states" in kwargs:
+            return args, {**kwargs, "hidden_states": tap(kwargs["hidden_states"])}
+        raise TypeError(f"{type(module).__name__} was called without hidden states to tap")
+
+    return hook
+
+
+@contextmanager
+def capture(
+    points: dict[str, nn.Module], taps: Sequence[tuple[Tap, nn.Module]] = ()
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Record the output of each module in `points` (name -> module) while the block runs.
+
+    `taps` lists (tap, layer) pairs: the tap is spliced in front of `layer` for the duration. Hooks
+    are registered after any the caller installed (so steering applies before reading) and are
+    removed on exit, also when the forward pass raises. A module that runs more than once keeps
+    its last output.
+    """
+    captured: dict[str, torch.Tensor] = {}
+    handles = []
+
+    def reader(name: str):
+        def hook(module, args, output):
+            # clone: a later in-place edit (e.g. a steering hook downstream) must not alter it
+            captured[name] = first_tensor(output).detach().clone()
+
+        return hook
+
+    try:
+        for tap, layer in taps:
+            handles.append(
+                layer.register_forward_pre_hook(_route_through_tap(tap), with_kwargs=True)
+            )
+        for name, module in points.items():
+            handles.append(module.register_forward_hook(reader(name)))
+        yield captured
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def finalize(
+    captured: dict[str, torch.Tensor],
+    masks: dict[str, torch.Tensor],
+    names: Sequence[str],
+    model_id: str,
+) -> dict[str, LayerStates]:
+    """Check, trim and package the captured states, in `names` order.
+
+    Every layer needs its own mask ([B, T] bool, T = that layer's length). Returned hidden states are
+    float32 on CPU, cut after the last real position of any item (trailing all-padding columns dropped) and zeroed
+    at padding positions; a NaN/inf at a real position raises, naming model, layer and batch item.
+    """
+    out: dict[str, LayerStates] = {}
+    for name in names:
+        if name not in captured:
+            raise RuntimeError(
+                f"{model_id}: layer {name!r} did not run in the forward pass (its hook never fired)"
+            )
+        hidden = captured[name].to(device="cpu", dtype=torch.float32)
+        mask = masks[name].to(device="cpu", dtype=torch.bool)
+        if hidden.shape[:2] != mask.shape:
+            raise RuntimeError(
+                f"{model_id}: layer {name!r} has states of shape {tuple(hidden.shape)} but a mask "
+                f"of shape {tuple(mask.shape)}"
+            )
+        real = mask.any(0).nonzero()
+        length = int(real[-1]) + 1 if len(real) else 0  # up to the last real position of any item
+        hidden, mask = hidden[:, :length], mask[:, :length]
+        bad = ~torch.isfinite(hidden).all(-1) & mask
+        if bad.any():
+            item, pos = (int(i) for i in bad.nonzero()[0])
+            raise FloatingPointError(
+                f"{model_id}: non-finite hidden states (NaN/inf) at layer {name!r}, batch item "
+                f"{item}, position {pos}; check the model weights and dtype"
+            )
+        out[name] = LayerStates(hidden=hidden.masked_fill(~mask[..., None], 0.0), mask=mask)
+    return out
+
+
+def lengths_to_mask(lengths: torch.Tensor | Sequence[int], width: int) -> torch.Tensor:
+    """[B] lengths -> [B, width] bool mask, True for the first `length` positions."""
+    lengths = torch.as_tensor(lengths, dtype=torch.long)
+    return torch.arange(width)[None, :] < lengths[:, None]

@@ -1,0 +1,160 @@
+"""Tiny random-weight models, saved with their processors, for tests and dry runs (no Hub needed).
+
+Each builder writes a folder that `load_adapter(path)` loads like a real checkpoint. Weights are
+random (seeded); layer-norm biases are randomised too so that padding bugs cannot hide behind the
+all-zero biases of a fresh initialisation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from benchmark.models.common import quiet_transformers
+
+CORPUS = [
+    "All human beings are born free and equal in dignity and rights.",
+    "Todos los seres humanos nacen libres e iguales en dignidad y derechos.",
+    "Alle Menschen sind frei und gleich an Würde und Rechten geboren.",
+    "Tous les êtres humains naissent libres et égaux en dignité et en droits.",
+    "人人生而自由，在尊严和权利上一律平等。",
+    "すべての人間は、生まれながらにして自由であり、かつ、尊厳と権利とについて平等である。",
+]
+LANGS = ("en", "es", "de", "fr", "zh", "ja")
+
+
+def _roughen(model: nn.Module, seed: int) -> nn.Module:
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.LayerNorm) and module.bias is not None:
+                module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.2)
+                module.weight.copy_(1 + torch.randn(module.weight.shape, generator=gen) * 0.1)
+    return model
+
+
+def build_tiny_whisper(path: str | Path, seed: int = 0, layers: int = 2) -> Path:
+    from transformers import (
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
+        WhisperTokenizer,
+    )
+
+    specials = ["<|endoftext|>", "<|startoftranscript|>", *(f"<|{x}|>" for x in LANGS)]
+    specials += ["<|translate|>", "<|transcribe|>", "<|notimestamps|>"]
+    tok = WhisperTokenizer().train_new_from_iterator(
+        CORPUS * 4, vocab_size=400, new_special_tokens=specials
+    )
+    end, start = tok.convert_tokens_to_ids(["<|endoftext|>", "<|startoftranscript|>"])
+    config = WhisperConfig(
+        vocab_size=len(tok),
+        d_model=32,
+        encoder_layers=layers,
+        decoder_layers=layers,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_target_positions=64,
+        pad_token_id=end,
+        bos_token_id=end,
+        eos_token_id=end,
+        decoder_start_token_id=start,
+    )
+    torch.manual_seed(seed)
+    model = _roughen(WhisperForConditionalGeneration(config), seed)
+    path = Path(path)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    WhisperFeatureExtractor().save_pretrained(path)
+    return path
+
+
+def build_tiny_text_encoder(path: str | Path, model_type: str = "bert", seed: int = 0) -> Path:
+    """A 2-layer encoder of `model_type` ("bert", "xlm-roberta", "distilbert", "mpnet", ...)."""
+    from transformers import AutoConfig, AutoModel, BertTokenizer, XLMRobertaTokenizer
+
+    sentencepiece = model_type in ("xlm-roberta", "roberta", "camembert", "mpnet")
+    base = XLMRobertaTokenizer() if sentencepiece else BertTokenizer()
+    tok = base.train_new_from_iterator(CORPUS * 4, vocab_size=300)
+    tok.model_max_length = 64
+    sizes = {
+        "vocab_size": len(tok) + 2,
+        "max_position_embeddings": 80,
+        "pad_token_id": tok.pad_token_id,
+    }
+    if model_type == "distilbert":
+        sizes.update(dim=32, n_layers=2, n_heads=2, hidden_dim=64)
+    else:
+        sizes.update(
+            hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+        )
+    config = AutoConfig.for_model(model_type, **sizes)
+    torch.manual_seed(seed)
+    model = _roughen(AutoModel.from_config(config), seed)
+    path = Path(path)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def build_tiny_seamless(path: str | Path, version: int = 2, seed: int = 0) -> Path:
+    from transformers import (
+        SeamlessM4TConfig,
+        SeamlessM4TFeatureExtractor,
+        SeamlessM4TModel,
+        SeamlessM4TTokenizer,
+        SeamlessM4Tv2Config,
+        SeamlessM4Tv2Model,
+    )
+
+    codes = ["__eng__", "__spa__", "__deu__", "__fra__", "__cmn__", "__jpn__"]
+    with quiet_transformers():  # the empty base tokenizer warns that it lacks its language codes
+        tok = SeamlessM4TTokenizer().train_new_from_iterator(
+            CORPUS * 4, vocab_size=300, new_special_tokens=codes
+        )
+    small = {
+        "vocab_size": len(tok),
+        "hidden_size": 32,
+        "encoder_layers": 2,
+        "decoder_layers": 1,
+        "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2,
+        "encoder_ffn_dim": 64,
+        "decoder_ffn_dim": 64,
+        "speech_encoder_layers": 2,
+        "speech_encoder_attention_heads": 2,
+        "speech_encoder_intermediate_size": 64,
+        "t2u_encoder_layers": 1,
+        "t2u_decoder_layers": 1,
+        "t2u_encoder_attention_heads": 2,
+        "t2u_decoder_attention_heads": 2,
+        "t2u_encoder_ffn_dim": 64,
+        "t2u_decoder_ffn_dim": 64,
+        "t2u_vocab_size": 50,
+        "upsample_initial_channel": 32,  # smaller breaks the vocoder's construction
+        "unit_embed_dim": 16,
+        "spkr_embed_dim": 8,
+        "lang_embed_dim": 8,
+        "vocoder_num_spkrs": 2,
+        "vocoder_num_langs": 2,
+        "unit_hifi_gan_vocab_size": 20,
+        "max_position_embeddings": 128,
+        "t2u_max_position_embeddings": 64,
+        "pad_token_id": tok.pad_token_id,
+    }
+    if version == 2:
+        config, cls = SeamlessM4Tv2Config(char_vocab_size=50, **small), SeamlessM4Tv2Model
+    else:
+        config, cls = SeamlessM4TConfig(**small), SeamlessM4TModel
+    torch.manual_seed(seed)
+    with quiet_transformers():  # the t2u decoder's attention warns about a missing layer_idx
+        model = _roughen(cls(config), seed)
+    path = Path(path)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    SeamlessM4TFeatureExtractor().save_pretrained(path)
+    return path

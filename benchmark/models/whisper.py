@@ -1,0 +1,220 @@
+"""Whisper: speech through the encoder, text teacher-forced through the decoder.
+
+Speech: log-mel features -> encoder. The encoder always sees 30 s in the original model; only
+ceil(n_samples / 320) output frames (50 per second) cover real audio and are masked in.
+With setting `window="cropped"` the mel features are cut to the longest clip of the batch and the
+encoder runs on that window only (see `_encode_cropped`): much faster, close but not identical.
+
+Text: the decoder reads `<|startoftranscript|><|lang|><|transcribe|><|notimestamps|>` + the text's
+tokens + `<|endoftext|>`, cross-attending to the encoder output of 30 s of silence (computed once).
+The mask covers the text tokens only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, Modality
+from benchmark.models.common import (
+    LayeredAdapter,
+    fleurs_prefix,
+    layer_table,
+    load_checked,
+    merge_settings,
+    torch_dtype,
+)
+from benchmark.models.hooks import Tap, lengths_to_mask
+
+ADAPTER_VERSION = "1"
+SAMPLES_PER_FRAME = 320  # encoder output frames: mel hop 160 samples x conv2 stride 2
+STFT_MARGIN = 400  # samples past a cropped window that its last mel frames' STFT windows reach
+PROMPT_TOKENS = ("<|startoftranscript|>", "{lang}", "<|transcribe|>", "<|notimestamps|>")
+END_TOKEN = "<|endoftext|>"
+DEFAULTS = {
+    "window": "full",  # "full": 30 s padding as trained; "cropped": the batch's longest clip
+    "text_leading_space": True,  # Whisper writes " Word" after the prompt; the text follows suit
+    "dtype": "float32",
+}
+# FLEURS language prefixes whose Whisper token differs from the prefix
+WHISPER_ALIASES = {"cmn": "zh", "nb": "no", "fil": "tl", "jv": "jw"}
+
+
+def whisper_language_token(code: str, vocab: dict[str, int] | Sequence[str]) -> str:
+    """FLEURS code ("es_419", "cmn_hans_cn") -> Whisper language token ("<|es|>", "<|zh|>")."""
+    prefix = fleurs_prefix(code)
+    token = f"<|{WHISPER_ALIASES.get(prefix, prefix)}|>"
+    if token not in vocab:
+        raise ValueError(
+            f"language {code!r}: this Whisper tokenizer has no {token} token, so Whisper cannot be "
+            f"prompted in that language; drop {code!r} from the probe languages for this model"
+        )
+    return token
+
+
+class WhisperAdapter(LayeredAdapter):
+    modalities: tuple[Modality, ...] = ("speech", "text")
+
+    def __init__(self, model, feature_extractor, tokenizer, model_id: str, settings=None):
+        super().__init__()
+        self.settings = merge_settings("whisper", DEFAULTS, settings)
+        if self.settings["window"] not in ("full", "cropped"):
+            raise ValueError(
+                f"whisper adapter settings: window must be 'full' or 'cropped', got "
+                f"{self.settings['window']!r}"
+            )
+        self.model = model.eval()
+        self.feature_extractor = feature_extractor
+        self.tokenizer = tokenizer
+        self.model_id = model_id
+        self.device = next(model.parameters()).device
+        # WhisperForConditionalGeneration keeps encoder and decoder in .model; WhisperModel itself
+        base = model.model if hasattr(model, "model") else model
+        self.encoder, self.decoder = base.encoder, base.decoder
+        self._vocab = tokenizer.get_vocab()
+        for token in (*PROMPT_TOKENS, END_TOKEN):
+            if token != "{lang}" and token not in self._vocab:
+                raise ValueError(f"{model_id}: the tokenizer lacks Whisper's {token} token")
+        self.max_samples = self.encoder.config.max_source_positions * SAMPLES_PER_FRAME
+        # Computed now, not on first use: later, a task's hooks on the encoder could alter it.
+        self._silence = self._silence_states()
+
+        speech_tap, text_tap = Tap(), Tap()
+        self._tables = {
+            "speech": layer_table(speech_tap, self.encoder.layers),
+            "text": layer_table(text_tap, self.decoder.layers),
+        }
+        self._taps = {
+            "speech": [(speech_tap, self.encoder.layers[0])],
+            "text": [(text_tap, self.decoder.layers[0])],
+        }
+        self.info = AdapterInfo(
+            family="whisper",
+            adapter_version=ADAPTER_VERSION,
+            settings={
+                **self.settings,
+                "attn_implementation": getattr(model.config, "_attn_implementation", None),
+                "speech_layers": "encoder; embeddings = input of layer 1 (conv + positions)",
+                "speech_mask": f"ceil(n_samples / {SAMPLES_PER_FRAME}) frames (50 per second)",
+                "text_layers": "decoder; embeddings = input of layer 1 (tokens + positions)",
+                "text_prompt": "".join(PROMPT_TOKENS),
+                "text_suffix": END_TOKEN,
+                "text_mask": "text tokens only (no prompt, no end token)",
+                "text_cross_attention": "encoder output of 30 s of silence",
+                "language_aliases": dict(WHISPER_ALIASES),
+            },
+        )
+
+    # --- speech -----------------------------------------------------------------------------
+
+    def _forward_speech(self, batch: BatchInputs) -> dict[str, torch.Tensor]:
+        audio = [np.asarray(a, dtype=np.float32).reshape(-1) for a in batch.audio]
+        for i, clip in enumerate(audio):
+            if clip.size == 0 or clip.size > self.max_samples:
+                raise ValueError(
+                    f"{self.model_id}: batch item {i} has {clip.size / SAMPLE_RATE:.2f} s of audio; "
+                    f"Whisper's encoder takes 0 < duration <= {self.max_samples / SAMPLE_RATE:.0f} s "
+                    f"(split longer clips)"
+                )
+        frames = torch.tensor([math.ceil(c.size / SAMPLES_PER_FRAME) for c in audio])
+        if self.settings["window"] == "cropped":
+            width = int(frames.max())
+            features = self._features(audio, samples=width * SAMPLES_PER_FRAME + STFT_MARGIN)
+            self._encode_cropped(features[..., : 2 * width])  # 2 mel frames per output frame
+        else:
+            width = self.encoder.config.max_source_positions
+            self.encoder(self._features(audio))
+        mask = lengths_to_mask(frames, width)
+        return dict.fromkeys(self._tables["speech"], mask)
+
+    def _features(self, audio: list[np.ndarray], samples: int | None = None) -> torch.Tensor:
+        """Log-mel features of the clips zero-padded to `samples` (default: 30 s, as in training).
+
+        The cropped window pads to its width plus `STFT_MARGIN`: each mel frame then sees the same
+        samples as in the 30 s window (the clip, then zeros), and the log-mel floor (max - 8) is
+        taken over the same real audio, so its frames equal the 30 s features' first frames.
+        """
+        kwargs = {}
+        if samples is not None and samples < self.max_samples:
+            kwargs = {"padding": "max_length", "max_length": samples}
+        out = self.feature_extractor(
+            audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", **kwargs
+        )
+        return out.input_features.to(self.device, self.encoder.conv1.weight.dtype)
+
+    def _encode_cropped(self, features: torch.Tensor) -> torch.Tensor:
+        """The encoder's own forward on a window shorter than 30 s.
+
+        transformers' WhisperEncoder.forward rejects any input but 3,000 mel frames. Rather than
+        patching the module (its positional table or its length check), this repeats its few
+        steps — two convolutions with GELU, positions 0..T-1 from the module's own table, then the
+        module's own layers — so layer hooks and layer_module() work as in full mode. A test checks
+        that on a full window it matches WhisperEncoder.forward layer by layer.
+        """
+        enc = self.encoder
+        x = nn.functional.gelu(enc.conv1(features))
+        x = nn.functional.gelu(enc.conv2(x)).permute(0, 2, 1)
+        x = x + enc.embed_positions.weight[: x.shape[1]]
+        for layer in enc.layers:
+            x = layer(x, None)
+        return x
+
+    # --- text -------------------------------------------------------------------------------
+
+    def _silence_states(self) -> torch.Tensor:
+        """Encoder output (after its final norm, as the decoder sees it) for 30 s of silence."""
+        features = self._features([np.zeros(self.max_samples, dtype=np.float32)])
+        with torch.inference_mode():
+            return self.encoder(features).last_hidden_state
+
+    def _forward_text(self, batch: BatchInputs) -> dict[str, torch.Tensor]:
+        lang = whisper_language_token(batch.language, self._vocab)
+        prompt = [self._vocab[t if t != "{lang}" else lang] for t in PROMPT_TOKENS]
+        end = self._vocab[END_TOKEN]
+        room = self.decoder.config.max_target_positions - len(prompt) - 1
+        space = " " if self.settings["text_leading_space"] else ""
+        rows, spans = [], []
+        for i, text in enumerate(batch.texts):
+            if not text or not text.strip():
+                raise ValueError(f"{self.model_id}: batch item {i} is an empty text")
+            ids = self.tokenizer(space + text.lstrip(), add_special_tokens=False).input_ids
+            if len(ids) > room:
+                raise ValueError(
+                    f"{self.model_id}: batch item {i} has {len(ids)} tokens; Whisper's decoder "
+                    f"holds at most {room} after its prompt (shorten or split the text)"
+                )
+            rows.append(prompt + ids + [end])
+            spans.append((len(prompt), len(prompt) + len(ids)))
+        width = max(map(len, rows))
+        input_ids = torch.full((len(rows), width), end, dtype=torch.long)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        text_mask = torch.zeros((len(rows), width), dtype=torch.bool)
+        for i, (row, (start, stop)) in enumerate(zip(rows, spans, strict=True)):
+            input_ids[i, : len(row)] = torch.tensor(row)
+            attention[i, : len(row)] = 1
+            text_mask[i, start:stop] = True
+        silence = self._silence
+        self.decoder(
+            input_ids=input_ids.to(self.device),
+            attention_mask=attention.to(self.device),
+            encoder_hidden_states=silence.expand(len(rows), -1, -1),
+            use_cache=False,
+        )
+        return dict.fromkeys(self._tables["text"], text_mask)
+
+
+def load_whisper(source: str, model_id: str, revision=None, device="cpu", settings=None, **kw):
+    from transformers import AutoFeatureExtractor, AutoTokenizer, WhisperForConditionalGeneration
+
+    merged = merge_settings("whisper", DEFAULTS, settings)
+    dtype = torch_dtype("whisper", merged["dtype"])
+    model = load_checked(
+        WhisperForConditionalGeneration, source, revision=revision, dtype=dtype, **kw
+    ).to(device)
+    feature_extractor = AutoFeatureExtractor.from_pretrained(source, revision=revision)
+    tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
+    return WhisperAdapter(model, feature_extractor, tokenizer, model_id, settings)
