@@ -69,9 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     probes_sub.add_parser("list", help="available probe sets")
     show = probes_sub.add_parser("show", help="a probe set's card")
     show.add_argument("name")
-    build = probes_sub.add_parser("build", help="rebuild an embedded set (needs espeak-ng)")
+    build = probes_sub.add_parser(
+        "build",
+        help="rebuild an embedded set (needs espeak-ng); options as `python -m benchmark.probes.build`",
+    )
     build.add_argument("name", choices=["udhr", "concepts"])
-    build.add_argument("--out", type=Path, help="output folder (default: the package's data)")
+    build.add_argument("options", nargs=argparse.REMAINDER, help="--out DIR, --languages ...")
     return parser
 
 
@@ -152,19 +155,15 @@ def cmd_probes(args: argparse.Namespace) -> int:
 
     if args.action == "list":
         for entry in probes.list_probe_sets():
-            langs = entry.get("languages") or []
-            print(
-                f"{entry['name']:<10} {len(langs):>3} languages  "
-                f"{entry.get('n_items_total', '?')!s:>6} items  {entry.get('description', '')}"
-            )
+            n_languages = entry.get("n_languages", len(entry.get("languages") or []))
+            print(f"{entry['name']:<10} {n_languages:>3} languages  {entry.get('description', '')}")
         return 0
     if args.action == "show":
         print(json.dumps(probes.show_probe_set(args.name), indent=2, ensure_ascii=False))
         return 0
-    from benchmark.probes.build import build_probe_set
+    from benchmark.probes.build.__main__ import main as build_main
 
-    build_probe_set(args.name, out=args.out)
-    return 0
+    return build_main([args.name, *args.options])
 
 
 COMMANDS = {"run": cmd_run, "tasks": cmd_tasks, "probes": cmd_probes}
