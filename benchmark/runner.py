@@ -91,7 +91,7 @@ def run(opts: RunOptions) -> RunSummary:
     }
     summary = RunSummary(results={}, paths={})
     for config in configs:
-        path = result_path(opts.output, opts.model, resolved.revision, config.name)
+        path = result_path(opts.output, *result_location(opts.model, resolved), config.name)
         previous = _finished_result(path, config) if not opts.overwrite else None
         if previous is not None:
             log.info("%s: already done with the same config (%s); skipping", config.name, path)
@@ -101,6 +101,15 @@ def run(opts: RunOptions) -> RunSummary:
         summary.results[config.name] = result
         summary.paths[config.name] = write_result(path, result)
     return summary
+
+
+def result_location(model_id: str, resolved) -> tuple[str, str]:
+    """(model name, revision) for the results folder. A local directory is named by its folder
+    name and the start of its weights hash, so two different local models never share a folder."""
+    if resolved.origin != "local":
+        return model_id, resolved.revision
+    weights = (resolved.weights_sha256 or "unhashed")[:12]
+    return Path(model_id).name or model_id, f"{resolved.revision}-{weights}"
 
 
 def run_task(

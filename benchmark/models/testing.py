@@ -58,7 +58,7 @@ def build_tiny_whisper(path: str | Path, seed: int = 0, layers: int = 2) -> Path
         decoder_attention_heads=2,
         encoder_ffn_dim=64,
         decoder_ffn_dim=64,
-        max_target_positions=64,
+        max_target_positions=448,  # as the real models: room for long probe sentences
         pad_token_id=end,
         bos_token_id=end,
         eos_token_id=end,
