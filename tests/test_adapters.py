@@ -465,3 +465,17 @@ def test_real_multilingual_e5_small():
     pb = torch.stack([pooled(b, i) for i in range(2)])
     sim = torch.nn.functional.normalize(pa, dim=1) @ torch.nn.functional.normalize(pb, dim=1).T
     assert sim[0, 0] > sim[0, 1] + 0.1 and sim[1, 1] > sim[1, 0] + 0.1, sim
+
+
+def test_whisper_speech_longer_than_30s_is_encoded_in_windows(adapters):
+    adapter = adapters["whisper"]
+    long_clip = RNG.standard_normal(16_000 * 31 + 800).astype(np.float32) * 0.1
+    states = adapter.forward(batch("speech", [long_clip, CLIPS[1]]))
+    first_window = adapter.forward(batch("speech", [long_clip[: 16_000 * 30]]))
+    for name, layer in states.items():
+        assert int(layer.mask[0].sum()) == math.ceil(long_clip.size / 320)
+        assert int(layer.mask[1].sum()) == math.ceil(CLIPS[1].size / 320)
+        torch.testing.assert_close(
+            layer.hidden[0, :1500], first_window[name].hidden[0, :1500], atol=1e-4, rtol=1e-4
+        )
+    assert "long_audio" in adapter.info.settings

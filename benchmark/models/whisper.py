@@ -8,10 +8,14 @@ encoder runs on that window only (see `_encode_cropped`): much faster, close but
 Text: the decoder reads `<|startoftranscript|><|lang|><|transcribe|><|notimestamps|>` + the text's
 tokens + `<|endoftext|>`, cross-attending to the encoder output of 30 s of silence (computed once).
 The mask covers the text tokens only.
+
+Speech longer than the encoder's 30 s window is encoded window by window (each window a batch item
+of its own) and the windows' real frames are joined in order, so no audio is dropped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -19,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, Modality
+from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, LayerStates, Modality
 from benchmark.models.common import (
     LayeredAdapter,
     fleurs_prefix,
@@ -105,11 +109,27 @@ class WhisperAdapter(LayeredAdapter):
                 "text_suffix": END_TOKEN,
                 "text_mask": "text tokens only (no prompt, no end token)",
                 "text_cross_attention": "encoder output of 30 s of silence",
+                "long_audio": "30 s windows encoded separately, real frames joined in order",
                 "language_aliases": dict(WHISPER_ALIASES),
             },
         )
 
     # --- speech -----------------------------------------------------------------------------
+
+    def forward(self, batch: BatchInputs) -> dict[str, LayerStates]:
+        too_long = batch.modality == "speech" and any(
+            np.asarray(clip).size > self.max_samples for clip in batch.audio
+        )
+        if not too_long:
+            return super().forward(batch)
+        pieces, owners = [], []
+        for i, clip in enumerate(batch.audio):
+            clip = np.asarray(clip, dtype=np.float32).reshape(-1)
+            for start in range(0, clip.size, self.max_samples):
+                pieces.append(clip[start : start + self.max_samples])
+                owners.append(i)
+        states = super().forward(dataclasses.replace(batch, audio=pieces))
+        return {name: join_windows(s, owners, len(batch.audio)) for name, s in states.items()}
 
     def _forward_speech(self, batch: BatchInputs) -> dict[str, torch.Tensor]:
         audio = [np.asarray(a, dtype=np.float32).reshape(-1) for a in batch.audio]
@@ -205,6 +225,20 @@ class WhisperAdapter(LayeredAdapter):
             use_cache=False,
         )
         return dict.fromkeys(self._tables["text"], text_mask)
+
+
+def join_windows(states: LayerStates, owners: list[int], n_items: int) -> LayerStates:
+    """Concatenate the real positions of the windows that belong to each item, in order."""
+    rows = [
+        torch.cat([states.hidden[j][states.mask[j]] for j, o in enumerate(owners) if o == i])
+        for i in range(n_items)
+    ]
+    width = max(len(r) for r in rows)
+    hidden = states.hidden.new_zeros((n_items, width, states.hidden.shape[-1]))
+    for i, row in enumerate(rows):
+        hidden[i, : len(row)] = row
+    mask = lengths_to_mask([len(r) for r in rows], width)
+    return LayerStates(hidden=hidden, mask=mask)
 
 
 def load_whisper(source: str, model_id: str, revision=None, device="cpu", settings=None, **kw):
