@@ -13,9 +13,11 @@ cross_modal_gap:   speech vs text of the same sentences, same language (the main
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
+import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from benchmark.kinds import Kind, TaskContext, TaskOutput
@@ -50,29 +52,43 @@ class GapParams(BaseModel):
 # --- shared machinery --------------------------------------------------------------------------
 
 
+@contextmanager
+def _one_thread():
+    """Scoring runs many small batched eigh/SVDs: extra threads only add spin-waiting (40x slower
+    seen here with two threads on a busy machine), so the metric stage runs on one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _decompose_all(matrices: dict, params: GapParams, need_basis: bool) -> dict:
     """One decomposition per (modality, language) for a layer, reused by every pair."""
     rule = {"k": params.svcca_k, "variance": params.svcca_variance} if need_basis else {}
-    return {
-        key: decompose(x, min_ratio=params.min_ratio, name="/".join(key), **rule)
-        for key, x in matrices.items()
-    }
+    with _one_thread():
+        return {
+            key: decompose(x, min_ratio=params.min_ratio, name="/".join(key), **rule)
+            for key, x in matrices.items()
+        }
 
 
 def _score_pairs(
     decomps: dict[tuple, Decomposition], pairs: list[tuple], measure: str, params: GapParams
 ) -> dict[tuple, PairScore]:
-    return pairwise_matrix(
-        decomps,
-        measure,
-        pairs=pairs,
-        debiased=params.cka_debiased,
-        n_null=params.n_null,
-        n_boot=params.n_bootstrap,
-        ci=params.ci_level,
-        seed=params.seed,  # same seed -> same permutations and resamples for every pair
-        keep_draws=True,
-    )
+    with _one_thread():
+        return pairwise_matrix(
+            decomps,
+            measure,
+            pairs=pairs,
+            debiased=params.cka_debiased,
+            n_null=params.n_null,
+            n_boot=params.n_bootstrap,
+            ci=params.ci_level,
+            seed=params.seed,  # same seed -> same permutations and resamples for every pair
+            keep_draws=True,
+        )
 
 
 def _summary(scores: list[PairScore], params: GapParams) -> dict:
@@ -261,6 +277,12 @@ def score_cross_modal(ctx: TaskContext) -> TaskOutput:
         mod: [((mod, a), (mod, b)) for i, a in enumerate(languages) for b in languages[i + 1 :]]
         for mod in ("speech", "text")
     }
+    pair_groups = {
+        "same_language": same_pairs,
+        "cross_language": cross_pairs,
+        **{f"within_{mod}": pairs for mod, pairs in within.items()},
+    }
+    all_pairs = [p for pairs in pair_groups.values() for p in pairs]
     curves: dict = {
         m: {"same_language": [], "cross_language": [], "within_speech": [], "within_text": []}
         for m in params.measures
@@ -272,13 +294,14 @@ def score_cross_modal(ctx: TaskContext) -> TaskOutput:
         matrices_here |= {("text", lang): text[lang].layer(text_layer) for lang in languages}
         decomps = _decompose_all(matrices_here, params, need_basis="svcca" in params.measures)
         for measure in params.measures:
-            same = _score_pairs(decomps, same_pairs, measure, params)
-            groups = {"same_language": same}
-            if cross_pairs:
-                groups["cross_language"] = _score_pairs(decomps, cross_pairs, measure, params)
-            for mod, pairs in within.items():
-                if pairs:
-                    groups[f"within_{mod}"] = _score_pairs(decomps, pairs, measure, params)
+            # one call for every group: each language's bootstrap replicates are computed once
+            scored = _score_pairs(decomps, all_pairs, measure, params)
+            groups = {
+                group: {p: scored[p] for p in pairs}
+                for group, pairs in pair_groups.items()
+                if pairs
+            }
+            same = groups["same_language"]
             for group, scores in groups.items():
                 summary = _summary(list(scores.values()), params)
                 curves[measure][group].append(
