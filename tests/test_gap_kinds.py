@@ -41,7 +41,7 @@ def context(kind: str, reps, modalities=("text", "speech"), layer="best") -> Tas
         kind=kind,
         probes=ProbesConfig(languages=LANGS, n=N),
         modalities=list(modalities),
-        metric=get_kind(kind).params(svcca_k=6, n_null=30, n_bootstrap=40).model_dump(),
+        metric=get_kind(kind).params(svcca_k=6, n_null=30, n_resamples=40).model_dump(),
         main_score=MainScoreConfig(name="score", measure="svcca", layer=layer),
     )
     probes = ProbeSet(

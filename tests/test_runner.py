@@ -25,7 +25,7 @@ version: 1
 kind: {kind}
 modalities: [text, speech]
 probes: {{source: concepts, languages: [en_us, de_de, es_419], n: 16, seed: 3}}
-metric: {{svcca_k: 4, n_null: 20, n_bootstrap: 20}}
+metric: {{svcca_k: 4, n_null: 20, n_resamples: 20}}
 main_score: {{name: {name}_svcca, layer: best}}
 """
 

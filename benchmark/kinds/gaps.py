@@ -21,7 +21,13 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from benchmark.kinds import Kind, TaskContext, TaskOutput
-from benchmark.metrics import Decomposition, PairScore, decompose, pairwise_matrix
+from benchmark.metrics import (
+    Decomposition,
+    PairScore,
+    decompose,
+    interval_from_replicates,
+    pairwise_matrix,
+)
 
 
 class GapParams(BaseModel):
@@ -35,7 +41,8 @@ class GapParams(BaseModel):
     min_ratio: float = Field(default=4.0, ge=1)
     cka_debiased: bool = False
     n_null: int = Field(default=100, ge=0)
-    n_bootstrap: int = Field(default=200, ge=0)
+    n_resamples: int = Field(default=200, ge=0)  # replicates for the CI (0: no CI)
+    ci_method: Literal["subsample", "jackknife", "percentile"] = "subsample"
     ci_level: float = Field(default=0.95, gt=0, lt=1)
     seed: int = 0
 
@@ -84,7 +91,8 @@ def _score_pairs(
             pairs=pairs,
             debiased=params.cka_debiased,
             n_null=params.n_null,
-            n_boot=params.n_bootstrap,
+            n_boot=params.n_resamples,
+            ci_method=params.ci_method,
             ci=params.ci_level,
             seed=params.seed,  # same seed -> same permutations and resamples for every pair
             keep_draws=True,
@@ -92,32 +100,36 @@ def _score_pairs(
 
 
 def _summary(scores: list[PairScore], params: GapParams) -> dict:
-    """Mean over pairs, with the null and CI of that mean (draws averaged per replicate)."""
-    out: dict = {"mean": float(np.mean([s.score for s in scores])), "n_pairs": len(scores)}
-    out["draws"] = _mean_draws(scores)
-    out.update(_draw_stats(out["draws"], params))
-    return out
+    """Mean over pairs, with the null and CI of that mean. Every pair was scored on the same
+    permutations and replicates, so averaging their draws replicate by replicate gives the draws
+    of the mean itself."""
+    value = float(np.mean([s.score for s in scores]))
+    draws = {
+        "null": _average([s.null_draws for s in scores]),
+        "boot": _average([s.boot_draws for s in scores]),
+    }
+    return {
+        "mean": value,
+        "n_pairs": len(scores),
+        "draws": draws,
+        **_draw_stats(draws, value, params, scores[0].n),
+    }
 
 
-def _mean_draws(scores: list[PairScore]) -> dict[str, np.ndarray | None]:
-    def stack(attr: str):
-        arrays = [getattr(s, attr) for s in scores]
-        return None if any(a is None for a in arrays) else np.nanmean(np.stack(arrays), axis=0)
-
-    return {"null": stack("null_draws"), "boot": stack("boot_draws")}
+def _average(arrays: list) -> np.ndarray | None:
+    return None if any(a is None for a in arrays) else np.nanmean(np.stack(arrays), axis=0)
 
 
-def _draw_stats(draws: dict, params: GapParams) -> dict:
+def _draw_stats(draws: dict, value: float, params: GapParams, n: int) -> dict:
     stats: dict = {"null_mean": None, "null_sd": None, "ci_low": None, "ci_high": None}
     if draws["null"] is not None:
         stats["null_mean"] = float(np.mean(draws["null"]))
         stats["null_sd"] = float(np.std(draws["null"]))
     boot = draws["boot"]
-    if boot is not None and np.isfinite(boot).any():
-        tail = (1 - params.ci_level) / 2
-        stats["ci_low"], stats["ci_high"] = (
-            float(q) for q in np.nanquantile(boot, [tail, 1 - tail])
-        )
+    if boot is not None and np.isfinite(boot).sum() >= 2:
+        finite = torch.as_tensor(boot[np.isfinite(boot)], dtype=torch.float64)
+        low, high, _ = interval_from_replicates(finite, value, params.ci_method, params.ci_level, n)
+        stats["ci_low"], stats["ci_high"] = low, high
     return stats
 
 
@@ -125,50 +137,44 @@ def _public(summary: dict) -> dict:
     return {k: v for k, v in summary.items() if k != "draws"}
 
 
-def _pick_layer(curve: list[dict], rule: str, params: GapParams, label: str = "layer") -> dict:
+def _combine(points: list[dict], value_key: str, params: GapParams, n: int) -> dict:
+    """Mean of several points (layers, or modalities) with the null and CI of that mean."""
+    value = float(np.mean([p[value_key] for p in points]))
+    draws = {kind: _average([p["draws"][kind] for p in points]) for kind in ("null", "boot")}
+    return {"value": value, "draws": draws, **_draw_stats(draws, value, params, n)}
+
+
+def _pick_layer(curve: list[dict], rule: str, params: GapParams, n: int) -> dict:
     """The main score from a per-layer curve: best / last / mean / a named layer."""
-    names = [point[label] for point in curve]
+    names = [point["layer"] for point in curve]
     if rule == "best":
         point = max(curve, key=lambda p: p["mean"])
     elif rule == "last":
         point = curve[-1]
     elif rule == "mean":
-        draws = {
-            kind: None
-            if any(p["draws"][kind] is None for p in curve)
-            else np.mean([p["draws"][kind] for p in curve], axis=0)
-            for kind in ("null", "boot")
-        }
-        return {
-            "value": float(np.mean([p["mean"] for p in curve])),
-            "layer": "mean",
-            "draws": draws,
-            **_draw_stats(draws, params),
-        }
+        return {"layer": "mean", **_combine(curve, "mean", params, n)}
     elif rule in names:
         point = curve[names.index(rule)]
     else:
         raise ValueError(
             f"main_score.layer {rule!r} is not best, last, mean or one of the layers {names}"
         )
-    return {"value": point["mean"], "layer": point[label], **point}
+    return {**point, "value": point["mean"]}
 
 
-def _main_score(name: str, picks: list[dict], params: GapParams, measure: str, **extra) -> dict:
+def _main_score(
+    name: str, picks: list[dict], params: GapParams, measure: str, n: int, **extra
+) -> dict:
     """Average of one or more picked points (e.g. one per modality) with a joint CI."""
-    draws = {
-        kind: None
-        if any(p["draws"][kind] is None for p in picks)
-        else np.mean([p["draws"][kind] for p in picks], axis=0)
-        for kind in ("null", "boot")
-    }
+    combined = _combine(picks, "value", params, n)
+    del combined["draws"]
     return {
         "name": name,
-        "value": float(np.mean([p["value"] for p in picks])),
+        **combined,
         "measure": measure,
-        **_draw_stats(draws, params),
         "ci_level": params.ci_level,
-        "n_bootstrap": params.n_bootstrap,
+        "ci_method": params.ci_method,
+        "n_resamples": params.n_resamples,
         "n_null": params.n_null,
         **extra,
     }
@@ -222,7 +228,9 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
                 matrices[measure][modality][layer] = {
                     _pair_key(p): s.to_dict() for p, s in scores.items()
                 }
-        pick = _pick_layer(curves[main_measure][modality], ctx.config.main_score.layer, params)
+        pick = _pick_layer(
+            curves[main_measure][modality], ctx.config.main_score.layer, params, len(ctx.probes.ids)
+        )
         picks.append({**pick, "modality": modality})
 
     main = _main_score(
@@ -230,6 +238,7 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
         picks,
         params,
         main_measure,
+        len(ctx.probes.ids),
         layer={p["modality"]: p["layer"] for p in picks},
         per_modality={p["modality"]: p["value"] for p in picks},
     )
@@ -322,9 +331,12 @@ def score_cross_modal(ctx: TaskContext) -> TaskOutput:
                 },
             }
 
-    pick = _pick_layer(curves[main_measure]["same_language"], ctx.config.main_score.layer, params)
+    n = len(ctx.probes.ids)
+    pick = _pick_layer(
+        curves[main_measure]["same_language"], ctx.config.main_score.layer, params, n
+    )
     main = _main_score(
-        ctx.config.main_score.name, [pick], params, main_measure, layer=pick["layer"]
+        ctx.config.main_score.name, [pick], params, main_measure, n, layer=pick["layer"]
     )
     gap = _gap_comparison(curves[main_measure])
     scores = {
@@ -379,8 +391,9 @@ def _notes(params: GapParams) -> list[str]:
     return [
         "Scores are similarities in [0, 1]: higher = closer. Compare each with its null_mean "
         "(sentence pairing shuffled); a score near its null carries no shared structure.",
-        f"CIs: percentile bootstrap over sentences ({params.n_bootstrap} resamples, level "
-        f"{params.ci_level}); aggregates use the same resamples for every pair.",
+        f"CIs over sentences: {params.ci_method} ({params.n_resamples} replicates, level "
+        f"{params.ci_level}); means over pairs, layers or modalities use the same replicates for "
+        "every pair, so their CI is that of the mean itself.",
     ]
 
 

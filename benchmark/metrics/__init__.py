@@ -1,0 +1,41 @@
+"""Representation-similarity metrics (SVCCA, linear CKA) with permutation nulls and bootstrap CIs."""
+
+from benchmark.metrics.similarity import (
+    Decomposition,
+    PairScore,
+    bootstrap_draws,
+    cka_from,
+    compare,
+    decompose,
+    interval_from_replicates,
+    jackknife_counts,
+    k_for_variance,
+    null_draws,
+    pairwise_matrix,
+    permutations,
+    replicate_draws,
+    resamples,
+    subsample_counts,
+    svcca_correlations,
+    svcca_from,
+)
+
+__all__ = [
+    "Decomposition",
+    "PairScore",
+    "bootstrap_draws",
+    "cka_from",
+    "compare",
+    "decompose",
+    "interval_from_replicates",
+    "jackknife_counts",
+    "k_for_variance",
+    "null_draws",
+    "pairwise_matrix",
+    "permutations",
+    "replicate_draws",
+    "resamples",
+    "subsample_counts",
+    "svcca_correlations",
+    "svcca_from",
+]

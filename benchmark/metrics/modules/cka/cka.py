@@ -1,0 +1,83 @@
+"""Linear CKA as an `evaluate` metric module; loads offline with evaluate.load("<path to this dir>").
+
+The maths lives in `benchmark.metrics.similarity` (installed with the benchmark package), so this
+module and the benchmark's own code give identical numbers.
+"""
+
+import datasets
+import evaluate
+
+from benchmark.metrics.similarity import compare
+
+_DESCRIPTION = """Linear CKA (Kornblith et al. 2019) between two representations of the same
+sentences: HSIC of the centred linear Gram matrices, normalised. `debiased=True` uses the unbiased
+HSIC estimator (U-centring), which is ~0 for independent data at any n. Optionally a permutation
+null (shuffled sentence pairing) and a CI over sentences."""
+
+_KWARGS_DESCRIPTION = """
+Args:
+    predictions: rows of X, one float sequence per sentence (n x d_x).
+    references: rows of Y for the same sentences in the same order (n x d_y).
+    debiased: use the unbiased HSIC estimator (default False).
+    n_null: permutations for the null (0 = none). n_boot: CI replicates (0 = none).
+    ci: CI level (default 0.95). ci_method: "subsample" (default; half-samples) |
+        "jackknife" | "percentile" (bootstrap; shifted upward, see similarity.py).
+    seed: seed for the null and the CI (default 0).
+Returns:
+    cka (or cka_debiased): the score; n; with n_null: null_mean, null_sd, p_value;
+    with n_boot: ci_low, ci_high, ci_method, ci_level.
+Examples:
+    >>> cka = evaluate.load("benchmark/metrics/modules/cka")
+    >>> cka.compute(predictions=x.tolist(), references=y.tolist())["cka"]
+"""
+
+_CITATION = """@inproceedings{kornblith2019similarity,
+  title={Similarity of Neural Network Representations Revisited},
+  author={Kornblith, Simon and Norouzi, Mohammad and Lee, Honglak and Hinton, Geoffrey},
+  booktitle={ICML}, year={2019}}"""
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class Cka(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=datasets.Features(
+                {
+                    "predictions": datasets.Sequence(datasets.Value("float64")),
+                    "references": datasets.Sequence(datasets.Value("float64")),
+                }
+            ),
+        )
+
+    def _compute(
+        self,
+        predictions,
+        references,
+        debiased=False,
+        n_null=0,
+        n_boot=0,
+        ci=0.95,
+        ci_method="subsample",
+        seed=0,
+    ):
+        res = compare(
+            predictions,
+            references,
+            "cka",
+            debiased=debiased,
+            n_null=n_null,
+            n_boot=n_boot,
+            ci=ci,
+            ci_method=ci_method,
+            seed=seed,
+            names=("predictions", "references"),
+        )
+        out = {res.measure: res.score, "n": res.n}
+        if n_null:
+            out.update(null_mean=res.null_mean, null_sd=res.null_sd, p_value=res.p_value)
+        if n_boot:
+            out.update(ci_low=res.ci_low, ci_high=res.ci_high, ci_method=res.ci_method, ci_level=ci)
+        return out
