@@ -13,7 +13,6 @@ cross_modal_gap:   speech vs text of the same sentences, same language (the main
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
@@ -59,44 +58,30 @@ class GapParams(BaseModel):
 # --- shared machinery --------------------------------------------------------------------------
 
 
-@contextmanager
-def _one_thread():
-    """Scoring runs many small batched eigh/SVDs: extra threads only add spin-waiting (40x slower
-    seen here with two threads on a busy machine), so the metric stage runs on one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def _decompose_all(matrices: dict, params: GapParams, need_basis: bool) -> dict:
     """One decomposition per (modality, language) for a layer, reused by every pair."""
     rule = {"k": params.svcca_k, "variance": params.svcca_variance} if need_basis else {}
-    with _one_thread():
-        return {
-            key: decompose(x, min_ratio=params.min_ratio, name="/".join(key), **rule)
-            for key, x in matrices.items()
-        }
+    return {
+        key: decompose(x, min_ratio=params.min_ratio, name="/".join(key), **rule)
+        for key, x in matrices.items()
+    }
 
 
 def _score_pairs(
     decomps: dict[tuple, Decomposition], pairs: list[tuple], measure: str, params: GapParams
 ) -> dict[tuple, PairScore]:
-    with _one_thread():
-        return pairwise_matrix(
-            decomps,
-            measure,
-            pairs=pairs,
-            debiased=params.cka_debiased,
-            n_null=params.n_null,
-            n_boot=params.n_resamples,
-            ci_method=params.ci_method,
-            ci=params.ci_level,
-            seed=params.seed,  # same seed -> same permutations and resamples for every pair
-            keep_draws=True,
-        )
+    return pairwise_matrix(
+        decomps,
+        measure,
+        pairs=pairs,
+        debiased=params.cka_debiased,
+        n_null=params.n_null,
+        n_boot=params.n_resamples,
+        ci_method=params.ci_method,
+        ci=params.ci_level,
+        seed=params.seed,  # same seed -> same permutations and resamples for every pair
+        keep_draws=True,
+    )
 
 
 def _summary(scores: list[PairScore], params: GapParams) -> dict:

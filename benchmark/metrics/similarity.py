@@ -42,6 +42,7 @@ distinct sentences, weighted by their counts (an m x m problem, m = distinct sen
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Hashable, Iterable, Mapping
@@ -225,6 +226,24 @@ def k_for_variance(eigvals: torch.Tensor, variance: float) -> int:
     return int(torch.searchsorted(share, torch.tensor(variance - 1e-12, dtype=share.dtype))) + 1
 
 
+def one_thread(fn):
+    """Run `fn` with torch on one thread. The metric stage is many small batched eigh/SVD calls:
+    extra threads only add spin-waiting (40x slower seen with two threads on a busy 2-core
+    machine, and never faster on an idle one)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper
+
+
+@one_thread
 def decompose(
     x,
     k: int | None = None,
@@ -629,6 +648,7 @@ def interval_from_replicates(
     return score - half, score + half, se
 
 
+@one_thread
 def pairwise_matrix(
     decomps: Mapping[Hashable, Decomposition],
     measure: Measure = "svcca",
