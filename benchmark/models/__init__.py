@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from benchmark.models.base import ModelAdapter
 from benchmark.models.common import did_you_mean
+from benchmark.models.offline import resolve_pretrained
 
 
 @dataclass(frozen=True)
@@ -58,25 +58,6 @@ def list_families() -> dict[str, str]:
         name: f"{fam.description} [model_type: {', '.join(fam.model_types)}]"
         for name, fam in FAMILIES.items()
     }
-
-
-@dataclass
-class _LocalResolved:
-    """Stand-in for offline.ResolvedModel when that module is absent: the id is used as is."""
-
-    source: str
-    revision: str | None
-    origin: str
-    weights_sha256: str | None = None
-
-
-def _resolve(model_id: str, revision: str | None):
-    try:
-        from benchmark.models.offline import resolve_pretrained
-    except ImportError:
-        origin = "local" if Path(model_id).is_dir() else "hub"
-        return _LocalResolved(source=model_id, revision=revision, origin=origin)
-    return resolve_pretrained(model_id, revision=revision)
 
 
 def detect_family(config) -> str:
@@ -128,7 +109,7 @@ def load_adapter(
     family = family or settings.pop("family", None)
     if family is not None and family not in FAMILIES:
         raise ValueError(did_you_mean("model family", family, list(FAMILIES)))
-    resolved = _resolve(model_id, revision)
+    resolved = resolve_pretrained(model_id, revision=revision)
     config = AutoConfig.from_pretrained(
         resolved.source, revision=resolved.revision, trust_remote_code=trust_remote_code
     )
