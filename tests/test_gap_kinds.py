@@ -44,13 +44,22 @@ def context(kind: str, reps, modalities=("text", "speech"), layer="best") -> Tas
         metric=get_kind(kind).params(svcca_k=6, n_null=30, n_resamples=40).model_dump(),
         main_score=MainScoreConfig(name="score", measure="svcca", layer=layer),
     )
+    durations = np.random.default_rng(1).uniform(1, 10, N)
+    frame = pd.DataFrame(
+        [
+            {
+                "lang_code": lang,
+                "id": i,
+                "duration_s": d,
+                "n_chars": int(d * 15),
+                "n_words": int(d * 3),
+            }
+            for lang in LANGS
+            for i, d in enumerate(durations)
+        ]
+    )
     probes = ProbeSet(
-        name="synthetic",
-        revision="0",
-        languages=LANGS,
-        ids=list(range(N)),
-        frame=pd.DataFrame(),
-        card={},
+        name="synthetic", revision="0", languages=LANGS, ids=list(range(N)), frame=frame, card={}
     )
     return TaskContext(
         config=config, probes=probes, modalities=list(modalities), representations=reps
@@ -69,6 +78,8 @@ def test_cross_lingual_finds_the_hub_layer_and_beats_the_null():
     pairs = out.scores["pairs"]["cka"]["speech"]["layer_1"]
     assert set(pairs) == {"en_us|de_de", "en_us|es_419", "de_de|es_419"}
     assert all(0 <= p["score"] <= 1 for p in pairs.values())
+    # the same durations in every language: length alone "aligns" them perfectly
+    assert out.scores["length_baseline"]["speech"]["mean"] == pytest.approx(1.0)
 
 
 def test_main_score_layer_rules():

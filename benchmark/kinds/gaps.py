@@ -23,10 +23,12 @@ from benchmark.kinds import Kind, TaskContext, TaskOutput
 from benchmark.metrics import (
     Decomposition,
     PairScore,
+    cka_from,
     decompose,
     interval_from_replicates,
     pairwise_matrix,
 )
+from benchmark.probes import length_features
 
 
 class GapParams(BaseModel):
@@ -165,6 +167,18 @@ def _main_score(
     }
 
 
+def _length_baseline(ctx: TaskContext, pairs: list[tuple]) -> dict:
+    """What length alone gives: linear CKA between the two sides' length features (log duration
+    for speech, log characters and words for text), averaged over the pairs. Pooled states carry
+    length, so a representation score near this baseline may say little beyond length."""
+    features = {
+        key: decompose(length_features(ctx.probes, key[1], key[0]), name="/".join(key))
+        for key in {k for pair in pairs for k in pair}
+    }
+    scores = [cka_from(features[a], features[b]) for a, b in pairs]
+    return {"measure": "cka", "mean": float(np.mean(scores)), "n_pairs": len(scores)}
+
+
 def _pair_key(pair: tuple) -> str:
     (_, a), (_, b) = pair
     return f"{a}|{b}"
@@ -190,6 +204,7 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
     curves: dict = {m: {} for m in params.measures}
     matrices: dict = {m: {} for m in params.measures}
     picks: list[dict] = []
+    length_baseline: dict = {}
     for modality in ctx.modalities:
         reps = {lang: ctx.representations(lang, modality) for lang in languages}
         layers = reps[languages[0]].layers
@@ -217,6 +232,7 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
             curves[main_measure][modality], ctx.config.main_score.layer, params, len(ctx.probes.ids)
         )
         picks.append({**pick, "modality": modality})
+        length_baseline[modality] = _length_baseline(ctx, pairs)
 
     main = _main_score(
         ctx.config.main_score.name,
@@ -235,6 +251,7 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
             for m, by_mod in curves.items()
         },
         "pairs": matrices,
+        "length_baseline": length_baseline,
         "svcca_k": _ks(ctx, params),
     }
     return TaskOutput(main_score=main, scores=scores, notes=_notes(params))
@@ -333,6 +350,9 @@ def score_cross_modal(ctx: TaskContext) -> TaskOutput:
         },
         "modality_vs_language_gap": gap,
         "pairs": matrices,
+        "length_baseline": {
+            group: _length_baseline(ctx, pairs) for group, pairs in pair_groups.items() if pairs
+        },
         "svcca_k": _ks(ctx, params),
     }
     notes = _notes(params) + [
@@ -376,6 +396,8 @@ def _notes(params: GapParams) -> list[str]:
     return [
         "Scores are similarities in [0, 1]: higher = closer. Compare each with its null_mean "
         "(sentence pairing shuffled); a score near its null carries no shared structure.",
+        "length_baseline: linear CKA of length features alone (log duration / characters / words) "
+        "for the same pairs; pooled states carry length, so compare CKA curves with it.",
         f"CIs over sentences: {params.ci_method} ({params.n_resamples} replicates, level "
         f"{params.ci_level}); means over pairs, layers or modalities use the same replicates for "
         "every pair, so their CI is that of the mean itself.",
