@@ -303,8 +303,8 @@ def test_nan_is_reported_with_model_layer_and_item(adapters):
 
 
 def test_bad_inputs_name_the_item(adapters):
-    with pytest.raises(ValueError, match=r"batch item 1 has 31.00 s"):
-        adapters["whisper"].forward(batch("speech", [CLIPS[1], np.zeros(31 * 16000, np.float32)]))
+    with pytest.raises(ValueError, match=r"batch item 1 has 0.00 s"):
+        adapters["whisper"].forward(batch("speech", [CLIPS[1], np.zeros(0, np.float32)]))
     with pytest.raises(ValueError, match=r"batch item 1 is an empty text"):
         adapters["bert"].forward(batch("text", ["fine", "  "]))
     with pytest.raises(ValueError, match=r"non-empty `audio`"):
