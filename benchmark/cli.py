@@ -120,7 +120,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         score = result.main_score
         if result.status == "ok" and score is not None:
             ci = f" [{score.ci_low:.3f}, {score.ci_high:.3f}]" if score.ci_low is not None else ""
-            print(f"{name:<24} {score.name} = {score.value:.3f}{ci}")
+            null = getattr(score, "null_mean", None)
+            null_text = f"  (null {null:.3f})" if null is not None else ""
+            print(f"{name:<24} {score.name} = {score.value:.3f}{ci}{null_text}")
         else:
             print(f"{name:<24} {result.status}: {result.reason}")
         print(f"{'':<24} -> {summary.paths[name]}")

@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 
 
-def timed_run(model: str, languages: str, limit: int, output: Path, cache: Path) -> float:
+def timed_run(
+    model: str, probes: str, languages: str, limit: int, output: Path, cache: Path
+) -> float:
     command = [
         sys.executable,
         "-m",
@@ -46,13 +48,15 @@ def main() -> None:
     parser.add_argument("--model", default="openai/whisper-base")
     parser.add_argument("--languages", default="en_us,de_de,es_419")
     parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--probes", default="udhr")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        cold = timed_run(args.model, args.languages, args.limit, root / "r1", root / "cache")
-        warm = timed_run(args.model, args.languages, args.limit, root / "r2", root / "cache")
+        run = (args.model, args.probes, args.languages, args.limit)
+        cold = timed_run(*run, root / "r1", root / "cache")
+        warm = timed_run(*run, root / "r2", root / "cache")
     print(
-        f"{args.model}, {args.languages}, n={args.limit}: cold {cold:.1f} s, warm {warm:.1f} s, "
+        f"{args.model}, {args.probes} {args.languages}, n={args.limit}: cold {cold:.1f} s, warm {warm:.1f} s, "
         f"ratio {warm / cold:.3f} (target <= 0.05)"
     )
 
