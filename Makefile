@@ -36,6 +36,7 @@ bench: setup
 
 ## Rebuild the embedded probe sets (needs espeak-ng; the built files are committed).
 probes: setup
+	$(VENV)/bin/pip install -q -e ".[probes]"
 	$(VENV)/bin/interlingua probes build udhr
 	$(VENV)/bin/interlingua probes build concepts
 
