@@ -167,7 +167,7 @@ def test_build_udhr_two_languages_three_paragraphs(tmp_path):
     assert r0["raw_transcription"] == ES[3 % 4] + " (4)" == r1["raw_transcription"]
     assert r0["transcription"] == "nadie será sometido a torturas 4"
     assert (r0["speaker"], r0["gender"]) == ("espeak-ng 1.51 es-419+m3 s175 p50", 0)
-    assert (r1["speaker"], r1["gender"]) == ("espeak-ng 1.51 es-419+f3 s150 p65", 1)
+    assert (r1["speaker"], r1["gender"]) == ("espeak-ng 1.51 es-419+f2 s150 p65", 1)
     assert r1["duration_s"] > r0["duration_s"]  # slower second voice
     assert (r0["language"], r0["lang_code"], r0["lang_id"]) == ("Spanish", "es_419", 20)
     assert r0["n_words"] == 6 and r0["n_chars"] == len(r0["raw_transcription"])
@@ -186,7 +186,7 @@ def test_build_udhr_two_languages_three_paragraphs(tmp_path):
     main = sum(r["duration_s"] for r in rows if r["reading"] == 0)
     assert es["total_duration_s"] == pytest.approx(main, abs=0.1)
     assert card["size_bytes"] == sum(p.stat().st_size for p in out.glob("*.parquet"))
-    assert card["speech"]["voices"]["ru_ru"] == ["ru+m3", "ru+f3"]
+    assert card["speech"]["voices"]["ru_ru"] == ["ru+m3", "ru+f2"]
     assert card["speech"]["codec"] == "opus" and card["reading1_ids"] == [4, 7]
     assert (
         "## Languages" in (out / "README.md").read_text()
