@@ -2,8 +2,9 @@
 
 Both compare matrices whose rows are the same sentences (one row per probe id), layer by layer, with
 SVCCA and/or linear CKA (benchmark.metrics). Every score comes with a permutation null (the sentence
-pairing shuffled) and a bootstrap CI over sentences. Aggregates (means over language pairs) get
-their CI from the same resamples applied to every pair, so the CI is that of the aggregate itself.
+pairing shuffled) and a CI over sentences (half-samples by default). Aggregates (means over
+language pairs, layers or modalities) get their CI from the same replicates applied to every pair,
+so the CI is that of the aggregate itself. A length-only baseline is reported beside the curves.
 
 cross_lingual_gap: every language pair within each modality -> a pair matrix per layer.
 cross_modal_gap:   speech vs text of the same sentences, same language (the main score) and across
