@@ -129,3 +129,24 @@ def test_align_layers_by_relative_depth():
     assert same == [("a", "x"), ("b", "y"), ("c", "z")]
     deeper_speech = align_layers(["e", "l1", "l2", "l3", "adaptor"], ["e", "l1", "l2"])
     assert deeper_speech == [("e", "e"), ("l2", "l1"), ("adaptor", "l2")]
+
+
+def test_residualizing_length_removes_a_length_only_similarity():
+    durations = np.random.default_rng(1).uniform(1, 10, N)  # the same as context() uses
+
+    def length_only(lang: str, modality: str) -> Representations:
+        local = np.random.default_rng(abs(hash((lang, modality))) % 2**32)
+        arrays = [
+            np.log(durations)[:, None] * local.normal(size=(1, D)) * 5 + local.normal(size=(N, D))
+            for _ in LAYERS
+        ]
+        return Representations(layers=LAYERS, ids=list(range(N)), array=np.stack(arrays))
+
+    def cka_curve(control: str) -> list[float]:
+        ctx = context("cross_lingual_gap", length_only, modalities=("speech",))
+        ctx.config.metric.update(length_control=control)
+        out = get_kind("cross_lingual_gap").score(ctx)
+        return [p["mean"] - p["null_mean"] for p in out.scores["curves"]["cka"]["speech"]]
+
+    assert min(cka_curve("none")) > 0.3  # length alone makes the languages look alike
+    assert max(cka_curve("residualize")) < 0.1  # gone once length is regressed out

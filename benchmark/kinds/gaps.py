@@ -47,6 +47,9 @@ class GapParams(BaseModel):
     ci_method: Literal["subsample", "jackknife", "percentile"] = "subsample"
     ci_level: float = Field(default=0.95, gt=0, lt=1)
     seed: int = 0
+    # "residualize": regress each item's length features out of its representation before
+    # scoring, so that length alone cannot make languages or modalities look alike
+    length_control: Literal["none", "residualize"] = "none"
 
     @model_validator(mode="after")
     def _one_svcca_rule(self) -> GapParams:
@@ -61,13 +64,26 @@ class GapParams(BaseModel):
 # --- shared machinery --------------------------------------------------------------------------
 
 
-def _decompose_all(matrices: dict, params: GapParams, need_basis: bool) -> dict:
+def _decompose_all(ctx: TaskContext, matrices: dict, params: GapParams) -> dict:
     """One decomposition per (modality, language) for a layer, reused by every pair."""
+    need_basis = "svcca" in params.measures
     rule = {"k": params.svcca_k, "variance": params.svcca_variance} if need_basis else {}
+    if params.length_control == "residualize":
+        matrices = {
+            key: residualize(x, length_features(ctx.probes, key[1], key[0]))
+            for key, x in matrices.items()
+        }
     return {
         key: decompose(x, min_ratio=params.min_ratio, name="/".join(key), **rule)
         for key, x in matrices.items()
     }
+
+
+def residualize(x: np.ndarray, covariates: np.ndarray) -> np.ndarray:
+    """x minus its least-squares fit on [1, covariates]: what the covariates cannot explain."""
+    design = np.column_stack([np.ones(len(x)), covariates]).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(design, x.astype(np.float64), rcond=None)
+    return x - design @ coef
 
 
 def _score_pairs(
@@ -218,9 +234,7 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
             curves[measure][modality], matrices[measure][modality] = [], {}
         for layer in layers:
             decomps = _decompose_all(
-                {(modality, lang): reps[lang].layer(layer) for lang in languages},
-                params,
-                need_basis="svcca" in params.measures,
+                ctx, {(modality, lang): reps[lang].layer(layer) for lang in languages}, params
             )
             for measure in params.measures:
                 scores = _score_pairs(decomps, pairs, measure, params)
@@ -304,7 +318,7 @@ def score_cross_modal(ctx: TaskContext) -> TaskOutput:
         label = f"speech:{speech_layer}|text:{text_layer}"
         matrices_here = {("speech", lang): speech[lang].layer(speech_layer) for lang in languages}
         matrices_here |= {("text", lang): text[lang].layer(text_layer) for lang in languages}
-        decomps = _decompose_all(matrices_here, params, need_basis="svcca" in params.measures)
+        decomps = _decompose_all(ctx, matrices_here, params)
         for measure in params.measures:
             # one call for every group: each language's bootstrap replicates are computed once
             scored = _score_pairs(decomps, all_pairs, measure, params)
