@@ -4,9 +4,9 @@ The maths lives in `benchmark.metrics.similarity` (installed with the benchmark 
 module and the benchmark's own code give identical numbers.
 """
 
-import datasets
 import evaluate
 
+from benchmark.metrics.evaluate_io import pair_features, pair_output
 from benchmark.metrics.similarity import compare
 
 _DESCRIPTION = """Linear CKA (Kornblith et al. 2019) between two representations of the same
@@ -44,40 +44,12 @@ class Cka(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": datasets.Sequence(datasets.Value("float64")),
-                    "references": datasets.Sequence(datasets.Value("float64")),
-                }
-            ),
+            features=pair_features(),
         )
 
-    def _compute(
-        self,
-        predictions,
-        references,
-        debiased=False,
-        n_null=0,
-        n_boot=0,
-        ci=0.95,
-        ci_method="subsample",
-        seed=0,
-    ):
+    def _compute(self, predictions, references, **options):
+        # options: debiased, n_null, n_boot, ci, ci_method, seed (see compare)
         res = compare(
-            predictions,
-            references,
-            "cka",
-            debiased=debiased,
-            n_null=n_null,
-            n_boot=n_boot,
-            ci=ci,
-            ci_method=ci_method,
-            seed=seed,
-            names=("predictions", "references"),
+            predictions, references, "cka", names=("predictions", "references"), **options
         )
-        out = {res.measure: res.score, "n": res.n}
-        if n_null:
-            out.update(null_mean=res.null_mean, null_sd=res.null_sd, p_value=res.p_value)
-        if n_boot:
-            out.update(ci_low=res.ci_low, ci_high=res.ci_high, ci_method=res.ci_method, ci_level=ci)
-        return out
+        return pair_output(res, {res.measure: res.score, "n": res.n})
