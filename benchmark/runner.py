@@ -6,8 +6,6 @@ task. A failing task writes an error result and the others still run; nothing ex
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -220,6 +218,7 @@ class RepresentationStore:
 
     def key_fields(self, probes: ProbeSet, lang: str, modality: Modality, pooling: str) -> dict:
         resolved = self.adapter.resolved
+        described = probes.describe()
         return {
             "model": self.opts.model,
             "revision": resolved.revision,
@@ -227,8 +226,8 @@ class RepresentationStore:
             "adapter": dataclasses.asdict(self.adapter.info),
             "probes": probes.name,
             "probes_revision": probes.revision,
-            "ids_sha256": hashlib.sha256(json.dumps(probes.ids).encode()).hexdigest(),
-            "reading": probes.describe().get("reading", 0),
+            "ids_sha256": described["ids_sha256"],
+            "reading": described["reading"],
             "language": lang,
             "modality": modality,
             "pooling": pooling,
