@@ -201,22 +201,17 @@ def _pair_key(pair: tuple) -> str:
     return f"{a}|{b}"
 
 
-def _check_languages(ctx: TaskContext) -> list[str]:
-    languages = list(ctx.probes.languages)
-    if len(languages) < 2 and ctx.config.kind == "cross_lingual_gap":
-        raise ValueError(
-            f"task {ctx.config.name!r} compares languages but the probes have only {languages}; "
-            "list at least two in probes.languages"
-        )
-    return languages
-
-
 # --- cross-lingual gap -------------------------------------------------------------------------
 
 
 def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
     params = GapParams(**ctx.config.metric)
-    languages = _check_languages(ctx)
+    languages = list(ctx.probes.languages)
+    if len(languages) < 2:
+        raise ValueError(
+            f"task {ctx.config.name!r} compares languages but the probes have only {languages}; "
+            "list at least two in probes.languages"
+        )
     main_measure = ctx.config.main_score.measure
     curves: dict = {m: {} for m in params.measures}
     matrices: dict = {m: {} for m in params.measures}
@@ -291,7 +286,7 @@ def align_layers(speech: list[str], text: list[str]) -> list[tuple[str, str]]:
 
 def score_cross_modal(ctx: TaskContext) -> TaskOutput:
     params = GapParams(**ctx.config.metric)
-    languages = _check_languages(ctx)
+    languages = list(ctx.probes.languages)
     main_measure = ctx.config.main_score.measure
     speech = {lang: ctx.representations(lang, "speech") for lang in languages}
     text = {lang: ctx.representations(lang, "text") for lang in languages}
