@@ -1,3 +1,7 @@
+"""`python -m benchmark` is the `interlingua` command."""
+
+import sys
+
 from benchmark.cli import main
 
-raise SystemExit(main())
+sys.exit(main())

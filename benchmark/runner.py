@@ -1,24 +1,45 @@
-"""One run: a model against a list of tasks. Validates every task first, loads the model once,
-extracts each (language, modality) once through the cache, scores each task, writes one result per
-task. A failing task writes an error result and the others still run; nothing extracted is lost.
+"""One run: a model against a list of tasks.
+
+Everything that needs no model is checked first — flags, task files, probe sets, each kind's own
+requirements (k against n, languages) and the model's resolution — so bad input fails in seconds
+with one line. Each task's result key is then known (model plan + task config + probe items);
+a task whose result already exists is skipped. Representations come from the verified cache, and
+the model loads only if one is missing. A failing task writes an error file beside its result
+(never over a finished one) and the other tasks still run.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import logging
+import shlex
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmark.config import TaskConfig, load_tasks
+import torch
+
+from benchmark.config import TaskConfig
+from benchmark.errors import NotApplicable
+from benchmark.fileio import atomic_write_text, check_writable_dir
 from benchmark.kinds import TaskContext, get_kind
-from benchmark.models import load_adapter
-from benchmark.models.base import Modality, ModelAdapter
-from benchmark.probes import ProbeSet, ProbeSpec, load_probes
-from benchmark.representations import RepresentationCache, Representations, cache_key, extract
-from benchmark.results import TaskResult, environment, read_result, result_path, write_result
+from benchmark.models import ModelPlan, load_adapter, plan_model
+from benchmark.probes import ProbeSet
+from benchmark.representations import ModelHandle, RepresentationStore
+from benchmark.results import (
+    ModelRecord,
+    ProbesRecord,
+    RunRecord,
+    TaskRecord,
+    TaskResult,
+    environment,
+    finished_result,
+    result_key,
+    result_path,
+    write_result,
+)
+from benchmark.run_planning import PlannedTask, check_options, plan_tasks
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +52,7 @@ class RunOptions:
     languages: list[str] | None = None  # overrides every task's probes.languages
     probes: str | None = None  # overrides every task's probes.source
     limit: int | None = None  # overrides every task's probes.n
+    task_settings: dict = field(default_factory=dict)  # {"metric.svcca_k": 5}
     batch_size: int = 16
     device: str = "cpu"
     output: Path = Path("results")
@@ -38,244 +60,214 @@ class RunOptions:
     overwrite: bool = False
     trust_remote_code: bool = False
     model_settings: dict = field(default_factory=dict)
-    progress: bool = True
+    random_init: int | None = None  # a control: the architecture with seeded random weights
+    skip_undecodable: bool = False  # leave out items whose audio cannot be decoded
+    progress: bool | None = None  # None: tqdm's own switches (TQDM_DISABLE) decide
 
 
 @dataclass
 class RunSummary:
     results: dict[str, TaskResult]
     paths: dict[str, Path]
+    model_loaded: bool = False
 
     @property
     def failed(self) -> list[str]:
         return [name for name, r in self.results.items() if r.status == "error"]
 
 
-def apply_overrides(config: TaskConfig, opts: RunOptions) -> TaskConfig:
-    probes = config.probes.model_copy(
-        update={
-            k: v
-            for k, v in {
-                "source": opts.probes,
-                "languages": opts.languages,
-                "n": opts.limit,
-            }.items()
-            if v is not None
-        }
-    )
-    return config.model_copy(update={"probes": probes})
-
-
 def run(opts: RunOptions) -> RunSummary:
-    configs = [apply_overrides(c, opts) for c in load_tasks(opts.tasks)]  # fail before loading
-    adapter = load_adapter(
+    check_options(opts)
+    output = check_writable_dir(opts.output, "--output")
+    plan = plan_model(
         opts.model,
         revision=opts.revision,
-        device=opts.device,
+        settings=opts.model_settings,
         trust_remote_code=opts.trust_remote_code,
-        settings=opts.model_settings or None,
+        random_init=opts.random_init,
     )
-    store = RepresentationStore(adapter, opts)
-    resolved = adapter.resolved
-    model_record = {
-        "id": opts.model,
-        "revision": resolved.revision,
-        "origin": resolved.origin,
-        "weights_sha256": resolved.weights_sha256,
-        "adapter": dataclasses.asdict(adapter.info),
-        "modalities": list(adapter.modalities),
-        "device": opts.device,
-        "batch_size": opts.batch_size,
-    }
+    planned = plan_tasks(opts, plan)  # every task checked against its probes: still no model
+    handle = ModelHandle(lambda: load_adapter(plan, device=opts.device))
+    store = RepresentationStore(
+        plan.key_fields(),
+        handle,
+        cache_dir(opts),
+        batch_size=opts.batch_size,
+        progress=opts.progress,
+        recompute=opts.overwrite,
+    )
     summary = RunSummary(results={}, paths={})
-    for config in configs:
-        path = result_path(opts.output, *result_location(opts.model, resolved), config.name)
-        previous = _finished_result(path, config) if not opts.overwrite else None
+    for task in planned:
+        key = result_key(plan.key_fields(), task.config.config_hash(), task.probes_key)
+        path = result_path(output, plan.name, plan.revision_label, task.config.name, key)
+        previous = None if opts.overwrite else finished_result(path, key)
         if previous is not None:
-            log.info("%s: already done with the same config (%s); skipping", config.name, path)
-            summary.results[config.name], summary.paths[config.name] = previous, path
+            log.info("%s: done before with the same key (%s); skipping", task.config.name, path)
+            summary.results[task.config.name], summary.paths[task.config.name] = previous, path
             continue
-        result = run_task(config, adapter, store, model_record)
-        summary.results[config.name] = result
-        summary.paths[config.name] = write_result(path, result)
+        result = run_task(task, key, plan, store, opts)
+        summary.results[task.config.name] = result
+        summary.paths[task.config.name] = write_result(path, result)
+    summary.model_loaded = handle.loaded
     return summary
 
 
-def result_location(model_id: str, resolved) -> tuple[str, str]:
-    """(model name, revision) for the results folder. A local directory is named by its folder
-    name and the start of its weights hash, so two different local models never share a folder."""
-    if resolved.origin != "local":
-        return model_id, resolved.revision
-    weights = (resolved.weights_sha256 or "unhashed")[:12]
-    return Path(model_id).name or model_id, f"{resolved.revision}-{weights}"
+def cache_dir(opts: RunOptions) -> Path:
+    from benchmark.models.offline import cache_root
+
+    return Path(opts.cache_dir) if opts.cache_dir else cache_root() / "representations"
 
 
-def run_task(
-    config: TaskConfig, adapter: ModelAdapter, store: RepresentationStore, model_record: dict
-) -> TaskResult:
-    kind = get_kind(config.kind)
-    base = {
-        "task": {
-            "name": config.name,
-            "version": config.version,
-            "kind": config.kind,
-            "config_sha256": config.config_hash(),
-            "config": config.model_dump(mode="json"),
-        },
-        "model": model_record,
-        "environment": environment(),
-    }
-    started = datetime.now(timezone.utc)
-    available = [m for m in config.modalities if m in adapter.modalities]
-    missing = [m for m in config.modalities if m not in adapter.modalities]
-    if (kind.needs == "all" and missing) or not available:
-        reason = (
-            f"model takes {', '.join(adapter.modalities)}; task {config.name!r} needs "
-            f"{' and '.join(config.modalities) if kind.needs == 'all' else 'one of ' + ', '.join(config.modalities)}"
-        )
-        return TaskResult(status="not_applicable", reason=reason, probes={}, **base)
-
-    probes: ProbeSet | None = None
-    extraction_before = store.extraction_seconds
-    clock = time.perf_counter()
-    try:
-        probes = store.probes(config.probes)
-        ctx = TaskContext(
-            config=config,
-            probes=probes,
-            modalities=available,
-            representations=lambda lang, modality: store.get(
-                probes, lang, modality, config.pooling, config.layers
-            ),
-        )
-        output = kind.score(ctx)
-    except Exception as err:  # recorded, and the run goes on with the next task
-        log.exception("task %s failed", config.name)
-        return TaskResult(
-            status="error",
-            reason=f"{type(err).__name__}: {err}",
-            probes=probes.describe() if probes is not None else {},
-            **base,
-        )
-    total = time.perf_counter() - clock
-    extraction = store.extraction_seconds - extraction_before
-    return TaskResult(
-        status="ok",
-        probes=probes.describe(),
-        main_score=output.main_score,
-        scores=output.scores,
-        notes=output.notes,
-        runtime={
-            "started": started.isoformat(),
-            "seconds_total": round(total, 3),
-            "seconds_extraction": round(extraction, 3),
-            "seconds_scoring": round(total - extraction, 3),
-        },
-        **base,
+def model_record(plan: ModelPlan, handle_facts: dict | None = None) -> ModelRecord:
+    return ModelRecord(
+        id=plan.model_id,
+        revision=plan.resolved.revision,
+        origin=plan.resolved.origin,
+        weights_sha256=plan.resolved.weights_sha256,
+        config_sha256=plan.config_sha256,
+        family=plan.family,
+        adapter_version=plan.adapter_version,
+        settings=plan.settings,
+        init=plan.init,
+        modalities=list(plan.modalities),
+        n_parameters=(handle_facts or {}).get("n_parameters"),
+        description=(handle_facts or {}).get("description", {}),
     )
 
 
-def _finished_result(path: Path, config: TaskConfig) -> TaskResult | None:
-    """A previous ok result of the same resolved config, if any (resumed runs skip it)."""
-    if not path.is_file():
-        return None
+def reproduce_command(opts: RunOptions, task: TaskConfig) -> str:
+    """A command line that writes this result again."""
+    parts = ["interlingua", "run", "--model", opts.model, "--tasks", task.name]
+    if opts.revision:
+        parts += ["--revision", opts.revision]
+    for key, value in sorted(opts.model_settings.items()):
+        parts += ["--model-setting", f"{key}={value}"]
+    for key, value in sorted(opts.task_settings.items()):
+        parts += ["--task-setting", f"{key}={value}"]
+    if opts.probes:
+        parts += ["--probes", opts.probes]
+    if opts.languages:
+        parts += ["--languages", ",".join(opts.languages)]
+    if opts.limit:
+        parts += ["--limit", str(opts.limit)]
+    if opts.random_init is not None:
+        parts += ["--random-init", str(opts.random_init)]
+    if opts.skip_undecodable:
+        parts += ["--skip-undecodable"]
+    return shlex.join(parts)
+
+
+def run_task(
+    task: PlannedTask, key: str, plan: ModelPlan, store: RepresentationStore, opts: RunOptions
+) -> TaskResult:
+    config, probes = task.config, task.probes
+    kind = get_kind(config.kind)
+    started = datetime.now(timezone.utc)
+    clock = time.perf_counter()
+    extraction_before = store.extraction_seconds
+
+    def finish(**fields) -> TaskResult:
+        total = time.perf_counter() - clock
+        extraction = store.extraction_seconds - extraction_before
+        facts = model_facts(plan, store.model, cache_dir(opts).parent / "model-facts")
+        return TaskResult(
+            key=key,
+            task=TaskRecord(
+                name=config.name,
+                version=config.version,
+                kind=config.kind,
+                config=config.model_dump(mode="json"),
+                config_sha256=config.config_hash(),
+                overrides=task.overrides,
+                adjustments=task.adjustments,
+            ),
+            model=model_record(plan, facts),
+            probes=probes_record(probes),
+            run=RunRecord(
+                started=started.isoformat(),
+                seconds_total=round(total, 3),
+                seconds_extraction=round(extraction, 3),
+                seconds_scoring=round(total - extraction, 3),
+                model_loaded=store.model.loaded,
+                device=opts.device,
+                batch_size=opts.batch_size,
+                command=reproduce_command(opts, config),
+            ),
+            environment=environment(),
+            **fields,
+        )
+
+    available = [m for m in config.modalities if m in plan.modalities]
+    missing = [m for m in config.modalities if m not in plan.modalities]
+    if (kind.needs == "all" and missing) or not available:
+        needed = (
+            " and ".join(config.modalities)
+            if kind.needs == "all"
+            else "one of " + (", ".join(config.modalities))
+        )
+        reason = f"model takes {', '.join(plan.modalities)}; task {config.name!r} needs {needed}"
+        return finish(status="not_applicable", reason=reason)
+    ctx = TaskContext(
+        config=config,
+        params=kind.params(**config.metric),
+        probes=probes,
+        modalities=available,
+        representations=lambda lang, modality: store.get(
+            probes, lang, modality, config.pooling, config.layers
+        ),
+    )
     try:
-        previous = read_result(path)
-    except Exception:
-        return None
-    same = previous.task.get("config_sha256") == config.config_hash()
-    return previous if same and previous.status == "ok" else None
+        output = kind.score(ctx)
+    except NotApplicable as verdict:
+        return finish(status="not_applicable", reason=str(verdict))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as err:  # recorded beside the result; the run goes on with the next task
+        log.exception("task %s failed", config.name)
+        return finish(status="error", reason=f"{type(err).__name__}: {err}")
+    return finish(
+        status="ok",
+        main_score=output.main_score,
+        curves=output.curves,
+        matrices=output.matrices,
+        details=output.details,
+        notes=output.notes,
+    )
 
 
-class RepresentationStore:
-    """Representations of (probe set, language, modality), from memory, the disk cache, or the model."""
-
-    def __init__(self, adapter: ModelAdapter, opts: RunOptions):
-        from benchmark.models.offline import cache_root
-
-        self.adapter = adapter
-        self.opts = opts
-        self.cache = RepresentationCache(
-            Path(opts.cache_dir) if opts.cache_dir else cache_root() / "representations"
-        )
-        self.extraction_seconds = 0.0
-        self._memory: dict[str, Representations] = {}
-        self._probes: dict[ProbeSpec, ProbeSet] = {}
-
-    def probes(self, config_probes) -> ProbeSet:
-        spec = ProbeSpec(
-            source=config_probes.source,
-            languages=tuple(config_probes.languages) if config_probes.languages else None,
-            split=config_probes.split,
-            n=config_probes.n,
-            seed=config_probes.seed,
-            reading=config_probes.reading,
-            repo=config_probes.repo,
-        )
-        if spec not in self._probes:
-            self._probes[spec] = load_probes(spec)
-        return self._probes[spec]
-
-    def key_fields(self, probes: ProbeSet, lang: str, modality: Modality, pooling: str) -> dict:
-        resolved = self.adapter.resolved
-        described = probes.describe()
-        return {
-            "model": self.opts.model,
-            "revision": resolved.revision,
-            "weights_sha256": resolved.weights_sha256,
-            "adapter": dataclasses.asdict(self.adapter.info),
-            "probes": probes.name,
-            "probes_revision": probes.revision,
-            "ids_sha256": described["ids_sha256"],
-            "reading": described["reading"],
-            "language": lang,
-            "modality": modality,
-            "pooling": pooling,
-        }
-
-    def get(
-        self,
-        probes: ProbeSet,
-        lang: str,
-        modality: Modality,
-        pooling: str = "mean",
-        layers: str | list[str] = "all",
-    ) -> Representations:
-        fields = self.key_fields(probes, lang, modality, pooling)
-        key = cache_key(fields)
-        reps = self._memory.get(key)
-        if reps is None and not self.opts.overwrite:
-            reps = self.cache.load(key)
-        if reps is None:
-            clock = time.perf_counter()
-            if modality == "text":
-                inputs, lengths = probes.texts(lang), probes.text_lengths(lang)
-            else:
-                inputs, lengths = probes.audio(lang), probes.durations(lang)
-            reps = extract(
-                self.adapter,
-                modality,
-                lang,
-                inputs,
-                lengths,
-                pooling=pooling,
-                batch_size=self.opts.batch_size,
-                ids=probes.ids,
-                progress=self.opts.progress,
-            )
-            self.cache.save(key, reps, fields)
-            self.extraction_seconds += time.perf_counter() - clock
-        self._memory[key] = reps
-        return select_layers(reps, layers)
+def probes_record(probes: ProbeSet) -> ProbesRecord:
+    d = probes.describe()
+    return ProbesRecord(
+        name=d["name"],
+        revision=d["revision"],
+        source=d.get("source"),
+        split=d.get("split"),
+        languages=d["languages"],
+        n=d["n"],
+        ids_sha256=d["ids_sha256"],
+        reading=d.get("reading") or 0,
+        recording_rule=d.get("recording_rule"),
+        selection=str(d.get("selection", {}).get("rule")) if d.get("selection") else None,
+        skipped_items=list(probes.card.get("skipped_items", [])),
+    )
 
 
-def select_layers(reps: Representations, layers: str | list[str]) -> Representations:
-    if layers == "all":
-        return reps
-    unknown = [name for name in layers if name not in reps.layers]
-    if unknown:
-        raise ValueError(
-            f"Unknown layer(s) {unknown} in the task's `layers`; this model has {reps.layers}."
-        )
-    index = [reps.layers.index(name) for name in layers]
-    return Representations(layers=list(layers), ids=reps.ids, array=reps.array[index])
+def model_facts(plan: ModelPlan, handle: ModelHandle, facts_dir: Path) -> dict | None:
+    """What the model says of itself (parameter count, derived adapter settings): read from the
+    loaded model and kept beside the cache, so a re-score that never loads it still reports them.
+    Not part of the key."""
+    path = facts_dir / f"{plan.key()}.json"
+    if not handle.loaded:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+    adapter = handle.get()
+    modules = [m for m in vars(adapter).values() if isinstance(m, torch.nn.Module)]
+    unique = {id(p): p for m in modules for p in m.parameters()}
+    facts = {
+        "n_parameters": sum(p.numel() for p in unique.values()) or None,
+        "description": json.loads(json.dumps(adapter.info.settings, default=str)),
+    }
+    atomic_write_text(path, json.dumps(facts, indent=2) + "\n")
+    return facts

@@ -1,8 +1,12 @@
 """Task kinds: the registry that maps a task's `kind:` to the code that scores it.
 
-A kind is a plain function `score(ctx: TaskContext) -> TaskOutput` plus a pydantic model of its
-`metric:` parameters. Kinds register by name in `_KIND_MODULES`; the module is imported only when a
-task of that kind is loaded, so adding a kind means adding one module and one line here.
+A kind is a plain `score(ctx) -> TaskOutput` function, a pydantic model of its `metric:` block
+(derived from `benchmark.config.StatsParams`), and two checks that run before any model loads:
+`check_config(config)` (the task file alone) and `check_probes(config, probes)` (the selected
+items, e.g. enough sentences for k). A kind may raise `benchmark.errors.NotApplicable(reason)`
+from `score` when the task does not apply (a language the model has no token for, ...).
+Kinds register by name in `_KIND_MODULES`; a module is imported only when a task of its kind is
+loaded, so a new kind is one module and one line here.
 """
 
 from __future__ import annotations
@@ -10,16 +14,18 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from benchmark.models.base import Modality
+from benchmark.core import Modality
+from benchmark.errors import did_you_mean
 
 if TYPE_CHECKING:
     from benchmark.config import TaskConfig
     from benchmark.probes import ProbeSet
     from benchmark.representations import Representations
+    from benchmark.results import Curve, MainScore, Matrix
 
 # kind name -> module defining it (lazy: imported on first use)
 _KIND_MODULES: dict[str, str] = {
@@ -30,9 +36,11 @@ _KIND_MODULES: dict[str, str] = {
 
 @dataclass
 class TaskContext:
-    """Everything a kind needs: its config, the probes, and representations on demand."""
+    """Everything a kind may ask for: its config and parameters, the probes, and representations
+    on demand (from the cache, or extracted: the model loads only if something is missing)."""
 
     config: TaskConfig
+    params: Any  # the kind's validated `metric:` model
     probes: ProbeSet
     modalities: list[Modality]  # the task's modalities that the model has
     representations: Callable[[str, Modality], Representations]  # (language, modality) -> reps
@@ -40,9 +48,15 @@ class TaskContext:
 
 @dataclass
 class TaskOutput:
-    main_score: dict  # {name, value, ci_low, ci_high, layer, null_mean, ...}
-    scores: dict  # kind-specific detail: per-layer curves, pair matrices, nulls
+    main_score: MainScore
+    curves: list[Curve]
+    matrices: list[Matrix] = field(default_factory=list)
+    details: dict = field(default_factory=dict)  # kind-specific extras
     notes: list[str] = field(default_factory=list)
+
+
+def _no_check(*_args) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -53,13 +67,13 @@ class Kind:
     description: str
     # Which of the task's modalities the model must have for the task to apply: "all" or "any".
     needs: str = "all"
+    check_config: Callable[[TaskConfig], None] = _no_check
+    check_probes: Callable[[TaskConfig, ProbeSet], None] = _no_check
 
 
 def get_kind(name: str) -> Kind:
     if name not in _KIND_MODULES:
-        from benchmark.config import unknown_name_message
-
-        raise KeyError(unknown_name_message("task kind", name, list(_KIND_MODULES)))
+        raise KeyError(did_you_mean("task kind", name, list(_KIND_MODULES)))
     module = importlib.import_module(_KIND_MODULES[name])
     return module.KINDS[name]
 

@@ -1,55 +1,51 @@
 """The two gap kinds: how close are representations across languages, and across speech and text?
 
 Both compare matrices whose rows are the same sentences (one row per probe id), layer by layer, with
-SVCCA and/or linear CKA (benchmark.metrics). Every score comes with a permutation null (the sentence
-pairing shuffled) and a CI over sentences (half-samples by default). Aggregates (means over
-language pairs, layers or modalities) get their CI from the same replicates applied to every pair,
-so the CI is that of the aggregate itself. A length-only baseline is reported beside the curves.
+SVCCA and/or linear CKA (benchmark.metrics). Every pair is scored on the same permutations (null)
+and half-sample replicates (interval), so means over pairs and the best-layer choice carry their
+own null and interval (benchmark.metrics.statistics). By default each item's length features are
+regressed out of its representation first (`length_control: residualize`), so that length alone
+cannot make languages or modalities look alike; a length-only baseline is reported beside CKA.
 
-cross_lingual_gap: every language pair within each modality -> a pair matrix per layer.
+cross_lingual_gap: every language pair within a modality -> one curve per modality; the main score
+                   is one modality's curve (`main_score.group`, default: the task's only modality).
 cross_modal_gap:   speech vs text of the same sentences, same language (the main score) and across
-                   languages; within-modality cross-lingual means are reported beside it, so one
+                   languages, with the within-modality cross-lingual curves beside it, so one
                    result says whether the modality gap exceeds the language gap.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
-import torch
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from benchmark.config import StatsParams, TaskConfig
+from benchmark.errors import NotApplicable, UsageError
 from benchmark.kinds import Kind, TaskContext, TaskOutput
-from benchmark.metrics import (
-    Decomposition,
-    PairScore,
-    cka_from,
-    decompose,
-    interval_from_replicates,
-    pairwise_matrix,
-)
-from benchmark.probes import length_features
+from benchmark.kinds.reporting import curve, depths, inference_for, main_score
+from benchmark.metrics import Decomposition, cka_from, decompose, pairwise_matrix
+from benchmark.metrics.statistics import Estimate, mean_of
+from benchmark.probes import ProbeSet, length_features
+from benchmark.results import Matrix
+
+NULL_METHOD = "permutation of the sentence pairing (the same permutations for every pair and layer)"
+CROSS_MODAL_GROUPS = ("same_language", "cross_language", "within_speech", "within_text")
 
 
-class GapParams(BaseModel):
+class GapParams(StatsParams):
     """The `metric:` block of a gap task."""
-
-    model_config = ConfigDict(extra="forbid")
 
     measures: list[Literal["svcca", "cka"]] = Field(default=["svcca", "cka"], min_length=1)
     svcca_k: int | None = Field(default=None, ge=1)
     svcca_variance: float | None = Field(default=None, gt=0, le=1)
     min_ratio: float = Field(default=4.0, ge=1)
     cka_debiased: bool = False
-    n_null: int = Field(default=100, ge=0)
-    n_resamples: int = Field(default=200, ge=0)  # replicates for the CI (0: no CI)
-    ci_method: Literal["subsample", "jackknife", "percentile"] = "subsample"
-    ci_level: float = Field(default=0.95, gt=0, lt=1)
-    seed: int = 0
     # "residualize": regress each item's length features out of its representation before
     # scoring, so that length alone cannot make languages or modalities look alike
-    length_control: Literal["none", "residualize"] = "none"
+    length_control: Literal["none", "residualize"] = "residualize"
 
     @model_validator(mode="after")
     def _one_svcca_rule(self) -> GapParams:
@@ -61,13 +57,93 @@ class GapParams(BaseModel):
         return self
 
 
+# --- checks before any model loads -------------------------------------------------------------
+
+
+def _main_group(config: TaskConfig) -> str:
+    if config.main_score.group is not None:
+        return config.main_score.group
+    if config.kind == "cross_modal_gap":
+        return "same_language"
+    if len(config.modalities) == 1:
+        return config.modalities[0]
+    raise UsageError(
+        f"task {config.name!r}: main_score.group must name one modality of {config.modalities} "
+        "(a main score is one fixed measurement)"
+    )
+
+
+def check_config(config: TaskConfig) -> None:
+    params = GapParams(**config.metric)
+    if config.main_score.measure not in params.measures:
+        raise UsageError(
+            f"main_score.measure {config.main_score.measure!r} is not among metric.measures "
+            f"{params.measures}"
+        )
+    group = _main_group(config)
+    allowed = CROSS_MODAL_GROUPS[:2] if config.kind == "cross_modal_gap" else config.modalities
+    if group not in allowed:
+        raise UsageError(f"main_score.group {group!r} must be one of {list(allowed)}")
+    if config.kind == "cross_modal_gap" and sorted(config.modalities) != ["speech", "text"]:
+        raise UsageError("cross_modal_gap compares speech with text: modalities: [text, speech]")
+
+
+def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
+    """Enough sentences for k (and for half-samples), enough languages: refused before loading."""
+    params = GapParams(**config.metric)
+    n = len(probes.ids)
+    if config.kind == "cross_lingual_gap" and len(probes.languages) < 2:
+        raise UsageError(
+            f"task {config.name!r} compares languages but the probes have only "
+            f"{probes.languages}; give at least two with --languages or probes.languages"
+        )
+    k = params.svcca_k if "svcca" in params.measures else None
+    n_for_k = math.ceil(params.min_ratio * k) if k else 0
+    n_for_ci = 8 if params.ci_method == "subsample" and params.n_resamples else 0
+    problems = []
+    if n < 3:
+        problems.append("at least 3 are needed")
+    if n < n_for_k:
+        problems.append(
+            f"metric.svcca_k={k} needs n >= {n_for_k} (metric.min_ratio={params.min_ratio:g}: "
+            "SVCCA is biased upward as k nears n)"
+        )
+    if n < n_for_ci:
+        problems.append("half-sample intervals (ci_method: subsample) need n >= 8")
+    if not problems:
+        return
+    fixes = [f"--limit {max(3, n_for_k, n_for_ci)} or more (if the probe set has that many)"]
+    k_fit = int(n // params.min_ratio)
+    if n < n_for_k and n >= max(3, n_for_ci) and k_fit >= 1:  # a smaller k is the only fix needed
+        fixes.append(f"--task-setting metric.svcca_k={k_fit}")
+    if n < n_for_ci and n >= max(3, n_for_k):
+        fixes.append("--task-setting metric.ci_method=jackknife")
+    raise UsageError(
+        f"task {config.name!r}: the probes give n={n} sentences per language; "
+        + "; ".join(problems)
+        + ". Use "
+        + " or ".join(fixes)
+    )
+
+
 # --- shared machinery --------------------------------------------------------------------------
 
 
-def _decompose_all(ctx: TaskContext, matrices: dict, params: GapParams) -> dict:
+def residualize(x: np.ndarray, covariates: np.ndarray) -> np.ndarray:
+    """x minus its least-squares fit on [1, covariates]: what the covariates cannot explain."""
+    design = np.column_stack([np.ones(len(x)), covariates]).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(design, x.astype(np.float64), rcond=None)
+    return x - design @ coef
+
+
+def _decompose_all(ctx: TaskContext, matrices: dict) -> dict[tuple, Decomposition]:
     """One decomposition per (modality, language) for a layer, reused by every pair."""
-    need_basis = "svcca" in params.measures
-    rule = {"k": params.svcca_k, "variance": params.svcca_variance} if need_basis else {}
+    params: GapParams = ctx.params
+    rule = (
+        {"k": params.svcca_k, "variance": params.svcca_variance}
+        if "svcca" in params.measures
+        else {}
+    )
     if params.length_control == "residualize":
         matrices = {
             key: residualize(x, length_features(ctx.probes, key[1], key[0]))
@@ -79,144 +155,84 @@ def _decompose_all(ctx: TaskContext, matrices: dict, params: GapParams) -> dict:
     }
 
 
-def residualize(x: np.ndarray, covariates: np.ndarray) -> np.ndarray:
-    """x minus its least-squares fit on [1, covariates]: what the covariates cannot explain."""
-    design = np.column_stack([np.ones(len(x)), covariates]).astype(np.float64)
-    coef, *_ = np.linalg.lstsq(design, x.astype(np.float64), rcond=None)
-    return x - design @ coef
-
-
-def _score_pairs(
-    decomps: dict[tuple, Decomposition], pairs: list[tuple], measure: str, params: GapParams
-) -> dict[tuple, PairScore]:
-    return pairwise_matrix(
+def _estimates(decomps: dict, pairs: list[tuple], measure: str, params: GapParams) -> dict:
+    scored = pairwise_matrix(
         decomps,
         measure,
         pairs=pairs,
         debiased=params.cka_debiased,
         n_null=params.n_null,
-        n_boot=params.n_resamples,
+        n_resamples=params.n_resamples,
         ci_method=params.ci_method,
         ci=params.ci_level,
-        seed=params.seed,  # same seed -> same permutations and resamples for every pair
+        seed=params.seed,  # same seed -> same permutations and replicates for every pair
         keep_draws=True,
     )
+    return {p: Estimate(s.score, s.null_draws, s.replicate_draws) for p, s in scored.items()}
 
 
-def _summary(scores: list[PairScore], params: GapParams) -> dict:
-    """Mean over pairs, with the null and CI of that mean. Every pair was scored on the same
-    permutations and replicates, so averaging their draws replicate by replicate gives the draws
-    of the mean itself."""
-    value = float(np.mean([s.score for s in scores]))
-    draws = {
-        "null": _average([s.null_draws for s in scores]),
-        "boot": _average([s.boot_draws for s in scores]),
-    }
-    return {
-        "mean": value,
-        "n_pairs": len(scores),
-        "draws": draws,
-        **_draw_stats(draws, value, params, scores[0].n),
-    }
-
-
-def _average(arrays: list) -> np.ndarray | None:
-    return None if any(a is None for a in arrays) else np.nanmean(np.stack(arrays), axis=0)
-
-
-def _draw_stats(draws: dict, value: float, params: GapParams, n: int) -> dict:
-    stats: dict = {"null_mean": None, "null_sd": None, "ci_low": None, "ci_high": None}
-    if draws["null"] is not None:
-        stats["null_mean"] = float(np.mean(draws["null"]))
-        stats["null_sd"] = float(np.std(draws["null"]))
-    boot = draws["boot"]
-    if boot is not None and np.isfinite(boot).sum() >= 2:
-        finite = torch.as_tensor(boot[np.isfinite(boot)], dtype=torch.float64)
-        low, high, _ = interval_from_replicates(finite, value, params.ci_method, params.ci_level, n)
-        stats["ci_low"], stats["ci_high"] = low, high
-    return stats
-
-
-def _public(summary: dict) -> dict:
-    return {k: v for k, v in summary.items() if k != "draws"}
-
-
-def _combine(points: list[dict], value_key: str, params: GapParams, n: int) -> dict:
-    """Mean of several points (layers, or modalities) with the null and CI of that mean."""
-    value = float(np.mean([p[value_key] for p in points]))
-    draws = {kind: _average([p["draws"][kind] for p in points]) for kind in ("null", "boot")}
-    return {"value": value, "draws": draws, **_draw_stats(draws, value, params, n)}
-
-
-def _pick_layer(curve: list[dict], rule: str, params: GapParams, n: int) -> dict:
-    """The main score from a per-layer curve: best / last / mean / a named layer."""
-    names = [point["layer"] for point in curve]
-    if rule == "best":
-        point = max(curve, key=lambda p: p["mean"])
-    elif rule == "last":
-        point = curve[-1]
-    elif rule == "mean":
-        return {"layer": "mean", **_combine(curve, "mean", params, n)}
-    elif rule in names:
-        point = curve[names.index(rule)]
-    else:
-        raise ValueError(
-            f"main_score.layer {rule!r} is not best, last, mean or one of the layers {names}"
-        )
-    return {**point, "value": point["mean"]}
-
-
-def _main_score(
-    name: str, picks: list[dict], params: GapParams, measure: str, n: int, **extra
-) -> dict:
-    """Average of one or more picked points (e.g. one per modality) with a joint CI."""
-    combined = _combine(picks, "value", params, n)
-    del combined["draws"]
-    return {
-        "name": name,
-        **combined,
-        "measure": measure,
-        "ci_level": params.ci_level,
-        "ci_method": params.ci_method,
-        "n_resamples": params.n_resamples,
-        "n_null": params.n_null,
-        **extra,
-    }
-
-
-def _length_baseline(ctx: TaskContext, pairs: list[tuple]) -> dict:
+def _length_baseline(ctx: TaskContext, pairs: list[tuple]) -> float:
     """What length alone gives: linear CKA between the two sides' length features (log duration
-    for speech, log characters and words for text), averaged over the pairs. Pooled states carry
-    length, so a representation score near this baseline may say little beyond length."""
+    for speech, log characters and words for text), averaged over the pairs."""
     features = {
         key: decompose(length_features(ctx.probes, key[1], key[0]), name="/".join(key))
         for key in {k for pair in pairs for k in pair}
     }
-    scores = [cka_from(features[a], features[b]) for a, b in pairs]
-    return {"measure": "cka", "mean": float(np.mean(scores)), "n_pairs": len(scores)}
+    return float(np.mean([cka_from(features[a], features[b]) for a, b in pairs]))
 
 
-def _pair_key(pair: tuple) -> str:
-    (_, a), (_, b) = pair
-    return f"{a}|{b}"
+def _baselines(measure: str, value: float) -> dict[str, float]:
+    return {"length_only_cka": value} if measure == "cka" else {}
+
+
+def _matrix(measure, group, layer, rows, cols, values: dict) -> Matrix:
+    return Matrix(
+        name=f"{measure}/{group}/{layer}",
+        measure=measure,
+        group=group,
+        layer=layer,
+        rows=list(rows),
+        columns=list(cols),
+        values=[[values.get((r, c)) for c in cols] for r in rows],
+    )
+
+
+def _svcca_k(ctx: TaskContext) -> dict:
+    params: GapParams = ctx.params
+    return {
+        "rule": "fixed" if params.svcca_k is not None else "variance",
+        "k": params.svcca_k,
+        "variance": params.svcca_variance,
+        "n": len(ctx.probes.ids),
+        "min_ratio": params.min_ratio,
+    }
+
+
+def _notes(params: GapParams) -> list[str]:
+    return [
+        "Scores are similarities in [0, 1]: higher = closer. Read each against its null "
+        "(sentence pairing shuffled; null_q95 is its 95th percentile): a score near its null "
+        "carries no shared sentence structure.",
+        f"length_control: {params.length_control}. length_only_cka: linear CKA of length "
+        "features alone for the same pairs; pooled states carry length.",
+        f"Intervals over sentences: {params.ci_method} ({params.n_resamples} replicates, level "
+        f"{params.ci_level}), on the logit scale so they stay in [0, 1]. Means over pairs use "
+        "the same replicates for every pair; a best layer takes the maximum over layers within "
+        "each permutation and replicate.",
+    ]
 
 
 # --- cross-lingual gap -------------------------------------------------------------------------
 
 
 def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
-    params = GapParams(**ctx.config.metric)
+    params: GapParams = ctx.params
     languages = list(ctx.probes.languages)
-    if len(languages) < 2:
-        raise ValueError(
-            f"task {ctx.config.name!r} compares languages but the probes have only {languages}; "
-            "list at least two in probes.languages"
-        )
-    main_measure = ctx.config.main_score.measure
-    curves: dict = {m: {} for m in params.measures}
-    matrices: dict = {m: {} for m in params.measures}
-    picks: list[dict] = []
-    length_baseline: dict = {}
+    group = _main_group(ctx.config)
+    if group not in ctx.modalities:
+        raise NotApplicable(f"the model has no {group} input; this task's main score is {group}")
+    inference = inference_for(params, len(ctx.probes.ids))
+    curves, matrices, per_layer, pair_details = [], [], {}, {}
     for modality in ctx.modalities:
         reps = {lang: ctx.representations(lang, modality) for lang in languages}
         layers = reps[languages[0]].layers
@@ -225,46 +241,49 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
             for i, a in enumerate(languages)
             for b in languages[i + 1 :]
         ]
-        for measure in params.measures:
-            curves[measure][modality], matrices[measure][modality] = [], {}
+        baseline = _length_baseline(ctx, pairs)
+        by_measure: dict[str, list[Estimate]] = {m: [] for m in params.measures}
         for layer in layers:
             decomps = _decompose_all(
-                ctx, {(modality, lang): reps[lang].layer(layer) for lang in languages}, params
+                ctx, {(modality, lang): reps[lang].layer(layer) for lang in languages}
             )
             for measure in params.measures:
-                scores = _score_pairs(decomps, pairs, measure, params)
-                summary = _summary(list(scores.values()), params)
-                curves[measure][modality].append({"layer": layer, **summary})
-                matrices[measure][modality][layer] = {
-                    _pair_key(p): s.to_dict() for p, s in scores.items()
+                ests = _estimates(decomps, pairs, measure, params)
+                by_measure[measure].append(mean_of(list(ests.values())))
+                values = {(a[1], b[1]): e.value for (a, b), e in ests.items()}
+                values |= {(b, a): v for (a, b), v in values.items()}
+                matrices.append(_matrix(measure, modality, layer, languages, languages, values))
+                pair_details.setdefault(measure, {}).setdefault(modality, {})[layer] = {
+                    f"{a[1]}|{b[1]}": round(e.value, 6) for (a, b), e in ests.items()
                 }
-        pick = _pick_layer(
-            curves[main_measure][modality], ctx.config.main_score.layer, params, len(ctx.probes.ids)
-        )
-        picks.append({**pick, "modality": modality})
-        length_baseline[modality] = _length_baseline(ctx, pairs)
+        for measure, ests in by_measure.items():
+            curves.append(
+                curve(
+                    measure,
+                    modality,
+                    [modality],
+                    layers,
+                    ests,
+                    inference,
+                    baselines=_baselines(measure, baseline),
+                )
+            )
+        per_layer[modality] = (layers, by_measure, baseline)
 
-    main = _main_score(
-        ctx.config.main_score.name,
-        picks,
+    layers, by_measure, baseline = per_layer[group]
+    main = main_score(
+        ctx.config.main_score,
         params,
-        main_measure,
-        len(ctx.probes.ids),
-        layer={p["modality"]: p["layer"] for p in picks},
-        per_modality={p["modality"]: p["value"] for p in picks},
+        group,
+        [group],
+        layers,
+        by_measure[ctx.config.main_score.measure],
+        inference,
+        null_method=NULL_METHOD,
+        baselines=_baselines(ctx.config.main_score.measure, baseline),
     )
-    scores = {
-        "languages": languages,
-        "modalities": list(ctx.modalities),
-        "curves": {
-            m: {mod: [_public(p) for p in curve] for mod, curve in by_mod.items()}
-            for m, by_mod in curves.items()
-        },
-        "pairs": matrices,
-        "length_baseline": length_baseline,
-        "svcca_k": _ks(ctx, params),
-    }
-    return TaskOutput(main_score=main, scores=scores, notes=_notes(params))
+    details = {"languages": languages, "pairs": pair_details, "svcca_k": _svcca_k(ctx)}
+    return TaskOutput(main, curves, matrices, details, _notes(params))
 
 
 # --- cross-modal gap ---------------------------------------------------------------------------
@@ -285,103 +304,98 @@ def align_layers(speech: list[str], text: list[str]) -> list[tuple[str, str]]:
 
 
 def score_cross_modal(ctx: TaskContext) -> TaskOutput:
-    params = GapParams(**ctx.config.metric)
+    params: GapParams = ctx.params
     languages = list(ctx.probes.languages)
-    main_measure = ctx.config.main_score.measure
+    inference = inference_for(params, len(ctx.probes.ids))
     speech = {lang: ctx.representations(lang, "speech") for lang in languages}
     text = {lang: ctx.representations(lang, "text") for lang in languages}
     aligned = align_layers(speech[languages[0]].layers, text[languages[0]].layers)
+    speech_depths = depths(speech[languages[0]].layers)
+    layer_depths = [speech_depths[speech[languages[0]].layers.index(s)] for s, _ in aligned]
+    labels = [f"speech:{s}|text:{t}" for s, t in aligned]
 
-    same_pairs = [(("speech", lang), ("text", lang)) for lang in languages]
-    cross_pairs = [(("speech", a), ("text", b)) for a in languages for b in languages if a != b]
-    within = {
-        mod: [((mod, a), (mod, b)) for i, a in enumerate(languages) for b in languages[i + 1 :]]
-        for mod in ("speech", "text")
+    groups = {
+        "same_language": [(("speech", lang), ("text", lang)) for lang in languages],
+        "cross_language": [
+            (("speech", a), ("text", b)) for a in languages for b in languages if a != b
+        ],
+        **{
+            f"within_{m}": [
+                ((m, a), (m, b)) for i, a in enumerate(languages) for b in languages[i + 1 :]
+            ]
+            for m in ("speech", "text")
+        },
     }
-    pair_groups = {
-        "same_language": same_pairs,
-        "cross_language": cross_pairs,
-        **{f"within_{mod}": pairs for mod, pairs in within.items()},
-    }
-    all_pairs = [p for pairs in pair_groups.values() for p in pairs]
-    curves: dict = {
-        m: {"same_language": [], "cross_language": [], "within_speech": [], "within_text": []}
-        for m in params.measures
-    }
-    matrices: dict = {m: {} for m in params.measures}
-    for speech_layer, text_layer in aligned:
-        label = f"speech:{speech_layer}|text:{text_layer}"
-        matrices_here = {("speech", lang): speech[lang].layer(speech_layer) for lang in languages}
-        matrices_here |= {("text", lang): text[lang].layer(text_layer) for lang in languages}
-        decomps = _decompose_all(ctx, matrices_here, params)
+    groups = {g: pairs for g, pairs in groups.items() if pairs}
+    all_pairs = [p for pairs in groups.values() for p in pairs]
+    by_group = {m: {g: [] for g in groups} for m in params.measures}
+    matrices = []
+    for (speech_layer, text_layer), label in zip(aligned, labels, strict=True):
+        here = {("speech", lang): speech[lang].layer(speech_layer) for lang in languages}
+        here |= {("text", lang): text[lang].layer(text_layer) for lang in languages}
+        decomps = _decompose_all(ctx, here)
         for measure in params.measures:
-            # one call for every group: each language's bootstrap replicates are computed once
-            scored = _score_pairs(decomps, all_pairs, measure, params)
-            groups = {
-                group: {p: scored[p] for p in pairs}
-                for group, pairs in pair_groups.items()
-                if pairs
+            # one call for every group: each language's replicates are computed once
+            ests = _estimates(decomps, all_pairs, measure, params)
+            for g, pairs in groups.items():
+                by_group[measure][g].append(mean_of([ests[p] for p in pairs]))
+            values = {
+                (a[1], b[1]): e.value for (a, b), e in ests.items() if a[0] == "speech" != b[0]
             }
-            same = groups["same_language"]
-            for group, scores in groups.items():
-                summary = _summary(list(scores.values()), params)
-                curves[measure][group].append(
-                    {
-                        "layer": label,
-                        "speech_layer": speech_layer,
-                        "text_layer": text_layer,
-                        **summary,
-                    }
-                )
-            matrices[measure][label] = {
-                "same_language": {
-                    lang: same[p].to_dict() for lang, p in zip(languages, same_pairs, strict=True)
-                },
-                "cross_language": {
-                    f"speech:{a}|text:{b}": s.to_dict()
-                    for ((_, a), (_, b)), s in groups.get("cross_language", {}).items()
-                },
-            }
+            matrices.append(_matrix(measure, "speech->text", label, languages, languages, values))
 
-    n = len(ctx.probes.ids)
-    pick = _pick_layer(
-        curves[main_measure]["same_language"], ctx.config.main_score.layer, params, n
+    baselines = {g: _length_baseline(ctx, pairs) for g, pairs in groups.items()}
+    curves = [
+        curve(
+            measure,
+            g,
+            ["speech", "text"] if not g.startswith("within_") else [g.removeprefix("within_")],
+            labels,
+            ests,
+            inference,
+            layer_depths=layer_depths,
+            baselines=_baselines(measure, baselines[g]),
+        )
+        for measure, per_group in by_group.items()
+        for g, ests in per_group.items()
+    ]
+    group = _main_group(ctx.config)
+    measure = ctx.config.main_score.measure
+    main = main_score(
+        ctx.config.main_score,
+        params,
+        group,
+        ["speech", "text"],
+        labels,
+        by_group[measure][group],
+        inference,
+        null_method=NULL_METHOD,
+        layer_depths=layer_depths,
+        baselines=_baselines(measure, baselines[group]),
     )
-    main = _main_score(
-        ctx.config.main_score.name, [pick], params, main_measure, n, layer=pick["layer"]
-    )
-    gap = _gap_comparison(curves[main_measure])
-    scores = {
+    details = {
         "languages": languages,
         "aligned_layers": [list(pair) for pair in aligned],
-        "curves": {
-            m: {group: [_public(p) for p in curve] for group, curve in by_group.items()}
-            for m, by_group in curves.items()
-        },
-        "modality_vs_language_gap": gap,
-        "pairs": matrices,
-        "length_baseline": {
-            group: _length_baseline(ctx, pairs) for group, pairs in pair_groups.items() if pairs
-        },
-        "svcca_k": _ks(ctx, params),
+        "modality_vs_language_gap": _gap_comparison(by_group[measure], labels),
+        "svcca_k": _svcca_k(ctx),
     }
     notes = _notes(params) + [
         "Layers of the speech and text stacks are paired by relative depth (aligned_layers).",
         "modality_vs_language_gap: per layer, 1 - same-language speech/text similarity (modality "
         "gap) against 1 - mean within-modality cross-lingual similarity (language gap).",
     ]
-    return TaskOutput(main_score=main, scores=scores, notes=notes)
+    return TaskOutput(main, curves, matrices, details, notes)
 
 
-def _gap_comparison(curves: dict) -> list[dict]:
+def _gap_comparison(by_group: dict[str, list[Estimate]], labels: list[str]) -> list[dict]:
     rows = []
-    for i, point in enumerate(curves["same_language"]):
-        within = [curves[g][i]["mean"] for g in ("within_speech", "within_text") if curves[g]]
+    for i, label in enumerate(labels):
+        within = [by_group[g][i].value for g in ("within_speech", "within_text") if g in by_group]
         language_gap = 1 - float(np.mean(within)) if within else None
-        modality_gap = 1 - point["mean"]
+        modality_gap = 1 - by_group["same_language"][i].value
         rows.append(
             {
-                "layer": point["layer"],
+                "layer": label,
                 "modality_gap": modality_gap,
                 "language_gap": language_gap,
                 "modality_gap_exceeds_language_gap": None
@@ -392,28 +406,6 @@ def _gap_comparison(curves: dict) -> list[dict]:
     return rows
 
 
-def _ks(ctx: TaskContext, params: GapParams) -> dict:
-    return {
-        "rule": "fixed" if params.svcca_k is not None else "variance",
-        "k": params.svcca_k,
-        "variance": params.svcca_variance,
-        "n": len(ctx.probes.ids),
-        "min_ratio": params.min_ratio,
-    }
-
-
-def _notes(params: GapParams) -> list[str]:
-    return [
-        "Scores are similarities in [0, 1]: higher = closer. Compare each with its null_mean "
-        "(sentence pairing shuffled); a score near its null carries no shared structure.",
-        "length_baseline: linear CKA of length features alone (log duration / characters / words) "
-        "for the same pairs; pooled states carry length, so compare CKA curves with it.",
-        f"CIs over sentences: {params.ci_method} ({params.n_resamples} replicates, level "
-        f"{params.ci_level}); means over pairs, layers or modalities use the same replicates for "
-        "every pair, so their CI is that of the mean itself.",
-    ]
-
-
 KINDS = {
     "cross_lingual_gap": Kind(
         name="cross_lingual_gap",
@@ -421,6 +413,8 @@ KINDS = {
         params=GapParams,
         description="SVCCA/CKA between languages within each modality, per layer",
         needs="any",
+        check_config=check_config,
+        check_probes=check_probes,
     ),
     "cross_modal_gap": Kind(
         name="cross_modal_gap",
@@ -428,5 +422,7 @@ KINDS = {
         params=GapParams,
         description="SVCCA/CKA between speech and text of the same sentences, per layer",
         needs="all",
+        check_config=check_config,
+        check_probes=check_probes,
     ),
 }

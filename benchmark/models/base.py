@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
 
-Modality = Literal["text", "speech"]
-MODALITIES: tuple[Modality, ...] = ("text", "speech")
-SAMPLE_RATE = 16_000
+from benchmark.core import MODALITIES, SAMPLE_RATE, Modality  # noqa: F401 (re-exported)
 
 
 @dataclass

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import difflib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
+from benchmark.errors import UsageError, did_you_mean
 from benchmark.models.base import AdapterInfo, BatchInputs, LayerStates, Modality
 from benchmark.models.hooks import Tap, capture, finalize
-
-
-def did_you_mean(what: str, name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=3)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return f"Unknown {what} {name!r}.{hint} Known: {', '.join(known) or '(none)'}."
 
 
 def merge_settings(family: str, defaults: dict[str, Any], given: dict | None) -> dict[str, Any]:
@@ -26,12 +20,12 @@ def merge_settings(family: str, defaults: dict[str, Any], given: dict | None) ->
     merged = dict(defaults)
     for key, value in given.items():
         if key not in defaults:
-            raise ValueError(
+            raise UsageError(
                 f"{family} adapter settings: " + did_you_mean("setting", key, list(defaults))
             )
         default = defaults[key]
         if default is not None and not isinstance(value, type(default)):
-            raise ValueError(
+            raise UsageError(
                 f"{family} adapter settings: {key!r} must be a {type(default).__name__} "
                 f"(default {default!r}), got {value!r}"
             )
@@ -65,10 +59,24 @@ def torch_dtype(family: str, name: str) -> torch.dtype:
     return DTYPES[name]
 
 
-def load_checked(cls, source: str, optional: tuple[str, ...] = (), **kwargs) -> nn.Module:
+def load_checked(
+    cls, source: str, optional: tuple[str, ...] = (), random_init: int | None = None, **kwargs
+) -> nn.Module:
     """`cls.from_pretrained(source, **kwargs)`, raising if any weight is missing from the
     checkpoint (transformers would initialise it at random and only log a report). Weights whose
-    names start with one of `optional` (e.g. an unused pooler) may be missing."""
+    names start with one of `optional` (e.g. an unused pooler) may be missing.
+
+    `random_init=SEED` builds the same architecture from its config with the library's own
+    random initialisation, seeded: the control that shows what architecture and probes give
+    before any training."""
+    if random_init is not None:
+        from transformers import AutoConfig
+
+        config_kwargs = {k: v for k, v in kwargs.items() if k in ("revision", "trust_remote_code")}
+        config = AutoConfig.from_pretrained(source, **config_kwargs)
+        torch.manual_seed(random_init)
+        with quiet_transformers():
+            return cls._from_config(config, dtype=kwargs.get("dtype"))
     with quiet_transformers():
         model, info = cls.from_pretrained(source, output_loading_info=True, **kwargs)
     missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(optional))

@@ -128,5 +128,6 @@ def load_text_encoder(
     model = load_checked(
         AutoModel, source, optional=("pooler.",), revision=revision, dtype=dtype, **kw
     ).to(device)
-    tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, **kw)
+    tokenizer_kw = {"trust_remote_code": True} if kw.get("trust_remote_code") else {}
+    tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, **tokenizer_kw)
     return TextEncoderAdapter(model, tokenizer, model_id, settings)

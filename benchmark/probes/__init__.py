@@ -14,15 +14,8 @@ from benchmark.probes.languages import (
     UnknownLanguageError,
     check_languages,
 )
-from benchmark.probes.loader import (
-    LENGTH_FEATURES,
-    ProbeSet,
-    ProbeSpec,
-    length_features,
-    list_probe_sets,
-    load_probes,
-    show_probe_set,
-)
+from benchmark.probes.loader import list_probe_sets, load_probes, load_recordings, show_probe_set
+from benchmark.probes.types import LENGTH_FEATURES, ProbeSet, ProbeSpec, length_features
 
 __all__ = [
     "FLEURS_CODES",
@@ -41,5 +34,6 @@ __all__ = [
     "length_features",
     "list_probe_sets",
     "load_probes",
+    "load_recordings",
     "show_probe_set",
 ]

@@ -17,7 +17,8 @@ import pyarrow.parquet as pq
 
 from benchmark.probes.audio import AudioColumn
 from benchmark.probes.languages import check_languages
-from benchmark.probes.loader import ProbeSpec, Recordings, parquet_audio_paths, recordings_frame
+from benchmark.probes.recordings import parquet_audio_paths, recordings_frame
+from benchmark.probes.types import ProbeSpec, Recordings
 
 EMBEDDED_ROOT = Path(__file__).resolve().parent / "data"
 CARD = "card.json"

@@ -18,14 +18,9 @@ import pandas as pd
 
 from benchmark.probes.audio import SAMPLE_RATE, AudioColumn
 from benchmark.probes.languages import FLEURS_CODES, LANGUAGES, check_languages
-from benchmark.probes.loader import (
-    RECORDING_RULE_FIRST_PATH,
-    ProbeSpec,
-    Recordings,
-    audio_paths_of,
-    content_hash,
-    recordings_frame,
-)
+from benchmark.probes.recordings import audio_paths_of, content_hash, recordings_frame
+from benchmark.probes.selection import RECORDING_RULE_FIRST_PATH
+from benchmark.probes.types import ProbeSpec, Recordings
 
 log = logging.getLogger(__name__)
 

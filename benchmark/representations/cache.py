@@ -1,67 +1,98 @@
 """On-disk cache of pooled representations, keyed by everything that changes them.
 
-One safetensors file per (model, weights, adapter settings, probe set and ids, language, modality,
-pooling). Writes go to a temporary file renamed into place, so an interrupted run never leaves a
-half-written entry and a resumed run reuses every finished one.
+One safetensors file per (model key, probe set and ids, language, modality, pooling). Writes go to a
+temporary file renamed into place, so an interrupted run never leaves a half-written entry and a
+resumed run reuses every finished one. An entry stores its full key and a sha256 of its content;
+on load both are checked, and the values must be finite: an entry that fails any check (another
+key's file copied over it, edited floats, a truncated write) is reported and recomputed, never
+silently reused.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import logging
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from benchmark.fileio import atomic_save
 from benchmark.representations.extract import Representations
+
+log = logging.getLogger(__name__)
+FORMAT = "2"
 
 
 def cache_key(fields: dict) -> str:
-    blob = json.dumps(fields, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:32]
+    return hashlib.sha256(_canonical(fields).encode()).hexdigest()[:32]
+
+
+def _canonical(fields: dict) -> str:
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+def content_sha256(array: np.ndarray, ids: list[int], layers: list[str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+    digest.update(np.asarray(ids, dtype=np.int64).tobytes())
+    digest.update(json.dumps(layers).encode())
+    return digest.hexdigest()
 
 
 class RepresentationCache:
     def __init__(self, root: Path):
         self.root = Path(root)
+        self.rejected: list[str] = []  # why entries were not reused, for the run's log
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.safetensors"
 
-    def load(self, key: str) -> Representations | None:
+    def load(self, key: str, fields: dict) -> Representations | None:
+        """The entry for `key` if it exists and passes every check, else None (recompute)."""
         path = self.path(key)
         if not path.is_file():
             return None
         try:
             with safe_open(str(path), framework="pt") as handle:
-                meta = handle.metadata()
+                meta = handle.metadata() or {}
             tensors = load_file(str(path))
-        except Exception:  # a corrupt entry is recomputed, not trusted
-            return None
-        return Representations(
-            layers=json.loads(meta["layers"]),
-            ids=tensors["ids"].tolist(),
-            array=tensors["array"].numpy(),
-        )
+            reps = Representations(
+                layers=json.loads(meta["layers"]),
+                ids=tensors["ids"].tolist(),
+                array=tensors["array"].numpy(),
+            )
+        except (SafetensorError, OSError, KeyError, ValueError) as err:
+            return self._reject(path, f"unreadable ({err})")
+        if meta.get("format") != FORMAT:
+            return self._reject(path, f"written by another cache format ({meta.get('format')})")
+        if meta.get("key") != _canonical(fields):
+            return self._reject(path, "its stored key is not this entry's key")
+        if meta.get("sha256") != content_sha256(reps.array, reps.ids, reps.layers):
+            return self._reject(path, "its content does not match its checksum")
+        if not np.isfinite(reps.array).all():
+            return self._reject(path, "it holds non-finite values")
+        return reps
+
+    def _reject(self, path: Path, why: str) -> None:
+        message = f"representation cache: {path} not reused: {why}; recomputing it"
+        log.warning(message)
+        self.rejected.append(message)
+        return None
 
     def save(self, key: str, reps: Representations, fields: dict) -> Path:
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        array = np.ascontiguousarray(reps.array, dtype=np.float32)
         tensors = {
-            "array": torch.from_numpy(np.ascontiguousarray(reps.array)),
+            "array": torch.from_numpy(array),
             "ids": torch.tensor(reps.ids, dtype=torch.int64),
         }
-        metadata = {"layers": json.dumps(reps.layers), "key": json.dumps(fields, default=str)}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file(tensors, tmp, metadata=metadata)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        metadata = {
+            "format": FORMAT,
+            "layers": json.dumps(reps.layers),
+            "key": _canonical(fields),
+            "sha256": content_sha256(array, reps.ids, reps.layers),
+        }
+        return atomic_save(self.path(key), lambda tmp: save_file(tensors, tmp, metadata=metadata))

@@ -56,7 +56,7 @@ def extract(
     batch_size: int = 16,
     layers: Sequence[str] | None = None,
     ids: Sequence[int] | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> Representations:
     """Pooled per-layer representations of `inputs` (strings or 16 kHz waveforms).
 
@@ -70,7 +70,8 @@ def extract(
         total=len(inputs),
         desc=f"{language} {modality}",
         unit="item",
-        disable=not progress,
+        # None: tqdm decides (it honours TQDM_DISABLE and friends); False: hidden
+        **({} if progress is None else {"disable": not progress}),
         leave=False,
     )
     for start in range(0, len(order), batch_size):

@@ -1,0 +1,50 @@
+"""The errors a user can fix, their exit codes, and the one "did you mean" helper.
+
+Expected failures (a bad flag, task file, probe set or submission; a model that cannot be had)
+raise one of these with a message that names the flag, file, field or item and what would fix it.
+The command line prints that message on one line and exits with the class's code; a traceback
+only with `--debug`. The exit codes are documented in docs/errors.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+EXIT_OK = 0
+EXIT_TASK_FAILED = 1  # a task (or a comparison) failed; what finished is kept
+EXIT_BAD_INPUT = 2
+EXIT_MODEL_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130
+
+
+class InterlinguaError(Exception):
+    """Base of the errors a user can fix; `exit_code` is what the command line returns."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class UsageError(InterlinguaError, ValueError):
+    """A flag, task setting, file or item is not usable as given."""
+
+
+class ConfigError(UsageError):
+    """A task file is malformed; the message names file, line and field."""
+
+
+class ModelUnavailableError(InterlinguaError, RuntimeError):
+    """The model cannot be resolved or loaded: the message says why and what would fix it."""
+
+    exit_code = EXIT_MODEL_UNAVAILABLE
+
+
+class NotApplicable(Exception):  # noqa: N818 - a verdict, not an error
+    """Raised by a task kind when the task does not apply to this model or probe set; the runner
+    writes a `not_applicable` result with the reason."""
+
+
+def did_you_mean(what: str, name: str, known: list[str] | tuple[str, ...]) -> str:
+    """'Unknown <what> <name>. Did you mean ...? Known: ...' for any list of names."""
+    known = list(known)
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"Unknown {what} {name!r}.{hint} Known: {', '.join(sorted(known)) or '(none)'}."

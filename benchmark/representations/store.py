@@ -1,0 +1,168 @@
+"""Where a task's representations come from: memory, the verified disk cache, or the model.
+
+The model is loaded only when an entry is missing (`ModelHandle`), so a re-score whose
+representations are all cached never loads weights. The in-memory store keeps recently used
+entries up to a byte budget ($INTERLINGUA_MEMORY_MB, default 2048) and drops the least recently
+used beyond it: a run over many languages and layers does not grow without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmark.core import Modality
+from benchmark.models.base import ModelAdapter
+from benchmark.probes import ProbeSet
+from benchmark.representations.cache import RepresentationCache, cache_key
+from benchmark.representations.extract import Representations, extract
+
+log = logging.getLogger(__name__)
+MEMORY_ENV = "INTERLINGUA_MEMORY_MB"
+DEFAULT_MEMORY_MB = 2048
+
+
+class ModelHandle:
+    """Loads the model the first time it is asked for, and only then."""
+
+    def __init__(self, load: Callable[[], ModelAdapter]):
+        self._load = load
+        self._adapter: ModelAdapter | None = None
+        self.load_seconds = 0.0
+
+    @property
+    def loaded(self) -> bool:
+        return self._adapter is not None
+
+    def get(self) -> ModelAdapter:
+        if self._adapter is None:
+            clock = time.perf_counter()
+            self._adapter = self._load()
+            self.load_seconds = time.perf_counter() - clock
+        return self._adapter
+
+
+class LruBytes:
+    """A mapping that forgets its least recently used values beyond `budget` bytes."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self._items: OrderedDict[str, Representations] = OrderedDict()
+        self.size = 0
+
+    def get(self, key: str) -> Representations | None:
+        reps = self._items.get(key)
+        if reps is not None:
+            self._items.move_to_end(key)
+        return reps
+
+    def put(self, key: str, reps: Representations) -> None:
+        if key in self._items:
+            self.size -= self._items.pop(key).array.nbytes
+        self._items[key] = reps
+        self.size += reps.array.nbytes
+        while self.size > self.budget and len(self._items) > 1:
+            _, dropped = self._items.popitem(last=False)
+            self.size -= dropped.array.nbytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def memory_budget() -> int:
+    raw = os.environ.get(MEMORY_ENV)
+    try:
+        mb = float(raw) if raw else DEFAULT_MEMORY_MB
+    except ValueError:
+        raise ValueError(f"{MEMORY_ENV}={raw!r}: expected a number of megabytes") from None
+    return int(mb * 2**20)
+
+
+class RepresentationStore:
+    """Pooled representations of (probe set, language, modality) for one planned model."""
+
+    def __init__(
+        self,
+        model_key: dict,
+        model: ModelHandle,
+        cache_dir: Path,
+        *,
+        batch_size: int = 16,
+        progress: bool | None = None,
+        recompute: bool = False,
+    ):
+        self.model_key = model_key
+        self.model = model
+        self.cache = RepresentationCache(cache_dir)
+        self.batch_size = batch_size
+        self.progress = progress
+        self.recompute = recompute  # --overwrite: extract again and replace the entries
+        self.extraction_seconds = 0.0
+        self._memory = LruBytes(memory_budget())
+        self._fresh: set[str] = set()  # keys extracted in this run (reused even when recompute)
+
+    def key_fields(self, probes: ProbeSet, lang: str, modality: Modality, pooling: str) -> dict:
+        described = probes.describe()
+        return {
+            "model": self.model_key,
+            "probes": probes.name,
+            "probes_revision": probes.revision,
+            "ids_sha256": described["ids_sha256"],
+            "reading": described["reading"],
+            "language": lang,
+            "modality": modality,
+            "pooling": pooling,
+        }
+
+    def get(
+        self,
+        probes: ProbeSet,
+        lang: str,
+        modality: Modality,
+        pooling: str = "mean",
+        layers: str | list[str] = "all",
+    ) -> Representations:
+        fields = self.key_fields(probes, lang, modality, pooling)
+        key = cache_key(fields)
+        reps = self._memory.get(key)
+        if reps is None and (not self.recompute or key in self._fresh):
+            reps = self.cache.load(key, fields)
+        if reps is None:
+            adapter = self.model.get()
+            clock = time.perf_counter()
+            if modality == "text":
+                inputs, lengths = probes.texts(lang), probes.text_lengths(lang)
+            else:
+                inputs, lengths = probes.audio(lang), probes.durations(lang)
+            reps = extract(
+                adapter,
+                modality,
+                lang,
+                inputs,
+                lengths,
+                pooling=pooling,
+                batch_size=self.batch_size,
+                ids=probes.ids,
+                progress=self.progress,
+            )
+            self.cache.save(key, reps, fields)
+            self._fresh.add(key)
+            self.extraction_seconds += time.perf_counter() - clock
+        self._memory.put(key, reps)
+        return select_layers(reps, layers)
+
+
+def select_layers(reps: Representations, layers: str | list[str]) -> Representations:
+    if layers == "all":
+        return reps
+    unknown = [name for name in layers if name not in reps.layers]
+    if unknown:
+        raise ValueError(
+            f"Unknown layer(s) {unknown} in the task's `layers`; this model has {reps.layers}."
+        )
+    index = [reps.layers.index(name) for name in layers]
+    return Representations(layers=list(layers), ids=reps.ids, array=reps.array[index])
