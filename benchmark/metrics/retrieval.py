@@ -54,9 +54,11 @@ Statistics (`retrieval_estimates`): per metric a point value, null draws [P] and
     "t2q"), so a two-direction average is the elementwise mean of the two entries' value, null
     and replicates.
 
-Complexity: similarity O(n^2 d); rank tables O(n^2 log n) (one row sort + two searches per
-direction, plus one for the masked margin); each null draw or replicate O(n) per metric
-(P x n gathers, R x n weighted sums). Memory: a few n x n arrays per direction.
+Complexity: similarity O(n^2 d); rank tables O(n^2 log n) (one argsort of every row, then
+linear scans for the runs of ties; one table per direction for the cosines and one for the
+masked margins when xSIM is asked for); each null draw or replicate O(n) per metric (P x n
+gathers, R x n weighted sums). Memory: a few n x n arrays per direction. Measured (1 thread):
+n = 200, d = 512, 13 layers, 5 metrics x 2 directions, P = R = 200: 0.6 s in all.
 """
 
 from __future__ import annotations
