@@ -70,6 +70,7 @@ class RunSummary:
     results: dict[str, TaskResult]
     paths: dict[str, Path]
     model_loaded: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)  # where the run's time went
 
     @property
     def failed(self) -> list[str]:
@@ -77,6 +78,7 @@ class RunSummary:
 
 
 def run(opts: RunOptions) -> RunSummary:
+    clock = time.perf_counter()
     check_options(opts)
     output = check_writable_dir(opts.output, "--output")
     plan = plan_model(
@@ -86,7 +88,9 @@ def run(opts: RunOptions) -> RunSummary:
         trust_remote_code=opts.trust_remote_code,
         random_init=opts.random_init,
     )
+    seconds = {"plan_model": time.perf_counter() - clock}
     planned = plan_tasks(opts, plan)  # every task checked against its probes: still no model
+    seconds["plan_tasks"] = time.perf_counter() - clock - seconds["plan_model"]
     handle = ModelHandle(lambda: load_adapter(plan, device=opts.device))
     store = RepresentationStore(
         plan.key_fields(),
@@ -96,7 +100,7 @@ def run(opts: RunOptions) -> RunSummary:
         progress=opts.progress,
         recompute=opts.overwrite,
     )
-    summary = RunSummary(results={}, paths={})
+    summary = RunSummary(results={}, paths={}, seconds=seconds)
     for task in planned:
         key = result_key(plan.key_fields(), task.config.config_hash(), task.probes_key)
         path = result_path(output, plan.name, plan.revision_label, task.config.name, key)
@@ -109,6 +113,13 @@ def run(opts: RunOptions) -> RunSummary:
         summary.results[task.config.name] = result
         summary.paths[task.config.name] = write_result(path, result)
     summary.model_loaded = handle.loaded
+    seconds["model_load"] = handle.load_seconds
+    seconds["extraction"] = store.extraction_seconds
+    seconds["total"] = time.perf_counter() - clock
+    seconds["scoring_and_writing"] = seconds["total"] - sum(
+        seconds[k] for k in ("plan_model", "plan_tasks", "model_load", "extraction")
+    )
+    log.info("run seconds: %s", {k: round(v, 2) for k, v in seconds.items()})
     return summary
 
 

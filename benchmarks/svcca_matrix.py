@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from benchmark.metrics.similarity import compare, decompose, pairwise_matrix
+from benchmark.metrics import compare, decompose, pairwise_matrix
 
 
 def make_data(langs: int, layers: int, n: int, d: int, seed: int) -> dict:
@@ -93,8 +93,8 @@ def main() -> None:
     settings = [
         ("score only", {}),
         (
-            f"+ null {args.n_null} + CI {args.n_boot} ({args.ci_method})",
-            {"n_null": args.n_null, "n_boot": args.n_boot, "ci_method": args.ci_method},
+            f"+ null {args.n_null} + CI {args.n_resamples} ({args.ci_method})",
+            {"n_null": args.n_null, "n_resamples": args.n_resamples, "ci_method": args.ci_method},
         ),
     ]
     for label, stats in settings:

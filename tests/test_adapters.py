@@ -13,9 +13,6 @@ from benchmark.models.base import BatchInputs, LayerStates
 from benchmark.models.hooks import capture
 from benchmark.models.testing import (
     CORPUS,
-    build_tiny_seamless,
-    build_tiny_text_encoder,
-    build_tiny_whisper,
 )
 from benchmark.models.whisper import whisper_language_token
 
@@ -27,16 +24,8 @@ CLIPS = [RNG.standard_normal(n).astype(np.float32) * 0.1 for n in (32000, 6560, 
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    return {
-        "whisper": build_tiny_whisper(root / "whisper"),
-        "bert": build_tiny_text_encoder(root / "bert", "bert"),
-        "xlm-roberta": build_tiny_text_encoder(root / "xlmr", "xlm-roberta"),
-        "mpnet": build_tiny_text_encoder(root / "mpnet", "mpnet"),
-        "seamless_m4t_v2": build_tiny_seamless(root / "seamless2", version=2),
-        "seamless_m4t": build_tiny_seamless(root / "seamless1", version=1),
-    }
+def tiny(tiny_models):
+    return dict(tiny_models.items())
 
 
 @pytest.fixture(scope="session")

@@ -279,7 +279,7 @@ def test_cap_indices_are_deterministic_nested_and_order_free():
 def test_evaluate_module_matches_clustering(monkeypatch):
     import evaluate
 
-    from benchmark.metrics.similarity import permutations
+    from benchmark.metrics import permutations
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     x, blob = blobs(5, 12, 4, 10, spread=2.0)
@@ -288,7 +288,7 @@ def test_evaluate_module_matches_clustering(monkeypatch):
     langs = ["en", "de"] * 30
     module = evaluate.load(str(MODULES / "concept_purity"))
     out = module.compute(
-        predictions=x.tolist(), references=labels, k=6, languages=langs, n_null=25, n_boot=10
+        predictions=x.tolist(), references=labels, k=6, languages=langs, n_null=25, n_resamples=10
     )
     clusters = ward_clusters(x, 6)
     want = concept_alignment(clusters, [lab or None for lab in labels], languages=langs)

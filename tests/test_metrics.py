@@ -20,9 +20,9 @@ from benchmark.metrics import (
     svcca_correlations,
     svcca_from,
 )
-from benchmark.metrics.similarity import (
+from benchmark.metrics.decomposition import cka_from
+from benchmark.metrics.replicates import (
     bootstrap_counts,
-    cka_from,
     jackknife_counts,
     replicate_draws,
     resamples,
@@ -235,8 +235,8 @@ def test_ci_contains_strong_signal_and_narrows_with_n(measure, kw, method):
     widths = []
     for n in (60, 300):
         x, y = related(n, 30, 0.05, 10)
-        r = compare(x, y, measure, n_boot=50, ci_method=method, seed=2, **kw)
-        assert r.ci_method == method and r.n_boot == 50 and r.ci_level == 0.95
+        r = compare(x, y, measure, n_resamples=50, ci_method=method, seed=2, **kw)
+        assert r.ci_method == method and r.n_resamples == 50 and r.ci_level == 0.95
         assert r.ci_low <= r.score <= r.ci_high, r
         widths.append(r.ci_high - r.ci_low)
     assert widths[1] < widths[0]
@@ -244,17 +244,22 @@ def test_ci_contains_strong_signal_and_narrows_with_n(measure, kw, method):
 
 def test_ci_seeded_and_default_method():
     x, y = related(80, 30, 0.2, 12)
-    a = compare(x, y, k=5, n_boot=30, seed=1, keep_draws=True)
-    b = compare(x, y, k=5, n_boot=30, seed=1, keep_draws=True)
-    c = compare(x, y, k=5, n_boot=30, seed=2, keep_draws=True)
-    assert np.array_equal(a.boot_draws, b.boot_draws) and a.ci_low == b.ci_low
-    assert not np.array_equal(a.boot_draws, c.boot_draws)
+    a = compare(x, y, k=5, n_resamples=30, seed=1, keep_draws=True)
+    b = compare(x, y, k=5, n_resamples=30, seed=1, keep_draws=True)
+    c = compare(x, y, k=5, n_resamples=30, seed=2, keep_draws=True)
+    assert np.array_equal(a.replicate_draws, b.replicate_draws) and a.ci_low == b.ci_low
+    assert not np.array_equal(a.replicate_draws, c.replicate_draws)
     assert a.ci_method == "subsample"
-    # symmetric around the score, half-width z * se
-    assert a.score - a.ci_low == pytest.approx(a.ci_high - a.score)
-    assert a.ci_high - a.score == pytest.approx(1.959964 * a.se, rel=1e-5)
+
+    # symmetric around the score on the logit scale (so inside [0, 1]), half-width z * se
+    def logit(v):
+        return np.log(v) - np.log1p(-v)
+
+    assert logit(a.score) - logit(a.ci_low) == pytest.approx(logit(a.ci_high) - logit(a.score))
+    assert 0 < a.ci_low < a.score < a.ci_high < 1
+    assert logit(a.ci_high) - logit(a.score) == pytest.approx(1.959964 * a.se, rel=1e-5)
     # the null and the CI use separate streams: adding a null leaves the CI as it was
-    assert compare(x, y, k=5, n_boot=30, n_null=10, seed=1).ci_low == a.ci_low
+    assert compare(x, y, k=5, n_resamples=30, n_null=10, seed=1).ci_low == a.ci_low
 
 
 def test_subsample_ci_is_centred_where_the_bootstrap_is_shifted():
@@ -264,12 +269,12 @@ def test_subsample_ci_is_centred_where_the_bootstrap_is_shifted():
     g = gen(19)
     x = torch.randn(n, d, generator=g, dtype=F64)
     z = torch.randn(n, d, generator=g, dtype=F64)
-    boot = compare(x, z, k=20, n_boot=40, ci_method="percentile", n_null=100)
-    half = compare(x, z, k=20, n_boot=40, ci_method="subsample", n_null=100)
+    boot = compare(x, z, k=20, n_resamples=40, ci_method="percentile", n_null=100)
+    half = compare(x, z, k=20, n_resamples=40, ci_method="subsample", n_null=100)
     assert boot.ci_low > boot.score + 10 * boot.null_sd  # the whole bootstrap CI sits far above
     assert half.ci_low < half.score < half.ci_high
     assert half.ci_low < half.null_mean < half.ci_high  # chance level is not excluded
-    u = compare(x, z, "cka", debiased=True, n_boot=40)
+    u = compare(x, z, "cka", debiased=True, n_resamples=40)
     assert u.ci_low < 0 < u.ci_high
 
 
@@ -344,13 +349,15 @@ def test_pairwise_matrix_reuses_and_matches_compare():
         for lang in langs
     }
     decs = {lang: decompose(v, k=6, name=lang) for lang, v in data.items()}
-    res = pairwise_matrix(decs, n_null=40, n_boot=20, seed=3)
+    res = pairwise_matrix(decs, n_null=40, n_resamples=20, seed=3)
     assert list(res) == [(a, b) for i, a in enumerate(langs) for b in langs[i + 1 :]]
-    one = compare(data["de"], data["ja"], k=6, n_null=40, n_boot=20, seed=3, names=("de", "ja"))
+    one = compare(
+        data["de"], data["ja"], k=6, n_null=40, n_resamples=20, seed=3, names=("de", "ja")
+    )
     got = res[("de", "ja")]
     for f in ("score", "null_mean", "null_sd", "ci_low", "ci_high", "p_value"):
         assert getattr(got, f) == pytest.approx(getattr(one, f), abs=1e-12), f
-    ck = pairwise_matrix(decs, "cka", pairs=[("sw", "en")], n_null=10, n_boot=10)
+    ck = pairwise_matrix(decs, "cka", pairs=[("sw", "en")], n_null=10, n_resamples=10)
     assert list(ck) == [("sw", "en")] and ck[("sw", "en")].measure == "cka"
     rec = json.loads(json.dumps(got.to_dict()))
     assert rec["k_x"] == 6 and len(rec["correlations"]) == 6 and rec["ci_method"] == "subsample"
@@ -366,8 +373,8 @@ def test_evaluate_modules_match_similarity(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     x, y = related(60, 12, 1.0, 18)
     xs, ys = x.tolist(), y.tolist()
-    svcca = _load("svcca").compute(predictions=xs, references=ys, k=5, n_null=20, n_boot=20)
-    ref = compare(x, y, k=5, n_null=20, n_boot=20)
+    svcca = _load("svcca").compute(predictions=xs, references=ys, k=5, n_null=20, n_resamples=20)
+    ref = compare(x, y, k=5, n_null=20, n_resamples=20)
     assert svcca["svcca"] == pytest.approx(ref.score, abs=1e-12)
     assert svcca["correlations"] == pytest.approx(list(ref.correlations), abs=1e-12)
     assert svcca["null_mean"] == pytest.approx(ref.null_mean, abs=1e-12)

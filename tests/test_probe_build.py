@@ -14,13 +14,14 @@ import pytest
 import soundfile as sf
 from scipy.signal import stft
 
+from benchmark.probes import ProbeSpec, load_probes
 from benchmark.probes.build import build_set
 from benchmark.probes.build.concepts import ConceptSourceError, label_spans, load_sources
 from benchmark.probes.build.espeak import WordEvent, matches_cli, snap_events, speak
 from benchmark.probes.build.udhr import UDHRError, parse_declaration
 from benchmark.probes.build.voices import VoiceCheckError, check_voice, language, speech_text
 from benchmark.probes.build.write import encode
-from benchmark.probes.loader import ProbeSpec, content_hash, load_probes
+from benchmark.probes.recordings import content_hash
 from benchmark.probes.schema import COLUMNS
 
 # --- espeak-ng ---------------------------------------------------------------------------------

@@ -37,8 +37,9 @@ from benchmark.probes import (
     show_probe_set,
 )
 from benchmark.probes.languages import count_words
-from benchmark.probes.loader import ids_sha256, sample_ids
 from benchmark.probes.schema import COLUMNS
+from benchmark.probes.selection import sample_ids
+from benchmark.probes.types import ids_sha256
 
 SR = 16_000
 
@@ -243,7 +244,8 @@ def test_language_table_matches_fleurs_configs():
 def test_unknown_language_suggests_fleurs_code(given):
     with pytest.raises(UnknownLanguageError, match=r"(?s)did you mean 'en_us'") as err:
         check_languages([given])
-    assert "Available (102)" in str(err.value)
+    message = str(err.value)
+    assert "102 codes are available" in message and "\n" not in message  # one line
 
 
 def test_words_counted_as_characters_for_han_text():
@@ -601,11 +603,24 @@ def test_user_data_errors(tmp_path, fleurs_repo):
             "lang_code": "en_us",
         }
     ]
+    rows.append({**rows[0], "id": 2, "audio": {"bytes": wav_bytes(0.2), "path": "b.wav"}})
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "pathonly.parquet")
+    # an undecodable clip does not block loading (a text-only model never needs it) ...
+    probes = load_probes(ProbeSpec(source=str(tmp_path / "pathonly.parquet")))
+    assert probes.ids == [1, 2] and probes.texts("en_us") == ["x", "x"]
+    (problem,) = probes.card["undecodable"]
+    assert "item id 1 in en_us" in problem and "no audio bytes" in problem
+    # ... its audio names the item and the way out ...
     with pytest.raises(
-        AudioDecodeError, match=r"(?s)item id 1 in en_us .*no audio bytes .*'/nowhere/1.wav'"
+        AudioDecodeError, match=r"(?s)item id 1 in en_us .*no audio bytes .*--skip-undecodable"
     ):
-        load_probes(ProbeSpec(source=str(tmp_path / "pathonly.parquet")))
+        probes.audio("en_us")
+    # ... which leaves it out explicitly, and says so
+    skipped = load_probes(
+        ProbeSpec(source=str(tmp_path / "pathonly.parquet"), skip_undecodable=True)
+    )
+    assert skipped.ids == [2] and len(skipped.audio("en_us")) == 1
+    assert "item id 1 in en_us" in skipped.card["skipped_items"][0]
 
     rows = [{"id": 1, "raw_transcription": "x", "audio": {"bytes": wav_bytes(0.1), "path": "a"}}]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "nolang.parquet")

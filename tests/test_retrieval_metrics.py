@@ -297,7 +297,7 @@ def test_chance_levels():
 def test_evaluate_module_matches_retrieval(monkeypatch):
     import evaluate
 
-    from benchmark.metrics.similarity import permutations, subsample_counts
+    from benchmark.metrics import permutations, subsample_counts
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     n = 40
@@ -308,7 +308,7 @@ def test_evaluate_module_matches_retrieval(monkeypatch):
         predictions=q.tolist(),
         references=t.tolist(),
         n_null=30,
-        n_boot=20,
+        n_resamples=20,
         seed=3,
         query_lengths=lq.tolist(),
         target_lengths=(lq * 1.01).tolist(),

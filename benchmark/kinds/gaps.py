@@ -27,6 +27,7 @@ from benchmark.errors import NotApplicable, UsageError
 from benchmark.kinds import Kind, TaskContext, TaskOutput
 from benchmark.kinds.reporting import curve, depths, inference_for, main_score
 from benchmark.metrics import Decomposition, cka_from, decompose, pairwise_matrix
+from benchmark.metrics.decomposition import measure_bounds
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet, length_features
 from benchmark.results import Matrix
@@ -181,6 +182,12 @@ def _length_baseline(ctx: TaskContext, pairs: list[tuple]) -> float:
     return float(np.mean([cka_from(features[a], features[b]) for a, b in pairs]))
 
 
+def _inference(ctx: TaskContext, measure: str):
+    params: GapParams = ctx.params
+    bounds = measure_bounds(measure, params.cka_debiased)
+    return inference_for(params, len(ctx.probes.ids), bounds)
+
+
 def _baselines(measure: str, value: float) -> dict[str, float]:
     return {"length_only_cka": value} if measure == "cka" else {}
 
@@ -231,7 +238,6 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
     group = _main_group(ctx.config)
     if group not in ctx.modalities:
         raise NotApplicable(f"the model has no {group} input; this task's main score is {group}")
-    inference = inference_for(params, len(ctx.probes.ids))
     curves, matrices, per_layer, pair_details = [], [], {}, {}
     for modality in ctx.modalities:
         reps = {lang: ctx.representations(lang, modality) for lang in languages}
@@ -264,7 +270,7 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
                     [modality],
                     layers,
                     ests,
-                    inference,
+                    _inference(ctx, measure),
                     baselines=_baselines(measure, baseline),
                 )
             )
@@ -278,7 +284,7 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
         [group],
         layers,
         by_measure[ctx.config.main_score.measure],
-        inference,
+        _inference(ctx, ctx.config.main_score.measure),
         null_method=NULL_METHOD,
         baselines=_baselines(ctx.config.main_score.measure, baseline),
     )
@@ -306,7 +312,6 @@ def align_layers(speech: list[str], text: list[str]) -> list[tuple[str, str]]:
 def score_cross_modal(ctx: TaskContext) -> TaskOutput:
     params: GapParams = ctx.params
     languages = list(ctx.probes.languages)
-    inference = inference_for(params, len(ctx.probes.ids))
     speech = {lang: ctx.representations(lang, "speech") for lang in languages}
     text = {lang: ctx.representations(lang, "text") for lang in languages}
     aligned = align_layers(speech[languages[0]].layers, text[languages[0]].layers)
@@ -352,7 +357,7 @@ def score_cross_modal(ctx: TaskContext) -> TaskOutput:
             ["speech", "text"] if not g.startswith("within_") else [g.removeprefix("within_")],
             labels,
             ests,
-            inference,
+            _inference(ctx, measure),
             layer_depths=layer_depths,
             baselines=_baselines(measure, baselines[g]),
         )
@@ -368,7 +373,7 @@ def score_cross_modal(ctx: TaskContext) -> TaskOutput:
         ["speech", "text"],
         labels,
         by_group[measure][group],
-        inference,
+        _inference(ctx, measure),
         null_method=NULL_METHOD,
         layer_depths=layer_depths,
         baselines=_baselines(measure, baselines[group]),

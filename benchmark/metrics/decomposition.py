@@ -27,6 +27,13 @@ import torch
 Measure = Literal["svcca", "cka"]
 MEASURES = ("svcca", "cka")
 DTYPE = torch.float64
+
+
+def measure_bounds(measure: str, debiased: bool = False) -> tuple[float, float]:
+    """The range of a similarity score: [0, 1], except debiased CKA, which can be negative."""
+    return (-1.0, 1.0) if measure == "cka" and debiased else (0.0, 1.0)
+
+
 # Directions whose variance is below RANK_RTOL x the largest count as absent (rank, k checks).
 RANK_RTOL = 1e-10
 

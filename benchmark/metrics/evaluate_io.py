@@ -18,7 +18,7 @@ def pair_output(res: PairScore, head: dict) -> dict:
     out = dict(head)
     if res.n_null:
         out.update(null_mean=res.null_mean, null_sd=res.null_sd, p_value=res.p_value)
-    if res.n_boot:
+    if res.n_resamples:
         out.update(
             ci_low=res.ci_low, ci_high=res.ci_high, ci_method=res.ci_method, ci_level=res.ci_level
         )

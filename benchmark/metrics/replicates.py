@@ -163,10 +163,10 @@ def bootstrap_draws(
     return replicate_draws(decomps, pairs, measure, bootstrap_counts(idx), debiased)
 
 
-def resamples(n: int, n_boot: int, seed: int) -> torch.Tensor:
-    """The `n_boot` x n bootstrap sentence indices `pairwise_matrix(seed=seed)` uses."""
+def resamples(n: int, n_resamples: int, seed: int) -> torch.Tensor:
+    """The `n_resamples` x n bootstrap sentence indices `pairwise_matrix(seed=seed)` uses."""
     g = torch.Generator().manual_seed(seed_streams(seed)[1])
-    return torch.randint(0, n, (n_boot, n), generator=g)
+    return torch.randint(0, n, (n_resamples, n), generator=g)
 
 
 def replicate_counts(method: str, n: int, n_resamples: int, seed: int) -> torch.Tensor:

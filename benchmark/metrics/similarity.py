@@ -25,6 +25,7 @@ from benchmark.metrics.decomposition import (
     _need_basis,
     cka_from,
     decompose,
+    measure_bounds,
     one_thread,
     svcca_correlations,
 )
@@ -191,7 +192,7 @@ def pairwise_matrix(
             ps.n_resamples, ps.ci_level, ps.ci_method = len(ok), ci, method
             if len(ok) >= 2:
                 ps.ci_low, ps.ci_high, ps.se = interval_from_replicates(
-                    ok.numpy(), ps.score, method, ci, n
+                    ok.numpy(), ps.score, method, ci, n, measure_bounds(measure, debiased)
                 )
             if keep_draws:
                 ps.replicate_draws = v.numpy()

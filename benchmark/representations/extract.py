@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,13 @@ class Representations:
 
     def layer(self, name: str) -> np.ndarray:
         return self.array[self.layers.index(name)]
+
+
+def bars_disabled(progress: bool | None) -> bool:
+    """`progress` if given, else the usual switch: TQDM_DISABLE=1 hides progress bars."""
+    if progress is not None:
+        return not progress
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def pool(states: LayerStates, method: str) -> torch.Tensor:
@@ -70,8 +78,7 @@ def extract(
         total=len(inputs),
         desc=f"{language} {modality}",
         unit="item",
-        # None: tqdm decides (it honours TQDM_DISABLE and friends); False: hidden
-        **({} if progress is None else {"disable": not progress}),
+        disable=bars_disabled(progress),
         leave=False,
     )
     for start in range(0, len(order), batch_size):

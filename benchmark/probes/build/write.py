@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import soundfile as sf
 
 from benchmark.probes.languages import count_words, get_language
-from benchmark.probes.loader import content_hash
+from benchmark.probes.recordings import content_hash
 from benchmark.probes.schema import COLUMNS
 
 SAMPLE_RATE = 16_000

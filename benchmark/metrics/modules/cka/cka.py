@@ -19,13 +19,13 @@ Args:
     predictions: rows of X, one float sequence per sentence (n x d_x).
     references: rows of Y for the same sentences in the same order (n x d_y).
     debiased: use the unbiased HSIC estimator (default False).
-    n_null: permutations for the null (0 = none). n_boot: CI replicates (0 = none).
+    n_null: permutations for the null (0 = none). n_resamples: CI replicates (0 = none).
     ci: CI level (default 0.95). ci_method: "subsample" (default; half-samples) |
         "jackknife" | "percentile" (bootstrap; shifted upward, see similarity.py).
     seed: seed for the null and the CI (default 0).
 Returns:
     cka (or cka_debiased): the score; n; with n_null: null_mean, null_sd, p_value;
-    with n_boot: ci_low, ci_high, ci_method, ci_level.
+    with n_resamples: ci_low, ci_high, ci_method, ci_level.
 Examples:
     >>> cka = evaluate.load("benchmark/metrics/modules/cka")
     >>> cka.compute(predictions=x.tolist(), references=y.tolist())["cka"]
@@ -48,7 +48,7 @@ class Cka(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, **options):
-        # options: debiased, n_null, n_boot, ci, ci_method, seed (see compare)
+        # options: debiased, n_null, n_resamples, ci, ci_method, seed (see compare)
         res = compare(
             predictions, references, "cka", names=("predictions", "references"), **options
         )

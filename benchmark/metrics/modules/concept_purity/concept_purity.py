@@ -11,16 +11,16 @@ import evaluate
 import numpy as np
 import torch
 
+from benchmark.metrics import (
+    interval_from_replicates,
+    permutations,
+    subsample_counts,
+)
 from benchmark.metrics.clustering import (
     concept_alignment,
     concept_estimates,
     purity_estimates,
     ward_clusters,
-)
-from benchmark.metrics.similarity import (
-    interval_from_replicates,
-    permutations,
-    subsample_counts,
 )
 
 _DESCRIPTION = """Latent concept analysis (Dalvi et al. 2022; ConceptX): cluster word
@@ -41,12 +41,12 @@ Args:
     languages, modalities, types: optional per-word lists (types = word type, for min_types).
     min_types: clusters with fewer distinct types are not considered (default 1).
     sentence_ids: optional per-word sentence id; the CI half-samples sentences (default: words).
-    n_null: permutations for the null (0 = none). n_boot: half-sample replicates (0 = none).
+    n_null: permutations for the null (0 = none). n_resamples: half-sample replicates (0 = none).
     ci: CI level (default 0.95). seed: seed for the null and the CI (default 0).
 Returns:
     aligned_share, concept_coverage, alignment_score, mean_purity, purity, (cross_lingual,
     cross_modal), n_clusters, n_aligned, n_concepts, n_covered, n, k, aligned (cluster ->
-    concept); with n_null: null_mean, null_sd (dicts per statistic); with n_boot: ci_low,
+    concept); with n_null: null_mean, null_sd (dicts per statistic); with n_resamples: ci_low,
     ci_high (dicts), ci_method, ci_level.
 Examples:
     >>> lca = evaluate.load("benchmark/metrics/modules/concept_purity")
@@ -87,7 +87,7 @@ class ConceptPurity(evaluate.Metric):
         min_types=1,
         sentence_ids=None,
         n_null=0,
-        n_boot=0,
+        n_resamples=0,
         ci=0.95,
         seed=0,
     ):
@@ -110,13 +110,13 @@ class ConceptPurity(evaluate.Metric):
         out.update(n=n_words, k=k)
         perms = permutations(n_words, n_null, seed).numpy() if n_null else None
         weights, n_units = None, n_words
-        if n_boot:
+        if n_resamples:
             if sentence_ids is None:
-                weights = subsample_counts(n_words, n_boot, seed).numpy()
+                weights = subsample_counts(n_words, n_resamples, seed).numpy()
             else:
                 _, unit = np.unique(np.asarray(sentence_ids), return_inverse=True)
                 n_units = int(unit.max()) + 1
-                weights = subsample_counts(n_units, n_boot, seed).numpy()[:, unit]
+                weights = subsample_counts(n_units, n_resamples, seed).numpy()[:, unit]
         est = concept_estimates(clusters, labels, permutations=perms, point_weights=weights, **opts)
         est["purity"] = purity_estimates(
             clusters, labels, permutations=perms, point_weights=weights
@@ -126,7 +126,7 @@ class ConceptPurity(evaluate.Metric):
             finite = {s: e.null[np.isfinite(e.null)] for s, e in est.items()}
             out["null_mean"] = {s: float(v.mean()) if len(v) else None for s, v in finite.items()}
             out["null_sd"] = {s: float(v.std()) if len(v) else None for s, v in finite.items()}
-        if n_boot:
+        if n_resamples:
             low, high = {}, {}
             for s, e in est.items():
                 ok = e.replicates[np.isfinite(e.replicates)]

@@ -10,6 +10,11 @@ import evaluate
 import numpy as np
 import torch
 
+from benchmark.metrics import (
+    interval_from_replicates,
+    permutations,
+    subsample_counts,
+)
 from benchmark.metrics.evaluate_io import pair_features
 from benchmark.metrics.retrieval import (
     DEFAULT_METRICS,
@@ -19,11 +24,6 @@ from benchmark.metrics.retrieval import (
     length_similarity,
     p_value,
     retrieval_estimates,
-)
-from benchmark.metrics.similarity import (
-    interval_from_replicates,
-    permutations,
-    subsample_counts,
 )
 
 _DESCRIPTION = """Retrieval between two representations of the same sentences (row i of each is
@@ -42,13 +42,13 @@ Args:
     directions: ["q2t", "t2q"] (default both). k: neighbours for the xSIM margin (default 4).
     candidates: "knn" (LASER: best margin among the k cosine-nearest targets) | "all".
     ties: "expected" (default; random tie order, exact chance levels) | "pessimistic".
-    n_null: permutations for the null (0 = none). n_boot: half-sample replicates (0 = none).
+    n_null: permutations for the null (0 = none). n_resamples: half-sample replicates (0 = none).
     ci: CI level (default 0.95). seed: seed for the null and the CI (default 0).
     query_lengths, target_lengths: per-sentence lengths (seconds for speech, characters for
         text) for the length-only baseline (rank metrics only).
 Returns:
     "q2t/accuracy@1", ...: the scores; n; chance: chance level per score; with n_null:
-    null_mean, null_sd, p_value (dicts per score); with n_boot: ci_low, ci_high (dicts),
+    null_mean, null_sd, p_value (dicts per score); with n_resamples: ci_low, ci_high (dicts),
     ci_method, ci_level; with lengths: length_baseline (the same layout, nested).
 Examples:
     >>> retrieval = evaluate.load("benchmark/metrics/modules/retrieval")
@@ -60,7 +60,7 @@ _CITATION = """@article{artetxe2019margin,
   author={Artetxe, Mikel and Schwenk, Holger}, journal={ACL}, year={2019}}"""
 
 
-def _report(estimates: dict, n: int, n_null: int, n_boot: int, ci: float) -> dict:
+def _report(estimates: dict, n: int, n_null: int, n_resamples: int, ci: float) -> dict:
     out: dict = {key: e.value for key, e in estimates.items()}
     out["n"] = n
     out["chance"] = {key: chance_level(key, n) for key in estimates}
@@ -68,7 +68,7 @@ def _report(estimates: dict, n: int, n_null: int, n_boot: int, ci: float) -> dic
         out["null_mean"] = {key: float(e.null.mean()) for key, e in estimates.items()}
         out["null_sd"] = {key: float(e.null.std()) for key, e in estimates.items()}
         out["p_value"] = {key: p_value(e, key) for key, e in estimates.items()}
-    if n_boot:
+    if n_resamples:
         low, high = {}, {}
         for key, e in estimates.items():
             lo, hi, _ = interval_from_replicates(
@@ -95,7 +95,7 @@ class Retrieval(evaluate.Metric):
         references,
         metrics=DEFAULT_METRICS,
         n_null=0,
-        n_boot=0,
+        n_resamples=0,
         ci=0.95,
         seed=0,
         query_lengths=None,
@@ -106,12 +106,12 @@ class Retrieval(evaluate.Metric):
         sim = cosine_similarity(np.asarray(predictions), np.asarray(references))
         n = sim.shape[0]
         perms = permutations(n, n_null, seed).numpy() if n_null else None
-        weights = subsample_counts(n, n_boot, seed).numpy() if n_boot else None
+        weights = subsample_counts(n, n_resamples, seed).numpy() if n_resamples else None
         draws = dict(permutations=perms, query_weights=weights, **options)
-        out = _report(retrieval_estimates(sim, list(metrics), **draws), n, n_null, n_boot, ci)
+        out = _report(retrieval_estimates(sim, list(metrics), **draws), n, n_null, n_resamples, ci)
         if query_lengths is not None or target_lengths is not None:
             lsim = length_similarity(query_lengths, target_lengths)
             length_metrics = [m for m in metrics if m != "xsim"] or list(LENGTH_METRICS)
             est = retrieval_estimates(lsim, length_metrics, **draws)
-            out["length_baseline"] = _report(est, n, n_null, n_boot, ci)
+            out["length_baseline"] = _report(est, n, n_null, n_resamples, ci)
         return out

@@ -21,13 +21,13 @@ Args:
     k: directions kept per side. Give k or variance.
     variance: share of the variance (of s^2) the kept directions must reach, e.g. 0.99.
     min_ratio: refuse n < min_ratio * k (SVCCA is biased upward as k approaches n). Default 4.
-    n_null: permutations for the null (0 = none). n_boot: CI replicates (0 = none).
+    n_null: permutations for the null (0 = none). n_resamples: CI replicates (0 = none).
     ci: CI level (default 0.95). ci_method: "subsample" (default; half-samples) |
         "jackknife" | "percentile" (bootstrap; shifted upward, see similarity.py).
     seed: seed for the null and the CI (default 0).
 Returns:
     svcca: mean canonical correlation; correlations: per direction, descending; k_x, k_y, n;
-    with n_null: null_mean, null_sd, p_value; with n_boot: ci_low, ci_high, ci_method, ci_level.
+    with n_null: null_mean, null_sd, p_value; with n_resamples: ci_low, ci_high, ci_method, ci_level.
 Examples:
     >>> svcca = evaluate.load("benchmark/metrics/modules/svcca")
     >>> svcca.compute(predictions=x.tolist(), references=y.tolist(), k=20)["svcca"]
@@ -51,7 +51,7 @@ class Svcca(evaluate.Metric):
         )
 
     def _compute(self, predictions, references, **options):
-        # options: k, variance, min_ratio, n_null, n_boot, ci, ci_method, seed (see compare)
+        # options: k, variance, min_ratio, n_null, n_resamples, ci, ci_method, seed (see compare)
         res = compare(
             predictions, references, "svcca", names=("predictions", "references"), **options
         )
