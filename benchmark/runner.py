@@ -102,7 +102,11 @@ def run(opts: RunOptions) -> RunSummary:
     )
     summary = RunSummary(results={}, paths={}, seconds=seconds)
     for task in planned:
-        key = result_key(plan.key_fields(), task.config.config_hash(), task.probes_key)
+        task_key = {
+            "config_sha256": task.config.config_hash(),
+            "kind_version": get_kind(task.config.kind).version,
+        }
+        key = result_key(plan.key_fields(), task_key, task.probes_key)
         path = result_path(output, plan.name, plan.revision_label, task.config.name, key)
         previous = None if opts.overwrite else finished_result(path, key)
         if previous is not None:
@@ -187,6 +191,7 @@ def run_task(
                 name=config.name,
                 version=config.version,
                 kind=config.kind,
+                kind_version=kind.version,
                 config=config.model_dump(mode="json"),
                 config_sha256=config.config_hash(),
                 overrides=task.overrides,

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 _KIND_MODULES: dict[str, str] = {
     "cross_lingual_gap": "benchmark.kinds.gaps",
     "cross_modal_gap": "benchmark.kinds.gaps",
+    "retrieval": "benchmark.kinds.retrieval",
 }
 
 
@@ -67,6 +68,8 @@ class Kind:
     description: str
     # Which of the task's modalities the model must have for the task to apply: "all" or "any".
     needs: str = "all"
+    # Bumped whenever the kind's code would change a score: part of every result's key.
+    version: str = "1"
     check_config: Callable[[TaskConfig], None] = _no_check
     check_probes: Callable[[TaskConfig, ProbeSet], None] = _no_check
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from benchmark.config import MainScoreConfig, StatsParams
 from benchmark.errors import NotApplicable
 from benchmark.metrics.statistics import (
@@ -46,6 +48,9 @@ def curve(
 ) -> Curve:
     points = []
     for layer, depth, est in zip(layers, layer_depths or depths(layers), estimates, strict=True):
+        if not np.isfinite(est.value):  # undefined at this layer (e.g. xSIM's margin)
+            points.append(CurvePoint(layer=layer, depth=depth, value=None))
+            continue
         s = summarize(est, inference)
         points.append(
             CurvePoint(

@@ -62,7 +62,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.cluster.hierarchy import linkage
 
-from benchmark.metrics.retrieval import Estimate
+from benchmark.metrics.statistics import Estimate
 
 _GROUPS = ("languages", "modalities", "types")
 STATISTICS = (

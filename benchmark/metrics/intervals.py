@@ -16,7 +16,9 @@ Methods (the replicates come from benchmark.metrics.replicates):
 Bounded scores (SVCCA, CKA, accuracies, purities: all in [0, 1]) get their interval on the logit
 scale: the replicates and the score are mapped by logit, the SE and interval are computed there,
 and the ends mapped back. The interval then never leaves [0, 1] (a symmetric interval on the raw
-scale reached 1.04 near the top), and it is asymmetric where the score is near a bound.
+scale reached 1.04 near the top), and it is asymmetric where the score is near a bound. Values are
+clipped to [0.5/n, 1 - 0.5/n] of the range first (the empirical logit: a share of n items cannot
+be resolved more finely), so a replicate at exactly 0 or 1 does not blow the interval up.
 """
 
 from __future__ import annotations
@@ -31,16 +33,15 @@ from scipy.stats import t as student_t
 CiMethod = Literal["subsample", "jackknife", "percentile"]
 CI_METHODS = ("subsample", "jackknife", "percentile")
 BIASED_CI_METHODS = ("percentile",)
-# Scores this close to a bound are clipped before the logit, so exact 0 or 1 stay finite.
-_EDGE = 1e-6
 
 
-def _to_scale(v, bounds):
+def _to_scale(v, bounds, n: int):
     if bounds is None:
         return np.asarray(v, dtype=np.float64)
     low, high = bounds
     unit = (np.asarray(v, dtype=np.float64) - low) / (high - low)
-    unit = np.clip(unit, _EDGE, 1 - _EDGE)
+    edge = 0.5 / max(n, 1)  # the empirical logit's resolution: half an item in n
+    unit = np.clip(unit, edge, 1 - edge)
     return np.log(unit) - np.log1p(-unit)
 
 
@@ -69,8 +70,8 @@ def interval_from_replicates(
     if method == "percentile":
         low, high = np.quantile(v, [(1 - level) / 2, (1 + level) / 2])
         return float(low), float(high), float(v.std())
-    t = _to_scale(v, bounds)
-    centre = float(_to_scale(score, bounds))
+    t = _to_scale(v, bounds, n)
+    centre = float(_to_scale(score, bounds, n))
     dev2 = float(((t - t.mean()) ** 2).mean())
     if method == "jackknife":
         g = len(t)
@@ -82,4 +83,6 @@ def interval_from_replicates(
         half = float(normal.ppf((1 + level) / 2)) * se
     else:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, got {method!r}")
-    return _from_scale(centre - half, bounds), _from_scale(centre + half, bounds), se
+    low, high = _from_scale(centre - half, bounds), _from_scale(centre + half, bounds)
+    # a score within half an item of a bound was clipped for the logit: keep it inside
+    return min(low, score), max(high, score), se

@@ -70,6 +70,9 @@ from typing import Literal, NamedTuple
 import numpy as np
 import torch
 
+from benchmark.metrics.statistics import Estimate
+from benchmark.metrics.statistics import p_value as _p_value
+
 Ties = Literal["expected", "pessimistic"]
 Direction = Literal["q2t", "t2q"]
 Candidates = Literal["knn", "all"]
@@ -80,14 +83,6 @@ LENGTH_METRICS = ("accuracy@1", "recall@5", "mrr")
 LOWER_IS_BETTER = ("mean_rank", "xsim", "xsim_absolute")
 TIE_DECIMALS = 12
 _RECALL = re.compile(r"recall@([1-9][0-9]*)$")
-
-
-class Estimate(NamedTuple):
-    """A metric's point value, its null draws [P] and its replicate draws [R] (empty if none)."""
-
-    value: float
-    null: np.ndarray
-    replicates: np.ndarray
 
 
 class RankTable(NamedTuple):
@@ -475,12 +470,4 @@ def chance_level(metric: str, n: int) -> float:
 def p_value(estimate: Estimate, metric: str) -> float | None:
     """One-sided permutation p-value of the observed value against the null draws: the share
     (with +1 smoothing) of draws at least as good (>= for hit rates, <= for errors and ranks)."""
-    null = estimate.null
-    if null is None or len(null) == 0:
-        return None
-    kind = metric.split("/")[-1]
-    if kind in LOWER_IS_BETTER:
-        at_least = int((null <= estimate.value + 1e-12).sum())
-    else:
-        at_least = int((null >= estimate.value - 1e-12).sum())
-    return (1 + at_least) / (1 + len(null))
+    return _p_value(estimate.value, estimate.null, metric.split("/")[-1] not in LOWER_IS_BETTER)

@@ -14,6 +14,7 @@ layer, pair and group of a task uses the SAME permutations and replicates, so:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -68,8 +69,11 @@ def _extreme(arrays: Sequence[np.ndarray | None], higher: bool) -> np.ndarray | 
     if not arrays or any(a is None for a in arrays):
         return None
     stacked = np.stack([np.asarray(a, dtype=np.float64) for a in arrays])
-    with np.errstate(all="ignore"):
-        return np.max(stacked, axis=0) if higher else np.min(stacked, axis=0)
+    if not stacked.size:
+        return stacked[0]
+    with warnings.catch_warnings():  # a draw undefined at every layer stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmax(stacked, axis=0) if higher else np.nanmin(stacked, axis=0)
 
 
 def relative_depth(index: int, n_layers: int) -> float:
@@ -91,8 +95,10 @@ def choose_layer(
     if rule == "mean":
         return mean_of(curve), {"rule": "mean", "layer": None, "depth": None, "selection": None}
     if rule == "best":
-        values = np.array([e.value for e in curve])
-        index = int(np.argmax(values) if higher_is_better else np.argmin(values))
+        values = np.array([e.value for e in curve], dtype=np.float64)
+        if not np.isfinite(values).any():
+            raise ValueError("choose_layer: the score is undefined at every layer")
+        index = int(np.nanargmax(values) if higher_is_better else np.nanargmin(values))
         best = Estimate(
             value=float(values[index]),
             null=_extreme([e.null for e in curve], higher_is_better),
@@ -111,6 +117,15 @@ def choose_layer(
         )
     chosen = {"rule": rule if rule == "last" else "fixed", "layer": names[index]}
     return curve[index], {**chosen, "depth": relative_depth(index, len(names)), "selection": None}
+
+
+def p_value(value: float, null, higher_is_better: bool = True) -> float | None:
+    """One-sided permutation p-value: (1 + #null draws at least as good) / (1 + #draws)."""
+    if null is None or len(null) == 0:
+        return None
+    null = np.asarray(null, dtype=np.float64)
+    as_good = (null >= value - 1e-12) if higher_is_better else (null <= value + 1e-12)
+    return (1 + int(as_good.sum())) / (1 + len(null))
 
 
 def summarize(est: Estimate, inference: Inference) -> dict:
@@ -132,12 +147,11 @@ def summarize(est: Estimate, inference: Inference) -> dict:
     if est.null is not None and len(est.null):
         null = np.asarray(est.null, dtype=np.float64)
         higher = inference.higher_is_better
-        as_good = (null >= est.value - 1e-12) if higher else (null <= est.value + 1e-12)
         out.update(
             null_mean=float(null.mean()),
             null_sd=float(null.std()),
             null_q95=float(np.quantile(null, 0.95 if higher else 0.05)),
-            p_value=(1 + int(as_good.sum())) / (1 + len(null)),
+            p_value=p_value(est.value, null, higher),
             n_null=len(null),
         )
     if est.replicates is not None:

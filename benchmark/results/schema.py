@@ -2,7 +2,7 @@
 
 A result is found by its `key`: the sha256 of everything that changes it — the model (id, revision,
 weights hash, config hash, adapter family, settings and version, initialisation), the resolved task
-config (after includes, overrides and adjustments) and the probe items (set, revision, languages,
+config (after includes, overrides and adjustments) and its kind's code version and the probe items (set, revision, languages,
 reading, ids). Two runs that differ in any of these write two results side by side.
 
 Every kind reports the same shapes: one `MainScore` (one fixed measurement: a leaderboard column
@@ -111,6 +111,7 @@ class TaskRecord(_Record):
     name: str
     version: int
     kind: str
+    kind_version: str = "1"  # the kind's code version (bumped when a score would change)
     config: dict[str, Any]  # resolved: includes, overrides and adjustments applied
     config_sha256: str
     overrides: dict[str, Any] = Field(default_factory=dict)  # from --task-setting, --limit, ...
@@ -178,10 +179,10 @@ class TaskResult(_Record):
     environment: dict[str, Any] = Field(default_factory=dict)
 
 
-def result_key(model_key: dict, task_config_sha256: str, probes_key: dict) -> str:
+def result_key(model_key: dict, task_key: dict, probes_key: dict) -> str:
     """sha256 over everything that changes a result (see the module doc)."""
     blob = json.dumps(
-        {"model": model_key, "task": task_config_sha256, "probes": probes_key},
+        {"model": model_key, "task": task_key, "probes": probes_key},
         sort_keys=True,
         default=str,
     )

@@ -8,6 +8,7 @@ checked to stay inside the root. Files are written atomically with the process's
 from __future__ import annotations
 
 import json
+import math
 import platform
 import sys
 from collections.abc import Iterator
@@ -62,8 +63,20 @@ def error_path(path: Path) -> Path:
 def write_result(path: Path, result: TaskResult) -> Path:
     """Write `result` at `path` (an error result goes beside it, never over it)."""
     target = error_path(path) if result.status == "error" else path
-    text = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+    data = _finite(result.model_dump(mode="json"))
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     return atomic_write_text(target, text)
+
+
+def _finite(value):
+    """JSON has no NaN or infinity: an undefined number is written as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def finished_result(path: Path, key: str) -> TaskResult | None:
