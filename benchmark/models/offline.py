@@ -412,7 +412,10 @@ def remove_stale_temporaries(root: Path | None = None) -> list[Path]:
         with _try_locked(_lock_path(root, slug)) as free:
             if not free or not path.is_dir():  # in use; or renamed/removed since it was listed
                 continue
-            size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            try:
+                size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+            except OSError:  # only for the log line
+                size = 0
             shutil.rmtree(path, ignore_errors=True)
             if not path.exists():
                 removed.append(path)
