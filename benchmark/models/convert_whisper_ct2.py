@@ -22,6 +22,10 @@ CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16
 CT2_BF16 = 5
 SUPPORTED_BINARY_VERSION = 6
 TIMESTAMP_TOKENS = 1501  # <|0.00|> ... <|30.00|> in 0.02 s steps
+# OpenAI's rule (whisper/model.py: is_multilingual = n_vocab >= 51865): the English-only models
+# (*.en) have 51864 tokens. Their vocabulary still holds the language and task tokens, and a
+# CTranslate2 config lists language ids for them, but they were trained without those tokens.
+MULTILINGUAL_MIN_VOCAB = 51865
 
 
 @dataclass
@@ -264,11 +268,24 @@ def build_whisper_tokenizer(tokenizer_json: Path, vocabulary_txt: Path | None = 
 
 
 def whisper_generation_config(config, tokenizer, ct2_config: dict):
+    """Generation settings as the Hub checkpoints have them. An English-only model gets
+    `is_multilingual=False` and no language or task table (as openai/whisper-tiny.en), so
+    `generate` prompts it with <|startoftranscript|><|notimestamps|> and refuses a language."""
     from transformers import GenerationConfig
 
-    lang_ids = ct2_config.get("lang_ids", [])
-    names = tokenizer.convert_ids_to_tokens(lang_ids)
-    lang_to_id = {tok: i for i, tok in zip(lang_ids, names, strict=True)}
+    multilingual = config.vocab_size >= MULTILINGUAL_MIN_VOCAB
+    languages = {}
+    if multilingual:
+        lang_ids = ct2_config.get("lang_ids", [])
+        names = tokenizer.convert_ids_to_tokens(lang_ids)
+        lang_to_id = {tok: i for i, tok in zip(lang_ids, names, strict=True)}
+        languages = {
+            "lang_to_id": lang_to_id,
+            "task_to_id": {
+                "transcribe": tokenizer.convert_tokens_to_ids("<|transcribe|>"),
+                "translate": tokenizer.convert_tokens_to_ids("<|translate|>"),
+            },
+        }
     return GenerationConfig(
         decoder_start_token_id=config.decoder_start_token_id,
         bos_token_id=config.bos_token_id,
@@ -278,12 +295,8 @@ def whisper_generation_config(config, tokenizer, ct2_config: dict):
         suppress_tokens=list(config.suppress_tokens or []),
         begin_suppress_tokens=list(config.begin_suppress_tokens or []),
         alignment_heads=ct2_config.get("alignment_heads"),
-        is_multilingual=len(lang_to_id) > 1,
-        lang_to_id=lang_to_id,
-        task_to_id={
-            "transcribe": tokenizer.convert_tokens_to_ids("<|transcribe|>"),
-            "translate": tokenizer.convert_tokens_to_ids("<|translate|>"),
-        },
+        is_multilingual=multilingual,
+        **languages,
         no_timestamps_token_id=tokenizer.convert_tokens_to_ids("<|notimestamps|>"),
         prev_sot_token_id=tokenizer.convert_tokens_to_ids("<|startofprev|>"),
         max_initial_timestamp_index=50,

@@ -7,7 +7,9 @@ encoder runs on that window only (see `_encode_cropped`): much faster, close but
 
 Text: the decoder reads `<|startoftranscript|><|lang|><|transcribe|><|notimestamps|>` + the text's
 tokens + `<|endoftext|>`, cross-attending to the encoder output of 30 s of silence (computed once).
-The mask covers the text tokens only.
+The mask covers the text tokens only. An English-only model (`*.en`) was trained with the prompt
+`<|startoftranscript|><|notimestamps|>` and gets that one for every language: its byte-level BPE
+reads any text, and the result records that no language token was given.
 
 Speech longer than the encoder's 30 s window is encoded window by window (each window a batch item
 of its own) and the windows' real frames are joined in order, so no audio is dropped.
@@ -38,6 +40,7 @@ ADAPTER_VERSION = "1"
 SAMPLES_PER_FRAME = 320  # encoder output frames: mel hop 160 samples x conv2 stride 2
 STFT_MARGIN = 400  # samples past a cropped window that its last mel frames' STFT windows reach
 PROMPT_TOKENS = ("<|startoftranscript|>", "{lang}", "<|transcribe|>", "<|notimestamps|>")
+ENGLISH_ONLY_PROMPT_TOKENS = ("<|startoftranscript|>", "<|notimestamps|>")
 END_TOKEN = "<|endoftext|>"
 DEFAULTS = {
     "window": "full",  # "full": 30 s padding as trained; "cropped": the batch's longest clip
@@ -60,6 +63,19 @@ def whisper_language_token(code: str, vocab: dict[str, int] | Sequence[str]) -> 
     return token
 
 
+def is_english_only(model, vocab: dict[str, int] | Sequence[str]) -> bool:
+    """Whether a Whisper checkpoint is English-only (openai/whisper-*.en and the like).
+
+    The generation config's `is_multilingual` decides when it is set (the Hub checkpoints and our
+    conversions set it). The vocabulary alone cannot: English-only tokenizers still hold `<|en|>`
+    and the other language tokens. Without the flag, a vocabulary lacking `<|en|>` is English-only.
+    """
+    flag = getattr(getattr(model, "generation_config", None), "is_multilingual", None)
+    if flag is not None:
+        return not flag
+    return "<|en|>" not in vocab
+
+
 class WhisperAdapter(LayeredAdapter):
     modalities: tuple[Modality, ...] = ("speech", "text")
 
@@ -80,7 +96,9 @@ class WhisperAdapter(LayeredAdapter):
         base = model.model if hasattr(model, "model") else model
         self.encoder, self.decoder = base.encoder, base.decoder
         self._vocab = tokenizer.get_vocab()
-        for token in (*PROMPT_TOKENS, END_TOKEN):
+        self.english_only = is_english_only(model, self._vocab)
+        self._prompt_tokens = ENGLISH_ONLY_PROMPT_TOKENS if self.english_only else PROMPT_TOKENS
+        for token in (*self._prompt_tokens, END_TOKEN):
             if token != "{lang}" and token not in self._vocab:
                 raise ValueError(f"{model_id}: the tokenizer lacks Whisper's {token} token")
         self.max_samples = self.encoder.config.max_source_positions * SAMPLES_PER_FRAME
@@ -105,7 +123,7 @@ class WhisperAdapter(LayeredAdapter):
                 "speech_layers": "encoder; embeddings = input of layer 1 (conv + positions)",
                 "speech_mask": f"ceil(n_samples / {SAMPLES_PER_FRAME}) frames (50 per second)",
                 "text_layers": "decoder; embeddings = input of layer 1 (tokens + positions)",
-                "text_prompt": "".join(PROMPT_TOKENS),
+                "text_prompt": "".join(self._prompt_tokens),
                 "text_suffix": END_TOKEN,
                 "text_mask": "text tokens only (no prompt, no end token)",
                 "text_cross_attention": "encoder output of 30 s of silence",
@@ -113,6 +131,12 @@ class WhisperAdapter(LayeredAdapter):
                 "language_aliases": dict(WHISPER_ALIASES),
             },
         )
+        if self.english_only:  # multilingual models keep their settings (and cache keys) as before
+            self.info.settings.update(
+                english_only=True,
+                language_token="none (English-only model)",
+                language_aliases={},
+            )
 
     # --- speech -----------------------------------------------------------------------------
 
@@ -191,9 +215,16 @@ class WhisperAdapter(LayeredAdapter):
         with torch.inference_mode():
             return self.encoder(features).last_hidden_state
 
+    def _text_prompt(self, language: str) -> list[int]:
+        """Prompt token ids: with the language's token, or none for an English-only model (which
+        reads every language's text after its English prompt)."""
+        if self.english_only:
+            return [self._vocab[t] for t in self._prompt_tokens]
+        lang = whisper_language_token(language, self._vocab)
+        return [self._vocab[t if t != "{lang}" else lang] for t in self._prompt_tokens]
+
     def _forward_text(self, batch: BatchInputs) -> dict[str, torch.Tensor]:
-        lang = whisper_language_token(batch.language, self._vocab)
-        prompt = [self._vocab[t if t != "{lang}" else lang] for t in PROMPT_TOKENS]
+        prompt = self._text_prompt(batch.language)
         end = self._vocab[END_TOKEN]
         room = self.decoder.config.max_target_positions - len(prompt) - 1
         space = " " if self.settings["text_leading_space"] else ""
