@@ -231,6 +231,9 @@ def run_task(
         representations=lambda lang, modality: store.get(
             probes, lang, modality, config.pooling, config.layers
         ),
+        words=lambda lang, modality, aggregation: store.words(
+            probes, lang, modality, aggregation, config.layers
+        ),
     )
     try:
         output = kind.score(ctx)

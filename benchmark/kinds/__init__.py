@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from benchmark.config import TaskConfig
     from benchmark.probes import ProbeSet
     from benchmark.representations import Representations
+    from benchmark.representations.words import WordRepresentations
     from benchmark.results import Curve, MainScore, Matrix
 
 # kind name -> module defining it (lazy: imported on first use)
@@ -32,6 +33,7 @@ _KIND_MODULES: dict[str, str] = {
     "cross_lingual_gap": "benchmark.kinds.gaps",
     "cross_modal_gap": "benchmark.kinds.gaps",
     "retrieval": "benchmark.kinds.retrieval",
+    "concept_purity": "benchmark.kinds.concepts",
 }
 
 
@@ -45,6 +47,8 @@ class TaskContext:
     probes: ProbeSet
     modalities: list[Modality]  # the task's modalities that the model has
     representations: Callable[[str, Modality], Representations]  # (language, modality) -> reps
+    # (language, modality, aggregation) -> word-level vectors of the probe set's labelled words
+    words: Callable[[str, Modality, str], WordRepresentations] | None = None
 
 
 @dataclass

@@ -21,10 +21,15 @@ from benchmark.core import MODALITIES, SAMPLE_RATE, Modality  # noqa: F401 (re-e
 
 @dataclass
 class LayerStates:
-    """Hidden states of one layer for a batch: `hidden` [B, T, D], `mask` [B, T] (True = real position)."""
+    """Hidden states of one layer for a batch: `hidden` [B, T, D], `mask` [B, T] (True = real
+    position). Speech layers give `frame_seconds` (seconds per position); text layers give
+    `char_spans` [B, T, 2]: each position's (start, end) characters in the item's text as given,
+    (-1, -1) where the position is not the text (prompt, prefix, special tokens)."""
 
     hidden: torch.Tensor
     mask: torch.Tensor
+    frame_seconds: float | None = None
+    char_spans: torch.Tensor | None = None
 
 
 @dataclass

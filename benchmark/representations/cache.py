@@ -1,6 +1,8 @@
 """On-disk cache of pooled representations, keyed by everything that changes them.
 
-One safetensors file per (model key, probe set and ids, language, modality, pooling). Writes go to a
+One safetensors file per (model key, probe set and ids, language, modality, pooling): pooled
+vectors (layers x items x dims), or word-level vectors (layers x words x dims, with each word's
+item) for the word-level kinds. Writes go to a
 temporary file renamed into place, so an interrupted run never leaves a half-written entry and a
 resumed run reuses every finished one. An entry stores its full key and a sha256 of its content;
 on load both are checked, and the values must be finite: an entry that fails any check (another
@@ -22,6 +24,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from benchmark.fileio import atomic_save
 from benchmark.representations.extract import Representations
+from benchmark.representations.words import WordRepresentations
 
 log = logging.getLogger(__name__)
 FORMAT = "2"
@@ -35,11 +38,15 @@ def _canonical(fields: dict) -> str:
     return json.dumps(fields, sort_keys=True, default=str)
 
 
-def content_sha256(array: np.ndarray, ids: list[int], layers: list[str]) -> str:
+def content_sha256(
+    array: np.ndarray, ids: list[int], layers: list[str], item_index: np.ndarray | None = None
+) -> str:
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
     digest.update(np.asarray(ids, dtype=np.int64).tobytes())
     digest.update(json.dumps(layers).encode())
+    if item_index is not None:
+        digest.update(np.asarray(item_index, dtype=np.int64).tobytes())
     return digest.hexdigest()
 
 
@@ -60,18 +67,23 @@ class RepresentationCache:
             with safe_open(str(path), framework="pt") as handle:
                 meta = handle.metadata() or {}
             tensors = load_file(str(path))
-            reps = Representations(
-                layers=json.loads(meta["layers"]),
-                ids=tensors["ids"].tolist(),
-                array=tensors["array"].numpy(),
-            )
+            common = {
+                "layers": json.loads(meta["layers"]),
+                "ids": tensors["ids"].tolist(),
+                "array": tensors["array"].numpy(),
+            }
+            if "item_index" in tensors:  # word-level: a variable number of vectors per item
+                reps = WordRepresentations(item_index=tensors["item_index"].numpy(), **common)
+            else:
+                reps = Representations(**common)
         except (SafetensorError, OSError, KeyError, ValueError) as err:
             return self._reject(path, f"unreadable ({err})")
         if meta.get("format") != FORMAT:
             return self._reject(path, f"written by another cache format ({meta.get('format')})")
         if meta.get("key") != _canonical(fields):
             return self._reject(path, "its stored key is not this entry's key")
-        if meta.get("sha256") != content_sha256(reps.array, reps.ids, reps.layers):
+        item_index = getattr(reps, "item_index", None)
+        if meta.get("sha256") != content_sha256(reps.array, reps.ids, reps.layers, item_index):
             return self._reject(path, "its content does not match its checksum")
         if not np.isfinite(reps.array).all():
             return self._reject(path, "it holds non-finite values")
@@ -83,16 +95,19 @@ class RepresentationCache:
         self.rejected.append(message)
         return None
 
-    def save(self, key: str, reps: Representations, fields: dict) -> Path:
+    def save(self, key: str, reps: Representations | WordRepresentations, fields: dict) -> Path:
         array = np.ascontiguousarray(reps.array, dtype=np.float32)
         tensors = {
             "array": torch.from_numpy(array),
             "ids": torch.tensor(reps.ids, dtype=torch.int64),
         }
+        item_index = getattr(reps, "item_index", None)
+        if item_index is not None:
+            tensors["item_index"] = torch.from_numpy(np.asarray(item_index, dtype=np.int64))
         metadata = {
             "format": FORMAT,
             "layers": json.dumps(reps.layers),
             "key": _canonical(fields),
-            "sha256": content_sha256(array, reps.ids, reps.layers),
+            "sha256": content_sha256(array, reps.ids, reps.layers, item_index),
         }
         return atomic_save(self.path(key), lambda tmp: save_file(tensors, tmp, metadata=metadata))

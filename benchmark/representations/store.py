@@ -8,6 +8,7 @@ used beyond it: a run over many languages and layers does not grow without bound
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -20,6 +21,7 @@ from benchmark.models.base import ModelAdapter
 from benchmark.probes import ProbeSet
 from benchmark.representations.cache import RepresentationCache, cache_key
 from benchmark.representations.extract import Representations, extract
+from benchmark.representations.words import WordRepresentations, extract_words
 
 log = logging.getLogger(__name__)
 MEMORY_ENV = "INTERLINGUA_MEMORY_MB"
@@ -155,8 +157,47 @@ class RepresentationStore:
         self._memory.put(key, reps)
         return select_layers(reps, layers)
 
+    def words(
+        self,
+        probes: ProbeSet,
+        lang: str,
+        modality: Modality,
+        aggregation: str = "last",
+        layers: str | list[str] = "all",
+    ) -> WordRepresentations:
+        """Word-level vectors of the probe set's labelled words (benchmark.representations.words):
+        cached and served like pooled representations, under their own key."""
+        fields = self.key_fields(probes, lang, modality, "words")
+        fields["aggregation"] = aggregation if modality == "text" else "mean over frames"
+        key = cache_key(fields)
+        reps = self._memory.get(key)
+        if reps is None and (not self.recompute or key in self._fresh):
+            reps = self.cache.load(key, fields)
+        if reps is None:
+            adapter = self.model.get()
+            clock = time.perf_counter()
+            speech = modality == "speech"
+            reps = extract_words(
+                adapter,
+                modality,
+                lang,
+                probes.audio(lang) if speech else probes.texts(lang),
+                probes.durations(lang) if speech else probes.text_lengths(lang),
+                probes.words(lang),
+                aggregation=aggregation,
+                batch_size=self.batch_size,
+                ids=probes.ids,
+                texts=probes.texts(lang),
+                progress=self.progress,
+            )
+            self.cache.save(key, reps, fields)
+            self._fresh.add(key)
+            self.extraction_seconds += time.perf_counter() - clock
+        self._memory.put(key, reps)
+        return select_layers(reps, layers)
 
-def select_layers(reps: Representations, layers: str | list[str]) -> Representations:
+
+def select_layers(reps, layers: str | list[str]):
     if layers == "all":
         return reps
     unknown = [name for name in layers if name not in reps.layers]
@@ -165,4 +206,4 @@ def select_layers(reps: Representations, layers: str | list[str]) -> Representat
             f"Unknown layer(s) {unknown} in the task's `layers`; this model has {reps.layers}."
         )
     index = [reps.layers.index(name) for name in layers]
-    return Representations(layers=list(layers), ids=reps.ids, array=reps.array[index])
+    return dataclasses.replace(reps, layers=list(layers), array=reps.array[index])

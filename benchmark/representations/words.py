@@ -1,0 +1,129 @@
+"""Word-level representations: one vector per labelled word in context, per layer.
+
+Text: an adapter's text layers carry each position's character span in the item's text
+(`LayerStates.char_spans`, (-1, -1) for prompts, prefixes and special tokens). A word is the set of
+positions whose span overlaps the word's [char_start, char_end) in the probe set; its subword
+vectors are aggregated by `aggregation` (last — the LCA toolkits' default — first, or mean).
+Speech: a speech layer's positions are `frame_seconds` apart; a word is the frames that overlap its
+[start_s, end_s) time span in the probe set (at least one frame), averaged. Seamless's adaptor is
+8x coarser than its encoder layers: each layer uses its own frame rate.
+
+The vectors of one (language, modality) are stored flat: `array[l, w]` is word w at layer l, and
+`item_index[w]` the position in `ids` of the sentence it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from benchmark.core import Modality
+from benchmark.models.base import BatchInputs, LayerStates, ModelAdapter
+from benchmark.representations.extract import bars_disabled
+
+AGGREGATIONS = ("last", "first", "mean")
+
+
+@dataclass
+class WordRepresentations:
+    layers: list[str]
+    ids: list[int]
+    item_index: np.ndarray  # [W] position in `ids` of each word's sentence
+    array: np.ndarray  # [n_layers, n_words, dim], float32
+
+    def layer(self, name: str) -> np.ndarray:
+        return self.array[self.layers.index(name)]
+
+
+def _text_word(states: LayerStates, b: int, span: tuple[int, int], aggregation: str, what: str):
+    if states.char_spans is None:
+        raise ValueError(f"{what}: the adapter gives no character spans for its text layers")
+    spans = states.char_spans[b].to(states.hidden.device)
+    valid = states.mask[b].to(spans.device) & (spans[:, 0] >= 0)
+    start, end = span
+    hit = (valid & (spans[:, 0] < end) & (spans[:, 1] > start)).nonzero().flatten()
+    if len(hit) == 0:
+        raise ValueError(f"{what}: no token covers characters {start}-{end}")
+    rows = states.hidden[b, hit].float()
+    if aggregation == "last":
+        return rows[-1]
+    if aggregation == "first":
+        return rows[0]
+    return rows.mean(0)
+
+
+def _speech_word(states: LayerStates, b: int, span: tuple[float, float], what: str):
+    if states.frame_seconds is None:
+        raise ValueError(f"{what}: the adapter gives no frame rate for its speech layers")
+    n_real = int(states.mask[b].sum())
+    step = states.frame_seconds
+    first = min(int(span[0] // step), n_real - 1)
+    last = max(first + 1, min(int(np.ceil(span[1] / step)), n_real))  # at least one frame
+    return states.hidden[b, first:last].float().mean(0)
+
+
+def extract_words(
+    adapter: ModelAdapter,
+    modality: Modality,
+    language: str,
+    inputs: Sequence,
+    lengths: Sequence[float],
+    words: Sequence[Sequence[dict]],
+    *,
+    aggregation: str = "last",
+    batch_size: int = 16,
+    ids: Sequence[int] | None = None,
+    texts: Sequence[str] | None = None,
+    progress: bool | None = None,
+) -> WordRepresentations:
+    """Per-layer vectors of every word in `words` (per item: dicts with char_start/char_end for
+    text, start_s/end_s for speech), items batched longest first like `extract`."""
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+    ids = list(ids) if ids is not None else list(range(len(inputs)))
+    names = adapter.layer_names(modality)
+    counts = [len(w) for w in words]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    out: np.ndarray | None = None
+    order = np.argsort(-np.asarray(lengths, dtype=float), kind="stable")
+    bar = tqdm(
+        total=len(inputs),
+        desc=f"{language} {modality} words",
+        unit="item",
+        disable=bars_disabled(progress),
+        leave=False,
+    )
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        batch = BatchInputs(
+            modality=modality,
+            language=language,
+            texts=[inputs[i] for i in idx]
+            if modality == "text"
+            else ([texts[i] for i in idx] if texts is not None else None),
+            audio=[inputs[i] for i in idx] if modality == "speech" else None,
+        )
+        states = adapter.forward(batch)
+        for li, name in enumerate(names):
+            for b, item in enumerate(idx):
+                for wi, word in enumerate(words[item]):
+                    what = f"{language} {modality} item id {ids[item]} word {word.get('word')!r}"
+                    if modality == "text":
+                        span = (int(word["char_start"]), int(word["char_end"]))
+                        vec = _text_word(states[name], b, span, aggregation, what)
+                    else:
+                        span = (float(word["start_s"]), float(word["end_s"]))
+                        vec = _speech_word(states[name], b, span, what)
+                    if out is None:
+                        out = np.empty((len(names), int(offsets[-1]), vec.shape[-1]), np.float32)
+                    out[li, offsets[item] + wi] = vec.detach().to("cpu", torch.float32).numpy()
+        bar.update(len(idx))
+    bar.close()
+    if out is None:
+        raise ValueError(f"{language} {modality}: no labelled words to extract")
+    item_index = np.repeat(np.arange(len(inputs)), counts)
+    return WordRepresentations(layers=names, ids=ids, item_index=item_index, array=out)

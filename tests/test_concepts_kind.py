@@ -1,0 +1,164 @@
+"""The concept purity kind on synthetic words and sentences with known structure."""
+
+import numpy as np
+import pytest
+from kind_fixtures import context, curve_of, probe_set, stable_seed
+
+from benchmark.errors import NotApplicable, UsageError
+from benchmark.kinds import get_kind
+from benchmark.representations import Representations
+from benchmark.representations.words import WordRepresentations
+
+LANGS = ["en_us", "de_de", "fr_fr"]
+LAYERS = ["embeddings", "layer_1"]
+CATEGORIES = [f"cat{i % 5}" for i in range(40)]
+N = len(CATEGORIES)
+
+
+def sentence_reps(lang, modality):
+    """embeddings: by language (surface form); layer_1: by category (meaning)."""
+    rng = np.random.default_rng(stable_seed(lang, modality))
+    lang_centre = np.random.default_rng(stable_seed("L", lang)).normal(size=16) * 10
+    cat_centres = {
+        c: np.random.default_rng(stable_seed("C", c)).normal(size=16) * 10 for c in set(CATEGORIES)
+    }
+    surface = lang_centre + rng.normal(size=(N, 16))
+    meaning = np.stack([cat_centres[c] for c in CATEGORIES]) + rng.normal(size=(N, 16))
+    return Representations(LAYERS, list(range(N)), np.stack([surface, meaning]))
+
+
+def sentences(**main):
+    probes = probe_set(LANGS, N, categories=CATEGORIES)
+    ctx = context(
+        "concept_purity",
+        probes,
+        sentence_reps,
+        ["text", "speech"],
+        {"name": "p", "measure": "category_purity", "group": "text", **main},
+        level="sentence",
+        groups=[["text"], ["text", "speech"]],
+        clusters=5,
+    )
+    return get_kind("concept_purity").score(ctx)
+
+
+def test_sentence_layers_group_by_surface_then_by_meaning():
+    out = sentences()
+    category = curve_of(out, "category_purity", "text")
+    language = curve_of(out, "language_purity", "text")
+    assert category.points[1].value == pytest.approx(1.0)  # meaning layer: pure categories
+    assert language.points[0].value == pytest.approx(1.0)  # surface layer: pure languages
+    assert category.points[0].value < category.points[0].null_q95 + 0.05  # near chance there
+    assert out.main_score.layer.layer == "layer_1"
+    modality = curve_of(out, "modality_purity", "speech+text")
+    assert modality.points[1].value < 0.75  # text and speech of a sentence cluster together
+
+
+WORDS = {
+    lang: [
+        [
+            {
+                "word": f"w{i}",
+                "label": f"concept{i % 8}",
+                "char_start": 0,
+                "char_end": 2,
+                "start_s": 0.1,
+                "end_s": 0.4,
+            }
+        ]
+        for i in range(N)
+    ]
+    for lang in LANGS
+}
+
+
+def word_reps(tight: bool):
+    def words(lang, modality, aggregation):
+        rng = np.random.default_rng(stable_seed("w", lang, modality))
+        centres = {
+            c: np.random.default_rng(stable_seed("c", c)).normal(size=12) * 10
+            for c in {w["label"] for ws in WORDS[lang] for w in ws}
+        }
+        labels = [w["label"] for ws in WORDS[lang] for w in ws]
+        clustered = np.stack([centres[c] for c in labels]) + rng.normal(size=(len(labels), 12))
+        noise = rng.normal(size=(len(labels), 12))
+        array = np.stack([noise, clustered if tight else noise])
+        return WordRepresentations(LAYERS, list(range(N)), np.arange(N), array)
+
+    return words
+
+
+def word_context(tight=True, **metric):
+    probes = probe_set(LANGS, N, words=WORDS)
+    return context(
+        "concept_purity",
+        probes,
+        None,
+        ["text"],
+        {"name": "a", "measure": "alignment_score", "group": "text"},
+        words=word_reps(tight),
+        level="word",
+        groups=[["text"]],
+        **{"clusters": 8, **metric},
+    )
+
+
+def test_words_aligned_with_concepts_across_languages():
+    out = get_kind("concept_purity").score(word_context())
+    aligned = curve_of(out, "aligned_share", "text")
+    assert aligned.points[1].value == pytest.approx(1.0)
+    assert curve_of(out, "concept_coverage", "text").points[1].value == pytest.approx(1.0)
+    assert curve_of(out, "cross_lingual", "text").points[1].value == pytest.approx(1.0)
+    assert (
+        out.main_score.value == pytest.approx(1.0)
+        and out.main_score.value > out.main_score.null_q95
+    )
+    # the noise layer: no better than its null
+    noise = curve_of(out, "alignment_score", "text").points[0]
+    assert noise.value <= noise.null_q95 + 0.1
+
+
+def test_unstructured_words_sit_at_their_null():
+    out = get_kind("concept_purity").score(word_context(tight=False))
+    point = curve_of(out, "alignment_score", "text").points[1]
+    assert point.p_value > 0.05
+
+
+def test_checks_before_any_model_loads():
+    kind = get_kind("concept_purity")
+    ctx = word_context(clusters=500)
+    with pytest.raises(UsageError, match="metric.clusters=500 exceeds the 120 points"):
+        kind.check_probes(ctx.config, ctx.probes)
+    bare = probe_set(LANGS, N)  # no words, no categories
+    with pytest.raises(UsageError, match="lacks .*char_end.*the embedded `concepts` set has them"):
+        kind.check_probes(word_context().config, bare)
+    sentence = sentences  # noqa: F841 - the sentence level needs categories
+    ctx = context(
+        "concept_purity",
+        probe_set(LANGS, N, categories=CATEGORIES),
+        sentence_reps,
+        ["text"],
+        {"name": "p", "measure": "category_purity"},
+        level="sentence",
+        groups=[["text"]],
+        clusters=5,
+    )
+    with pytest.raises(UsageError, match="needs a semantic `category`"):
+        kind.check_probes(ctx.config, bare)
+    for theta in (0, 1.5):
+        with pytest.raises(ValueError, match="theta"):
+            kind.params(level="word", groups=[["text"]], clusters=5, theta=theta)
+    with pytest.raises(NotApplicable, match="main score reads text"):
+        kind.score(
+            context(
+                "concept_purity",
+                probe_set(LANGS, N, categories=CATEGORIES),
+                sentence_reps,
+                ["text"],
+                {"name": "p", "measure": "category_purity"},
+                available=("speech",),
+                level="sentence",
+                groups=[["text"]],
+                clusters=5,
+            )
+        )

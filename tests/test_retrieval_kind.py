@@ -1,0 +1,129 @@
+"""The retrieval kind on synthetic representations with known structure."""
+
+import numpy as np
+import pytest
+from kind_fixtures import context, curve_of, probe_set, stable_seed
+
+from benchmark.errors import ConfigError, NotApplicable, UsageError
+from benchmark.kinds import get_kind
+from benchmark.representations import Representations
+
+N, D = 50, 32
+LANGS = ["en_us", "de_de", "fr_fr"]
+LAYERS = ["embeddings", "layer_1", "layer_2"]
+SIGNAL = {"embeddings": 0.0, "layer_1": 3.0, "layer_2": 1.0}  # layer_1 aligns the languages
+GROUPS = [
+    {"query": "text", "target": "text", "languages": "cross"},
+    {"query": "speech", "target": "text", "languages": "same"},
+]
+
+
+def reps_fn(speech_flip: bool = False):
+    meaning = np.random.default_rng(0).normal(size=(N, D))
+
+    def reps(lang, modality):
+        rng = np.random.default_rng(stable_seed(lang, modality))
+        sign = -1.0 if (speech_flip and modality == "speech") else 1.0
+        offset = 5 if speech_flip else 0  # with the flip, speech and text point opposite ways
+        arrays = [
+            sign * (SIGNAL[layer] * meaning + rng.normal(size=(N, D)) + offset) for layer in LAYERS
+        ]
+        return Representations(LAYERS, list(range(N)), np.stack(arrays))
+
+    return reps
+
+
+def run(reps=None, modalities=("text", "speech"), available=None, **main):
+    ctx = context(
+        "retrieval",
+        probe_set(LANGS, N),
+        reps or reps_fn(),
+        modalities,
+        {"name": "acc", "measure": "accuracy@1", "group": "text_to_text_cross", **main},
+        available=available,
+        groups=GROUPS,
+    )
+    return get_kind("retrieval").score(ctx)
+
+
+def test_finds_translations_at_the_hub_layer_against_chance_and_length():
+    out = run()
+    main = out.main_score
+    assert main.layer.layer == "layer_1" and main.value > 0.9
+    assert main.chance == pytest.approx(1 / N) and main.null_q95 < 0.1
+    assert main.ci_low < main.value <= main.ci_high <= 1
+    acc = curve_of(out, "accuracy@1", "text_to_text_cross")
+    assert [round(p.value, 2) for p in acc.points][0] < 0.2  # the embeddings carry no meaning
+    # the synthetic sentences have the same length in every language: length alone finds them
+    assert acc.baselines["length_only"] > 0.5
+    xsim = curve_of(out, "xsim", "text_to_text_cross")
+    assert not xsim.higher_is_better and xsim.points[1].value < 0.1  # an error rate
+    assert xsim.points[1].null_q95 > 0.9  # its null sits near 1 - 1/n (5th percentile)
+    # a language x language matrix per metric, group and layer; every ordered pair filled
+    (matrix,) = [m for m in out.matrices if m.name == "accuracy@1/text_to_text_cross/layer_1"]
+    off = [matrix.values[i][j] for i in range(3) for j in range(3) if i != j]
+    assert all(v > 0.8 for v in off) and matrix.values[0][0] is None
+
+
+def test_length_alone_is_reported_when_it_retrieves():
+    # every sentence has its own duration, identical across languages and modalities
+    out = run()
+    same = curve_of(out, "accuracy@1", "speech_to_text_same")
+    # lengths: n_chars = 15 x duration for text; speech uses the duration itself
+    assert same.baselines["length_only"] > 0.5
+
+
+def test_a_missing_main_group_is_not_applicable_and_a_missing_side_group_is_skipped():
+    with pytest.raises(NotApplicable, match="text_to_text_cross"):
+        run(available=("speech",))
+    out = run(available=("text",))
+    assert {c.group for c in out.curves} == {"text_to_text_cross"}
+    assert out.details["skipped_groups"] == ["speech_to_text_same"]
+
+
+def test_an_undefined_margin_leaves_a_gap_not_a_crash():
+    out = run(reps=reps_fn(speech_flip=True), group="speech_to_text_same")
+    xsim = curve_of(out, "xsim", "speech_to_text_same")
+    assert any(p.value is None for p in xsim.points)  # anti-aligned stacks: margin undefined
+    assert curve_of(out, "accuracy@1", "speech_to_text_same").points[0].value is not None
+
+
+def test_config_and_probe_checks():
+    with pytest.raises(UsageError, match="needs \\['speech'\\] in `modalities`"):
+        context(
+            "retrieval",
+            probe_set(LANGS, N),
+            reps_fn(),
+            ["text"],
+            {"name": "a", "measure": "accuracy@1"},
+            groups=GROUPS,
+        )
+    with pytest.raises(UsageError, match="retrieves a sentence from itself"):
+        context(
+            "retrieval",
+            probe_set(LANGS, N),
+            reps_fn(),
+            ["text"],
+            {"name": "a", "measure": "accuracy@1"},
+            groups=[{"query": "text", "target": "text", "languages": "same"}],
+        )
+    with pytest.raises(UsageError, match="not among metric.metrics"):
+        context(
+            "retrieval",
+            probe_set(LANGS, N),
+            reps_fn(),
+            ["text", "speech"],
+            {"name": "a", "measure": "ndcg@10"},
+            groups=GROUPS,
+        )
+    ctx = context(
+        "retrieval",
+        probe_set(LANGS[:1], N),
+        reps_fn(),
+        ["text", "speech"],
+        {"name": "a", "measure": "accuracy@1"},
+        groups=GROUPS,
+    )
+    with pytest.raises(UsageError, match="at least two"):
+        get_kind("retrieval").check_probes(ctx.config, ctx.probes)
+    assert issubclass(ConfigError, UsageError)
