@@ -35,8 +35,9 @@ class PlannedTask:
 
 def check_options(opts: RunOptions) -> None:
     """The run flags, each on its own (no model, no probes needed)."""
-    if not isinstance(opts.batch_size, int) or opts.batch_size < 1:
-        raise UsageError(f"--batch-size {opts.batch_size!r}: must be a whole number >= 1")
+    auto = opts.batch_size == "auto"  # [models] the largest that fits, tried and halved on OOM
+    if not auto and (not isinstance(opts.batch_size, int) or opts.batch_size < 1):
+        raise UsageError(f"--batch-size {opts.batch_size!r}: must be a whole number >= 1 or auto")
     if opts.limit is not None and opts.limit < 2:
         raise UsageError(
             f"--limit {opts.limit}: must be at least 2 sentences per language (the gap tasks "

@@ -26,7 +26,7 @@ from benchmark.fileio import atomic_write_text, check_writable_dir
 from benchmark.kinds import TaskContext, get_kind
 from benchmark.models import ModelPlan, load_adapter, plan_model
 from benchmark.probes import ProbeSet
-from benchmark.representations import ModelHandle, RepresentationStore
+from benchmark.representations import ModelHandle, RepresentationStore, distributed
 from benchmark.results import (
     ModelRecord,
     ProbesRecord,
@@ -53,7 +53,7 @@ class RunOptions:
     probes: str | None = None  # overrides every task's probes.source
     limit: int | None = None  # overrides every task's probes.n
     task_settings: dict = field(default_factory=dict)  # {"metric.svcca_k": 5}
-    batch_size: int = 16
+    batch_size: int | str = 16  # or "auto": the largest that fits (tried, halved on OOM)
     device: str = "cpu"
     output: Path = Path("results")
     cache_dir: Path | None = None
@@ -91,7 +91,10 @@ def run(opts: RunOptions) -> RunSummary:
     seconds = {"plan_model": time.perf_counter() - clock}
     planned = plan_tasks(opts, plan)  # every task checked against its probes: still no model
     seconds["plan_tasks"] = time.perf_counter() - clock - seconds["plan_model"]
-    handle = ModelHandle(lambda: load_adapter(plan, device=opts.device))
+    # [models] a multi-process run (accelerate launch): each process on its own device
+    dist = distributed.current(opts.device)
+    device = dist.device if dist is not None and opts.device != "cpu" else opts.device
+    handle = ModelHandle(lambda: load_adapter(plan, device=device))
     store = RepresentationStore(
         plan.key_fields(),
         handle,
@@ -99,8 +102,11 @@ def run(opts: RunOptions) -> RunSummary:
         batch_size=opts.batch_size,
         progress=opts.progress,
         recompute=opts.overwrite,
+        pooling=plan.settings.get("pooling"),  # [models] the model's pooling wins over the task's
+        stacks={m: plan.default_stack(m) for m in plan.modalities},  # [models] default stacks
     )
     summary = RunSummary(results={}, paths={}, seconds=seconds)
+    todo = []
     for task in planned:
         task_key = {
             "config_sha256": task.config.config_hash(),
@@ -113,6 +119,14 @@ def run(opts: RunOptions) -> RunSummary:
             log.info("%s: done before with the same key (%s); skipping", task.config.name, path)
             summary.results[task.config.name], summary.paths[task.config.name] = previous, path
             continue
+        todo.append((task, key, path))
+    if dist is not None:  # [models] every process extracts its shards; process 0 merges, scores
+        jobs = [(t.probes, applicable_modalities(t, plan), t.config.pooling) for t, _, _ in todo]
+        distributed.extract_shards(store, distributed.units_of(store, jobs), dist)
+        if not dist.is_main:
+            summary.model_loaded = handle.loaded
+            return summary
+    for task, key, path in todo:
         result = run_task(task, key, plan, store, opts)
         summary.results[task.config.name] = result
         summary.paths[task.config.name] = write_result(path, result)
@@ -206,16 +220,15 @@ def run_task(
                 seconds_scoring=round(total - extraction, 3),
                 model_loaded=store.model.loaded,
                 device=opts.device,
-                batch_size=opts.batch_size,
+                batch_size=store.batch_size,  # [models] with "auto": the size that was used
                 command=reproduce_command(opts, config),
             ),
             environment=environment(),
             **fields,
         )
 
-    available = [m for m in config.modalities if m in plan.modalities]
-    missing = [m for m in config.modalities if m not in plan.modalities]
-    if (kind.needs == "all" and missing) or not available:
+    available = applicable_modalities(task, plan)
+    if not available:
         needed = (
             " and ".join(config.modalities)
             if kind.needs == "all"
@@ -252,6 +265,14 @@ def run_task(
         details=output.details,
         notes=output.notes,
     )
+
+
+def applicable_modalities(task: PlannedTask, plan: ModelPlan) -> list[str]:
+    """The task's modalities the model has; none when the task's kind needs all and one lacks."""
+    config = task.config
+    available = [m for m in config.modalities if m in plan.modalities]
+    missing = [m for m in config.modalities if m not in plan.modalities]
+    return [] if get_kind(config.kind).needs == "all" and missing else available
 
 
 def probes_record(probes: ProbeSet) -> ProbesRecord:

@@ -14,7 +14,7 @@ class SpanAdapter:
 
     modalities = ("text", "speech")
 
-    def layer_names(self, modality):
+    def layer_names(self, modality, stack=None):
         return ["embeddings", "layer_1"]
 
     def forward(self, batch):

@@ -122,14 +122,22 @@ def cmd_probes_build(args: argparse.Namespace) -> int:
 
 def cmd_models_list(args: argparse.Namespace) -> int:
     from benchmark.models import FAMILIES
+    from benchmark.models.common import COMMON_SETTINGS
 
     for name, fam in FAMILIES.items():
         module = fam.module
         print(f"{name}  [{', '.join(fam.modalities)}]  adapter v{module.ADAPTER_VERSION}")
         print(f"    {fam.description}")
-        print(f"    model types: {', '.join(fam.model_types)}")
+        print(f"    model types: {', '.join(fam.model_types) or '(by model id or fallback)'}")
+        defaults = {
+            m: next(s for s, mods in fam.stacks.items() if m in mods) for m in fam.modalities
+        }
+        for stack, modalities in fam.stacks.items():
+            marks = [m + (" (default)" if defaults[m] == stack else "") for m in modalities]
+            print(f"    stack {stack} [{', '.join(marks)}]: {fam.layers.get(stack, '')}")
         settings = ", ".join(f"{k}={v!r}" for k, v in module.DEFAULTS.items())
         print(f"    settings: {settings}")
+    print(f"common settings (every family): {', '.join(COMMON_SETTINGS)}")
     return EXIT_OK
 
 

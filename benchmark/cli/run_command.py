@@ -24,6 +24,16 @@ def key_value(text: str) -> tuple[str, object]:
         return key, value
 
 
+def batch_size(text: str) -> int | str:
+    """[models] A whole number, or "auto" (the largest that fits)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or auto, got {text!r}") from None
+
+
 def task_setting(text: str) -> tuple[str, object]:
     from benchmark.taskfiles import parse_setting
 
@@ -52,7 +62,13 @@ def add_parsers(sub) -> None:
         metavar="FIELD=VALUE",
         help="override a task field for all tasks, e.g. metric.svcca_k=5 (repeatable; recorded)",
     )
-    run.add_argument("--batch-size", type=int, default=16)
+    run.add_argument(
+        "--batch-size",
+        type=batch_size,
+        default=16,
+        help="items per forward pass, or auto: the largest that fits (halved on out-of-memory; "
+        "the size used is recorded)",
+    )
     run.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
     run.add_argument("--output", type=Path, default=Path("results"), help="results folder")
     run.add_argument("--cache-dir", type=Path, help="representation cache (default: user cache)")

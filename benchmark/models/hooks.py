@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -81,17 +82,29 @@ def capture(
             handle.remove()
 
 
+@dataclass
+class Positions:
+    """What an adapter's forward pass says about one layer's positions: its mask [B, T] (True =
+    real), the seconds per position for audio frames, the character spans for text positions."""
+
+    mask: torch.Tensor
+    frame_seconds: float | None = None
+    char_spans: torch.Tensor | None = None  # [B, T, 2] int64, (-1, -1) where not the text
+
+
 def finalize(
     captured: dict[str, torch.Tensor],
-    masks: dict[str, torch.Tensor],
+    positions: dict[str, Positions],
     names: Sequence[str],
     model_id: str,
 ) -> dict[str, LayerStates]:
     """Check, trim and package the captured states, in `names` order.
 
-    Every layer needs its own mask ([B, T] bool, T = that layer's length). Returned hidden states are
-    float32 on CPU, cut after the last real position of any item (trailing all-padding columns dropped) and zeroed
-    at padding positions; a NaN/inf at a real position raises, naming model, layer and batch item.
+    Every layer needs its own positions (mask [B, T] bool, T = that layer's length). States stay
+    on the model's device and in its dtype (pooling happens there; see representations/extract.py),
+    cut after the last real position of any item (trailing all-padding columns dropped) and zeroed
+    at padding positions, in place: the captured tensors are the hooks' own copies. A NaN/inf at a
+    real position raises, naming model, layer and batch item.
     """
     out: dict[str, LayerStates] = {}
     for name in names:
@@ -99,8 +112,9 @@ def finalize(
             raise RuntimeError(
                 f"{model_id}: layer {name!r} did not run in the forward pass (its hook never fired)"
             )
-        hidden = captured[name].to(device="cpu", dtype=torch.float32)
-        mask = masks[name].to(device="cpu", dtype=torch.bool)
+        hidden = captured[name]
+        where = positions[name]
+        mask = where.mask.to(device=hidden.device, dtype=torch.bool)
         if hidden.shape[:2] != mask.shape:
             raise RuntimeError(
                 f"{model_id}: layer {name!r} has states of shape {tuple(hidden.shape)} but a mask "
@@ -116,7 +130,20 @@ def finalize(
                 f"{model_id}: non-finite hidden states (NaN/inf) at layer {name!r}, batch item "
                 f"{item}, position {pos}; check the model weights and dtype"
             )
-        out[name] = LayerStates(hidden=hidden.masked_fill(~mask[..., None], 0.0), mask=mask)
+        spans = where.char_spans
+        if spans is not None:
+            if spans.shape[:2] != where.mask.shape:
+                raise RuntimeError(
+                    f"{model_id}: layer {name!r} has char spans of shape {tuple(spans.shape)} "
+                    f"but a mask of shape {tuple(where.mask.shape)}"
+                )
+            spans = spans[:, :length].to(device=hidden.device, dtype=torch.int64)
+        out[name] = LayerStates(
+            hidden=hidden.masked_fill_(~mask[..., None], 0.0),
+            mask=mask,
+            frame_seconds=where.frame_seconds,
+            char_spans=spans,
+        )
     return out
 
 

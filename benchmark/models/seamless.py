@@ -1,10 +1,17 @@
-"""SeamlessM4T (v2, and v1): the speech encoder and the text encoder, loaded without the rest.
+"""SeamlessM4T (v2, and v1): speech encoder, text encoder and the shared text decoder, loaded
+without the rest (no unit model, no vocoder).
 
-Speech: fbank features (SeamlessM4TFeatureExtractor, 2 frames stacked -> 50 per second) -> conformer.
-Layers: "embeddings" (input of the first conformer layer, after the feature projection),
-"layer_1".."layer_N" (each conformer layer's output, pre final norm) and "adaptor" (the stride-8
-length adaptor's output; its mask comes from the model's own sub-sampled lengths).
-Text: `__lang__` + tokens + `</s>` -> text encoder; layers "embeddings", "layer_1".."layer_N".
+Stacks:
+- `speech_encoder` (speech): fbank features (SeamlessM4TFeatureExtractor, 2 frames stacked -> 50
+  per second) -> conformer. Layers: "embeddings" (input of the first conformer layer, after the
+  feature projection), "layer_1".."layer_N" (each conformer layer's output, pre final norm) and
+  "adaptor" (the stride-8 length adaptor's output, 0.16 s per position; its mask comes from the
+  model's own sub-sampled lengths).
+- `text_encoder` (text): `__lang__` + tokens + `</s>`; layers "embeddings", "layer_1".."layer_N".
+- `text_decoder` (text and speech): the decoder that both encoders feed. It reads
+  `</s> __lang__` + the text's tokens + `</s>` teacher-forced, cross-attending to the text
+  encoder's output (text input) or to the speech encoder's output after the adaptor (speech input,
+  with its transcript teacher-forced): one stack for both modalities. Mask: the text's tokens.
 """
 
 from __future__ import annotations
@@ -16,18 +23,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, Modality
+from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, OutputHead
 from benchmark.models.common import (
     LayeredAdapter,
     fleurs_prefix,
     layer_table,
     load_checked,
     merge_settings,
+    read_weight,
+    same_positions,
     torch_dtype,
 )
-from benchmark.models.hooks import Tap, lengths_to_mask
+from benchmark.models.hooks import Positions, Tap, lengths_to_mask
+from benchmark.models.spans import Formatted, spans_of, spans_tensor, token_offsets
 
 ADAPTER_VERSION = "1"
+STACKS = {
+    "speech_encoder": ("speech",),
+    "text_encoder": ("text",),
+    "text_decoder": ("text", "speech"),
+}
+FRAME_SECONDS = 0.02  # fbank frames at 100 per second, stacked 2 by 2
 DEFAULTS = {"pool_special_tokens": True, "dtype": "float32"}
 
 # FLEURS language prefix -> Seamless 3-letter code (where they differ; others are looked up as is
@@ -55,11 +71,13 @@ PARTS = {
         "transformers.models.seamless_m4t_v2.modeling_seamless_m4t_v2",
         "SeamlessM4Tv2SpeechEncoder",
         "SeamlessM4Tv2Encoder",
+        "SeamlessM4Tv2Decoder",
     ),
     "seamless_m4t": (
         "transformers.models.seamless_m4t.modeling_seamless_m4t",
         "SeamlessM4TSpeechEncoder",
         "SeamlessM4TEncoder",
+        "SeamlessM4TDecoder",
     ),
 }
 
@@ -94,7 +112,7 @@ def _zero_beyond(modules: list[nn.Module], masks: list[torch.Tensor]) -> Iterato
 
 
 class SeamlessAdapter(LayeredAdapter):
-    modalities: tuple[Modality, ...] = ("speech", "text")
+    stacks = STACKS
 
     def __init__(
         self,
@@ -105,16 +123,22 @@ class SeamlessAdapter(LayeredAdapter):
         model_id,
         family,
         settings=None,
+        text_decoder=None,
+        unembedding: torch.Tensor | None = None,
     ):
         super().__init__()
         self.settings = merge_settings(family, DEFAULTS, settings)
         self.speech_encoder = speech_encoder.eval()
         self.text_encoder = text_encoder.eval()
+        self.text_decoder = text_decoder.eval() if text_decoder is not None else None
+        self.unembedding = unembedding
         self.feature_extractor = feature_extractor
         self.tokenizer = tokenizer
         self.model_id = model_id
         self.device = next(speech_encoder.parameters()).device
         self._vocab = tokenizer.get_vocab()
+        if self.text_decoder is None:  # built from parts without the decoder (tests, old callers)
+            self.stacks = {k: v for k, v in STACKS.items() if k != "text_decoder"}
 
         speech_tap, text_tap = Tap(), Tap()
         conformer = speech_encoder.encoder.layers
@@ -122,12 +146,28 @@ class SeamlessAdapter(LayeredAdapter):
         self.adapter = speech_encoder.adapter
         if self.adapter is not None:
             speech["adaptor"] = self.adapter
-        self._tables = {"speech": speech, "text": layer_table(text_tap, text_encoder.layers)}
-        self._taps = {
-            "speech": [(speech_tap, conformer[0])],
-            "text": [(text_tap, text_encoder.layers[0])],
+        self._tables = {
+            "speech_encoder": speech,
+            "text_encoder": layer_table(text_tap, text_encoder.layers),
         }
+        self._taps = {
+            "speech_encoder": [(speech_tap, conformer[0])],
+            "text_encoder": [(text_tap, text_encoder.layers[0])],
+        }
+        self._runners = {
+            ("speech_encoder", "speech"): self._speech_encoder_speech,
+            ("text_encoder", "text"): self._text_encoder_text,
+        }
+        if self.text_decoder is not None:
+            decoder_tap = Tap()
+            self._tables["text_decoder"] = layer_table(decoder_tap, self.text_decoder.layers)
+            self._taps["text_decoder"] = [(decoder_tap, self.text_decoder.layers[0])]
+            self._runners[("text_decoder", "text")] = self._text_decoder_text
+            self._runners[("text_decoder", "speech")] = self._text_decoder_speech
+            self._heads["text_decoder"] = self._decoder_head
         config = speech_encoder.config
+        stride = getattr(config, "adaptor_stride", 8)
+        self.adaptor_seconds = FRAME_SECONDS * stride ** getattr(config, "num_adapter_layers", 1)
         self.info = AdapterInfo(
             family=family,
             adapter_version=ADAPTER_VERSION,
@@ -144,10 +184,17 @@ class SeamlessAdapter(LayeredAdapter):
                 "text_mask": "all tokens"
                 if self.settings["pool_special_tokens"]
                 else "text tokens only (no language tag, no </s>)",
+                "text_decoder": "</s> __lang__ tokens </s> teacher-forced, cross-attending to the "
+                "text encoder's output (text) or the speech encoder's after the adaptor (speech, "
+                "transcript teacher-forced); mask: the text's tokens",
             },
         )
 
-    def _forward_speech(self, batch: BatchInputs) -> dict[str, torch.Tensor]:
+    # --- encoders ---------------------------------------------------------------------------
+
+    def _encode_speech(self, batch: BatchInputs) -> tuple[torch.Tensor, dict[str, Positions]]:
+        """Run the speech encoder: (its output after the adaptor and inner norm, as the decoder
+        reads it; every speech layer's positions)."""
         audio = [np.asarray(a, dtype=np.float32).reshape(-1) for a in batch.audio]
         for i, clip in enumerate(audio):
             if clip.size < SAMPLE_RATE // 10:
@@ -159,8 +206,7 @@ class SeamlessAdapter(LayeredAdapter):
             audio, sampling_rate=SAMPLE_RATE, padding=True, return_tensors="pt"
         )
         mask = enc["attention_mask"].bool()
-        names = list(self._tables["speech"])
-        masks = dict.fromkeys(names, mask)
+        positions = same_positions(self._tables["speech_encoder"], mask, FRAME_SECONDS)
         zero_modules, zero_masks = [], []
         if self.adapter is not None:
             # The adaptor's stride-8 convolutions read a few positions past an item's end; in a
@@ -174,46 +220,111 @@ class SeamlessAdapter(LayeredAdapter):
                     zero_masks.append(layer_mask.to(self.device))
                 lengths = layer._compute_sub_sample_lengths_from_attention_mask(layer_mask).long()
                 width = _conv_width(layer.residual_conv, width)
-            masks["adaptor"] = lengths_to_mask(lengths.clamp(max=width), width)
+            positions["adaptor"] = Positions(
+                lengths_to_mask(lengths.clamp(max=width), width), self.adaptor_seconds
+            )
         with _zero_beyond(zero_modules, zero_masks):
-            self.speech_encoder(
+            out = self.speech_encoder(
                 input_features=enc["input_features"].to(self.device, self._dtype()),
                 attention_mask=enc["attention_mask"].to(self.device),
-            )
-        return masks
+            ).last_hidden_state
+        return out, positions
+
+    def _speech_encoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
+        return self._encode_speech(batch)[1]
 
     def _dtype(self) -> torch.dtype:
         return next(self.speech_encoder.parameters()).dtype
 
-    def _forward_text(self, batch: BatchInputs) -> dict[str, torch.Tensor]:
-        lang = self._vocab[seamless_language(batch.language, self._vocab)]
-        eos = self.tokenizer.eos_token_id
-        pad = self.tokenizer.pad_token_id
-        rows = []
-        for i, text in enumerate(batch.texts):
+    def _text_rows(self, texts, language: str, prefix: list[int]):
+        """Rows `prefix + tokens + </s>` with each position's character span."""
+        lang = self._vocab[seamless_language(language, self._vocab)]
+        for i, text in enumerate(texts):
             if not text or not text.strip():
                 raise ValueError(f"{self.model_id}: batch item {i} is an empty text")
-            rows.append([lang, *self.tokenizer(text, add_special_tokens=False).input_ids, eos])
-        limit = self.text_encoder.config.max_position_embeddings
+        prefix = [lang if t is None else t for t in prefix]
+        ids, offsets = token_offsets(self.tokenizer, list(texts))
+        rows = [[*prefix, *row, self.tokenizer.eos_token_id] for row in ids]
+        spans = None
+        if offsets is not None:
+            spans = [
+                [(-1, -1)] * len(prefix) + spans_of(Formatted.around(text), off) + [(-1, -1)]
+                for text, off in zip(texts, offsets, strict=True)
+            ]
+        return rows, spans
+
+    def _pad(self, rows, limit: int, what: str):
         for i, row in enumerate(rows):
             if len(row) > limit:
                 raise ValueError(
-                    f"{self.model_id}: batch item {i} has {len(row)} tokens; the text encoder "
+                    f"{self.model_id}: batch item {i} has {len(row)} tokens; the {what} "
                     f"holds at most {limit} (shorten or split the text)"
                 )
         width = max(map(len, rows))
-        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        input_ids = torch.full((len(rows), width), self.tokenizer.pad_token_id, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.bool)
-        special = 0 if self.settings["pool_special_tokens"] else 1
         for i, row in enumerate(rows):
             input_ids[i, : len(row)] = torch.tensor(row)
             attention[i, : len(row)] = 1
-            mask[i, special : len(row) - special] = True
-        self.text_encoder(
-            input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device)
+        return input_ids, attention
+
+    def _encode_text(self, batch: BatchInputs):
+        rows, spans = self._text_rows(batch.texts, batch.language, [None])
+        input_ids, attention = self._pad(
+            rows, self.text_encoder.config.max_position_embeddings, "text encoder"
         )
-        return dict.fromkeys(self._tables["text"], mask)
+        out = self.text_encoder(
+            input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device)
+        ).last_hidden_state
+        return out, attention, rows, spans
+
+    def _text_encoder_text(self, batch: BatchInputs) -> dict[str, Positions]:
+        _, attention, rows, spans = self._encode_text(batch)
+        mask = attention.bool()
+        if not self.settings["pool_special_tokens"]:
+            mask[:, 0] = False
+            for i, row in enumerate(rows):
+                mask[i, len(row) - 1] = False
+        width = mask.shape[1]
+        char_spans = spans_tensor(spans, width) if spans is not None else None
+        return same_positions(self._tables["text_encoder"], mask, char_spans=char_spans)
+
+    # --- the shared text decoder ----------------------------------------------------------------
+
+    def _decode(self, texts, language: str, encoded: torch.Tensor, encoded_mask: torch.Tensor):
+        start = self.text_decoder.config.decoder_start_token_id
+        rows, spans = self._text_rows(texts, language, [start, None])
+        input_ids, attention = self._pad(
+            rows, self.text_decoder.config.max_position_embeddings, "text decoder"
+        )
+        mask = torch.zeros_like(attention, dtype=torch.bool)
+        for i, row in enumerate(rows):
+            mask[i, 2 : len(row) - 1] = True  # the text's tokens
+        self.text_decoder(
+            input_ids=input_ids.to(self.device),
+            attention_mask=attention.to(self.device),
+            encoder_hidden_states=encoded,
+            encoder_attention_mask=encoded_mask.to(self.device).long(),
+            use_cache=False,
+        )
+        char_spans = spans_tensor(spans, mask.shape[1]) if spans is not None else None
+        return same_positions(self._tables["text_decoder"], mask, char_spans=char_spans)
+
+    def _text_decoder_text(self, batch: BatchInputs) -> dict[str, Positions]:
+        encoded, attention, _, _ = self._encode_text(batch)
+        return self._decode(batch.texts, batch.language, encoded, attention)
+
+    def _text_decoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
+        texts = self.transcripts(batch, "text_decoder")
+        encoded, positions = self._encode_speech(batch)
+        last = "adaptor" if "adaptor" in positions else list(positions)[-1]
+        return self._decode(texts, batch.language, encoded, positions[last].mask)
+
+    def _decoder_head(self) -> OutputHead:
+        weight = self.unembedding
+        if weight is None:
+            weight = self.text_decoder.embed_tokens.weight
+        return OutputHead(weight, self.text_decoder.layer_norm, self.tokenizer)
 
 
 def _conv_width(conv: nn.Conv1d, width: int) -> int:
@@ -232,23 +343,37 @@ def load_seamless(
 ) -> SeamlessAdapter:
     import importlib
 
-    from transformers import AutoFeatureExtractor, AutoTokenizer
+    from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer
 
     merged = merge_settings(model_type, DEFAULTS, settings)
-    module, speech_cls, text_cls = PARTS[model_type]
+    module, speech_cls, text_cls, decoder_cls = PARTS[model_type]
     classes = importlib.import_module(module)
-    kw = {"revision": revision, "dtype": torch_dtype(model_type, merged["dtype"]), **kw}
-    speech = load_part(getattr(classes, speech_cls), source, "speech_encoder", **kw).to(device)
-    # the text encoder's embedding is tied to (and saved as) the shared embedding
-    text = load_part(
-        getattr(classes, text_cls),
-        source,
-        "text_encoder",
-        {r"^shared\.weight$": "embed_tokens.weight"},
+    kw = {
+        "revision": revision,
+        "dtype": torch_dtype(model_type, merged["dtype"]),
+        "device": device,
+        "device_map": merged.get("device_map"),
         **kw,
-    ).to(device)
+    }
+    speech = load_part(getattr(classes, speech_cls), source, "speech_encoder", **kw)
+    # the text encoder's and decoder's embeddings are tied to (and saved as) the shared embedding
+    shared = {r"^shared\.weight$": "embed_tokens.weight"}
+    text = load_part(getattr(classes, text_cls), source, "text_encoder", shared, **kw)
+    decoder = load_part(getattr(classes, decoder_cls), source, "text_decoder", shared, **kw)
+    config = AutoConfig.from_pretrained(source, revision=revision)
+    unembedding = None
+    if not getattr(config, "tie_word_embeddings", True):  # the released checkpoints tie it
+        unembedding = read_weight(source, "lm_head.weight", revision).to(decoder.device)
     feature_extractor = AutoFeatureExtractor.from_pretrained(source, revision=revision)
     tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
     return SeamlessAdapter(
-        speech, text, feature_extractor, tokenizer, model_id, model_type, settings
+        speech,
+        text,
+        feature_extractor,
+        tokenizer,
+        model_id,
+        model_type,
+        settings,
+        text_decoder=decoder,
+        unembedding=unembedding,
     )

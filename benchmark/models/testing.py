@@ -158,3 +158,176 @@ def build_tiny_seamless(path: str | Path, version: int = 2, seed: int = 0) -> Pa
     tok.save_pretrained(path)
     SeamlessM4TFeatureExtractor().save_pretrained(path)
     return path
+
+
+def build_tiny_speech_encoder(
+    path: str | Path, model_type: str = "wav2vec2", seed: int = 0, norm: str = "layer"
+) -> Path:
+    """A 2-layer speech encoder of `model_type` (wav2vec2, hubert, wavlm, data2vec-audio) with a
+    small conv feature encoder of wav2vec2's strides (320 samples per frame); `norm` "group" builds
+    the group-normalised feature encoder of the base models."""
+    from transformers import AutoConfig, AutoModel, Wav2Vec2FeatureExtractor
+
+    sizes = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "conv_dim": (16, 16, 16, 16, 16, 16, 16),
+        "num_conv_pos_embeddings": 16,
+        "num_conv_pos_embedding_groups": 2,
+        "feat_extract_norm": norm,
+        "do_stable_layer_norm": norm == "layer",
+        "vocab_size": 12,
+    }
+    if model_type == "data2vec-audio":
+        sizes.pop("feat_extract_norm"), sizes.pop("do_stable_layer_norm")
+        sizes.update(num_conv_pos_embeddings=4, conv_pos_kernel_size=4)
+    if model_type == "wavlm":
+        sizes.update(num_buckets=32, max_bucket_distance=64)
+    config = AutoConfig.for_model(model_type, **sizes)
+    torch.manual_seed(seed)
+    model = _roughen(AutoModel.from_config(config), seed)
+    path = Path(path)
+    model.save_pretrained(path)
+    Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(path)
+    return path
+
+
+def build_tiny_decoder_lm(path: str | Path, model_type: str = "llama", seed: int = 0) -> Path:
+    """A 2-layer causal LM of `model_type` (llama, qwen2, gemma, mistral, gpt2) with a small
+    trained tokenizer (Llama's and Gemma's add a BOS token)."""
+    from transformers import (
+        AutoConfig,
+        AutoModelForCausalLM,
+        GemmaTokenizer,
+        GPT2Tokenizer,
+        LlamaTokenizer,
+        Qwen2Tokenizer,
+    )
+
+    base = {
+        "llama": LlamaTokenizer,
+        "mistral": LlamaTokenizer,
+        "gemma": GemmaTokenizer,
+        "qwen2": Qwen2Tokenizer,
+        "gpt2": GPT2Tokenizer,
+    }[model_type]()
+    tok = base.train_new_from_iterator(CORPUS * 4, vocab_size=300)
+    if model_type in ("llama", "mistral", "gemma"):
+        tok = _with_bos(tok)
+    if model_type == "gpt2":
+        sizes = {"n_embd": 32, "n_layer": 2, "n_head": 2, "n_positions": 128}
+    else:
+        sizes = {
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "intermediate_size": 64,
+            "max_position_embeddings": 128,
+        }
+        if model_type == "gemma":
+            sizes["head_dim"] = 8
+    config = AutoConfig.for_model(
+        model_type,
+        vocab_size=len(tok),
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        tie_word_embeddings=model_type != "llama",
+        **sizes,
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config)
+    with torch.no_grad():  # norms away from 1 so that final-norm bugs show
+        for name, param in model.named_parameters():
+            if "norm" in name or "ln_" in name:
+                param.add_(
+                    torch.randn(param.shape, generator=torch.Generator().manual_seed(seed)) * 0.1
+                )
+    path = Path(path)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def _with_bos(tok):
+    """A trained tokenizer that prepends its BOS token, as Llama's and Gemma's do."""
+    from tokenizers import processors
+
+    bos = tok.bos_token
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tok.bos_token_id)]
+    )
+    return tok
+
+
+def build_tiny_qwen2_audio(path: str | Path, seed: int = 0) -> Path:
+    """A tiny Qwen2AudioForConditionalGeneration (2-layer audio tower, 2-layer Qwen2 LM) with a
+    processor built offline: WhisperFeatureExtractor(128 bins) + a small trained Qwen2 tokenizer
+    holding the audio special tokens."""
+    from transformers import (
+        Qwen2AudioConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        Qwen2Tokenizer,
+        WhisperFeatureExtractor,
+    )
+
+    specials = ["<|audio_bos|>", "<|AUDIO|>", "<|audio_eos|>", "<|im_start|>", "<|im_end|>"]
+    tok = Qwen2Tokenizer().train_new_from_iterator(
+        CORPUS * 4, vocab_size=300, new_special_tokens=specials
+    )
+    config = Qwen2AudioConfig(
+        audio_config={
+            "d_model": 32,
+            "encoder_layers": 2,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 64,
+            "num_mel_bins": 128,
+        },
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": len(tok),
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "intermediate_size": 64,
+            "max_position_embeddings": 2048,
+        },
+        audio_token_index=tok.convert_tokens_to_ids("<|AUDIO|>"),
+    )
+    torch.manual_seed(seed)
+    model = _roughen(Qwen2AudioForConditionalGeneration(config), seed)
+    path = Path(path)
+    model.save_pretrained(path)
+    processor = Qwen2AudioProcessor(
+        feature_extractor=WhisperFeatureExtractor(feature_size=128), tokenizer=tok
+    )
+    processor.save_pretrained(path)
+    return path
+
+
+def build_tiny_t5(path: str | Path, seed: int = 0) -> Path:
+    """A tiny T5 (encoder-decoder, no family): the generic fallback's test model."""
+    from transformers import T5Config, T5Model, T5Tokenizer
+
+    tok = T5Tokenizer().train_new_from_iterator(CORPUS * 4, vocab_size=300)
+    config = T5Config(
+        vocab_size=len(tok),
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_heads=4,
+        pad_token_id=tok.pad_token_id,
+        decoder_start_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = T5Model(config)
+    path = Path(path)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path

@@ -1,8 +1,10 @@
 """Text encoders (BERT, RoBERTa, XLM-R, e5, DistilBERT, ...): any AutoModel with a list of layers.
 
-Layers: "embeddings" (the input of the first layer = the embeddings module's output) and
-"layer_1".."layer_N" (each layer's raw output). The mask is the tokenizer's attention mask (special
-tokens included unless `pool_special_tokens=False`).
+One stack, `encoder` (text). Layers: "embeddings" (the input of the first layer = the embeddings
+module's output) and "layer_1".."layer_N" (each layer's raw output). The mask is the tokenizer's
+attention mask (special tokens included unless `pool_special_tokens=False`). The `prefix` setting
+(e5's "query: ", LaBSE and MiniLM need none) is written before each text; its tokens are masked in
+like the text's, and their character spans are (-1, -1).
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ import logging
 import torch
 from torch import nn
 
-from benchmark.models.base import AdapterInfo, BatchInputs, Modality
+from benchmark.models.base import AdapterInfo, BatchInputs
 from benchmark.models.common import (
     LayeredAdapter,
+    input_device,
     layer_table,
     load_checked,
     merge_settings,
+    same_positions,
     torch_dtype,
 )
-from benchmark.models.hooks import Tap
+from benchmark.models.hooks import Positions, Tap
+from benchmark.models.spans import Formatted, spans_of
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,7 @@ def _token_limit(model: nn.Module, tokenizer) -> int:
 
 
 class TextEncoderAdapter(LayeredAdapter):
-    modalities: tuple[Modality, ...] = ("text",)
+    stacks = {"encoder": ("text",)}
 
     def __init__(self, model, tokenizer, model_id: str, settings=None):
         super().__init__()
@@ -68,12 +73,13 @@ class TextEncoderAdapter(LayeredAdapter):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.model_id = model_id
-        self.device = next(model.parameters()).device
+        self.device = input_device(model)
         path, layers = find_layers(model)
         self.max_length = min(self.settings["max_length"], _token_limit(model, tokenizer))
         tap = Tap()
-        self._tables = {"text": layer_table(tap, layers)}
-        self._taps = {"text": [(tap, layers[0])]}
+        self._tables = {"encoder": layer_table(tap, layers)}
+        self._taps = {"encoder": [(tap, layers[0])]}
+        self._runners = {("encoder", "text"): self._encoder_text}
         self.info = AdapterInfo(
             family="text-encoder",
             adapter_version=ADAPTER_VERSION,
@@ -89,19 +95,24 @@ class TextEncoderAdapter(LayeredAdapter):
             },
         )
 
-    def _forward_text(self, batch: BatchInputs) -> dict[str, torch.Tensor]:
-        texts = [self.settings["prefix"] + t for t in batch.texts]
+    def _encoder_text(self, batch: BatchInputs) -> dict[str, Positions]:
+        formatted = [Formatted.around(t, before=self.settings["prefix"]) for t in batch.texts]
+        texts = [f.string for f in formatted]
         for i, text in enumerate(batch.texts):
             if not text or not text.strip():
                 raise ValueError(f"{self.model_id}: batch item {i} is an empty text")
-        enc = self.tokenizer(
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=self.max_length,
-            return_tensors="pt",
-            return_special_tokens_mask=True,
-        )
+        kwargs = {
+            "padding": True,
+            "truncation": True,
+            "max_length": self.max_length,
+            "return_tensors": "pt",
+            "return_special_tokens_mask": True,
+        }
+        try:
+            enc = self.tokenizer(texts, return_offsets_mapping=True, **kwargs)
+        except (NotImplementedError, TypeError, ValueError):  # a slow tokenizer: no offsets
+            enc = self.tokenizer(texts, **kwargs)
+        offsets = enc.pop("offset_mapping", None)
         special = enc.pop("special_tokens_mask").bool()
         mask = enc["attention_mask"].bool()
         if mask.shape[1] >= self.max_length:
@@ -113,8 +124,15 @@ class TextEncoderAdapter(LayeredAdapter):
                 )
         if not self.settings["pool_special_tokens"]:
             mask = mask & ~special
+        char_spans = None
+        if offsets is not None:
+            char_spans = torch.tensor(
+                [spans_of(f, off.tolist()) for f, off in zip(formatted, offsets, strict=True)],
+                dtype=torch.int64,
+            ).reshape(*mask.shape, 2)
+            char_spans[special] = -1  # special tokens have empty offsets; padding too
         self.model(**{k: v.to(self.device) for k, v in enc.items()})
-        return dict.fromkeys(self._tables["text"], mask)
+        return same_positions(self._tables["encoder"], mask, char_spans=char_spans)
 
 
 def load_text_encoder(
@@ -126,8 +144,15 @@ def load_text_encoder(
     dtype = torch_dtype("text-encoder", merged["dtype"])
     # the pooler is not among the layers read; converted checkpoints may leave it out
     model = load_checked(
-        AutoModel, source, optional=("pooler.",), revision=revision, dtype=dtype, **kw
-    ).to(device)
+        AutoModel,
+        source,
+        optional=("pooler.",),
+        revision=revision,
+        dtype=dtype,
+        device=device,
+        device_map=merged.get("device_map"),
+        **kw,
+    )
     tokenizer_kw = {"trust_remote_code": True} if kw.get("trust_remote_code") else {}
     tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, **tokenizer_kw)
     return TextEncoderAdapter(model, tokenizer, model_id, settings)

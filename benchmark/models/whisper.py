@@ -1,6 +1,9 @@
 """Whisper: speech through the encoder, text teacher-forced through the decoder.
 
-Speech: log-mel features -> encoder. The encoder always sees 30 s in the original model; only
+Stacks: `encoder` (speech) and `decoder` (text, and speech). Layers of each: "embeddings" (the
+input of layer 1) and "layer_1".."layer_N".
+
+Speech (encoder stack): log-mel features -> encoder. The encoder always sees 30 s in the original model; only
 ceil(n_samples / 320) output frames (50 per second) cover real audio and are masked in.
 With setting `window="cropped"` the mel features are cut to the longest clip of the batch and the
 encoder runs on that window only (see `_encode_cropped`): much faster, close but not identical.
@@ -11,8 +14,14 @@ The mask covers the text tokens only. An English-only model (`*.en`) was trained
 `<|startoftranscript|><|notimestamps|>` and gets that one for every language: its byte-level BPE
 reads any text, and the result records that no language token was given.
 
+Speech through the decoder stack: the clip's transcript (`BatchInputs.texts`) is teacher-forced
+after the same prompt while the decoder cross-attends to the clip's own encoder output (30 s
+window, or the cropped one), so text-only and speech-conditioned decoding pass through one stack
+and their states can be compared position by position. The mask covers the transcript's tokens.
+
 Speech longer than the encoder's 30 s window is encoded window by window (each window a batch item
-of its own) and the windows' real frames are joined in order, so no audio is dropped.
+of its own) and the windows' real frames are joined in order, so no audio is dropped (encoder stack
+only: the decoder cross-attends to one window).
 """
 
 from __future__ import annotations
@@ -25,19 +34,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, LayerStates, Modality
+from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, LayerStates, OutputHead
 from benchmark.models.common import (
     LayeredAdapter,
     fleurs_prefix,
+    input_device,
     layer_table,
     load_checked,
     merge_settings,
+    same_positions,
     torch_dtype,
 )
-from benchmark.models.hooks import Tap, lengths_to_mask
+from benchmark.models.hooks import Positions, Tap, lengths_to_mask
+from benchmark.models.spans import Formatted, spans_of, spans_tensor, token_offsets
 
 ADAPTER_VERSION = "1"
 SAMPLES_PER_FRAME = 320  # encoder output frames: mel hop 160 samples x conv2 stride 2
+FRAME_SECONDS = SAMPLES_PER_FRAME / SAMPLE_RATE  # 0.02
+STACKS = {"encoder": ("speech",), "decoder": ("text", "speech")}
 STFT_MARGIN = 400  # samples past a cropped window that its last mel frames' STFT windows reach
 PROMPT_TOKENS = ("<|startoftranscript|>", "{lang}", "<|transcribe|>", "<|notimestamps|>")
 ENGLISH_ONLY_PROMPT_TOKENS = ("<|startoftranscript|>", "<|notimestamps|>")
@@ -77,7 +91,7 @@ def is_english_only(model, vocab: dict[str, int] | Sequence[str]) -> bool:
 
 
 class WhisperAdapter(LayeredAdapter):
-    modalities: tuple[Modality, ...] = ("speech", "text")
+    stacks = STACKS
 
     def __init__(self, model, feature_extractor, tokenizer, model_id: str, settings=None):
         super().__init__()
@@ -91,7 +105,7 @@ class WhisperAdapter(LayeredAdapter):
         self.feature_extractor = feature_extractor
         self.tokenizer = tokenizer
         self.model_id = model_id
-        self.device = next(model.parameters()).device
+        self.device = input_device(model)
         # WhisperForConditionalGeneration keeps encoder and decoder in .model; WhisperModel itself
         base = model.model if hasattr(model, "model") else model
         self.encoder, self.decoder = base.encoder, base.decoder
@@ -107,13 +121,19 @@ class WhisperAdapter(LayeredAdapter):
 
         speech_tap, text_tap = Tap(), Tap()
         self._tables = {
-            "speech": layer_table(speech_tap, self.encoder.layers),
-            "text": layer_table(text_tap, self.decoder.layers),
+            "encoder": layer_table(speech_tap, self.encoder.layers),
+            "decoder": layer_table(text_tap, self.decoder.layers),
         }
         self._taps = {
-            "speech": [(speech_tap, self.encoder.layers[0])],
-            "text": [(text_tap, self.decoder.layers[0])],
+            "encoder": [(speech_tap, self.encoder.layers[0])],
+            "decoder": [(text_tap, self.decoder.layers[0])],
         }
+        self._runners = {
+            ("encoder", "speech"): self._encoder_speech,
+            ("decoder", "text"): self._decoder_text,
+            ("decoder", "speech"): self._decoder_speech,
+        }
+        self._heads = {"decoder": self._decoder_head}
         self.info = AdapterInfo(
             family="whisper",
             adapter_version=ADAPTER_VERSION,
@@ -128,6 +148,8 @@ class WhisperAdapter(LayeredAdapter):
                 "text_mask": "text tokens only (no prompt, no end token)",
                 "text_cross_attention": "encoder output of 30 s of silence",
                 "long_audio": "30 s windows encoded separately, real frames joined in order",
+                "decoder_speech": "transcript teacher-forced after the text prompt, cross-attending "
+                "to the clip's encoder output (window as set); mask: transcript tokens",
                 "language_aliases": dict(WHISPER_ALIASES),
             },
         )
@@ -142,9 +164,9 @@ class WhisperAdapter(LayeredAdapter):
 
     def forward(self, batch: BatchInputs) -> dict[str, LayerStates]:
         too_long = batch.modality == "speech" and any(
-            np.asarray(clip).size > self.max_samples for clip in batch.audio
+            np.asarray(clip).size > self.max_samples for clip in batch.audio or ()
         )
-        if not too_long:
+        if not too_long or self.resolve_stack(batch.modality, batch.stack) != "encoder":
             return super().forward(batch)
         pieces, owners = [], []
         for i, clip in enumerate(batch.audio):
@@ -155,7 +177,7 @@ class WhisperAdapter(LayeredAdapter):
         states = super().forward(dataclasses.replace(batch, audio=pieces))
         return {name: join_windows(s, owners, len(batch.audio)) for name, s in states.items()}
 
-    def _forward_speech(self, batch: BatchInputs) -> dict[str, torch.Tensor]:
+    def _clips(self, batch: BatchInputs) -> list[np.ndarray]:
         audio = [np.asarray(a, dtype=np.float32).reshape(-1) for a in batch.audio]
         for i, clip in enumerate(audio):
             if clip.size == 0 or clip.size > self.max_samples:
@@ -164,16 +186,24 @@ class WhisperAdapter(LayeredAdapter):
                     f"Whisper's encoder takes 0 < duration <= {self.max_samples / SAMPLE_RATE:.0f} s "
                     f"(split longer clips)"
                 )
+        return audio
+
+    def _encode(self, audio: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the encoder on the window the settings ask for: (its output after the final norm,
+        as the decoder reads it; the mask of real frames)."""
         frames = torch.tensor([math.ceil(c.size / SAMPLES_PER_FRAME) for c in audio])
         if self.settings["window"] == "cropped":
             width = int(frames.max())
             features = self._features(audio, samples=width * SAMPLES_PER_FRAME + STFT_MARGIN)
-            self._encode_cropped(features[..., : 2 * width])  # 2 mel frames per output frame
+            out = self.encoder.layer_norm(self._encode_cropped(features[..., : 2 * width]))
         else:
             width = self.encoder.config.max_source_positions
-            self.encoder(self._features(audio))
-        mask = lengths_to_mask(frames, width)
-        return dict.fromkeys(self._tables["speech"], mask)
+            out = self.encoder(self._features(audio)).last_hidden_state
+        return out, lengths_to_mask(frames, width)
+
+    def _encoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
+        _, mask = self._encode(self._clips(batch))
+        return same_positions(self._tables["encoder"], mask, frame_seconds=FRAME_SECONDS)
 
     def _features(self, audio: list[np.ndarray], samples: int | None = None) -> torch.Tensor:
         """Log-mel features of the clips zero-padded to `samples` (default: 30 s, as in training).
@@ -188,7 +218,8 @@ class WhisperAdapter(LayeredAdapter):
         out = self.feature_extractor(
             audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", **kwargs
         )
-        return out.input_features.to(self.device, self.encoder.conv1.weight.dtype)
+        weight = self.encoder.conv1.weight
+        return out.input_features.to(weight.device, weight.dtype)
 
     def _encode_cropped(self, features: torch.Tensor) -> torch.Tensor:
         """The encoder's own forward on a window shorter than 30 s.
@@ -223,39 +254,64 @@ class WhisperAdapter(LayeredAdapter):
         lang = whisper_language_token(language, self._vocab)
         return [self._vocab[t if t != "{lang}" else lang] for t in self._prompt_tokens]
 
-    def _forward_text(self, batch: BatchInputs) -> dict[str, torch.Tensor]:
-        prompt = self._text_prompt(batch.language)
+    def _teacher_forced(
+        self, texts: list[str], language: str
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Decoder inputs for prompt + each text's tokens + end: (input_ids and attention_mask,
+        the mask of text tokens, their character spans in the texts as given)."""
+        prompt = self._text_prompt(language)
         end = self._vocab[END_TOKEN]
         room = self.decoder.config.max_target_positions - len(prompt) - 1
         space = " " if self.settings["text_leading_space"] else ""
-        rows, spans = [], []
-        for i, text in enumerate(batch.texts):
+        for i, text in enumerate(texts):
             if not text or not text.strip():
                 raise ValueError(f"{self.model_id}: batch item {i} is an empty text")
-            ids = self.tokenizer(space + text.lstrip(), add_special_tokens=False).input_ids
-            if len(ids) > room:
+        formatted = [Formatted.leading_space(text, space) for text in texts]
+        ids, offsets = token_offsets(self.tokenizer, [f.string for f in formatted])
+        rows, spans = [], []
+        for i, row_ids in enumerate(ids):
+            if len(row_ids) > room:
                 raise ValueError(
-                    f"{self.model_id}: batch item {i} has {len(ids)} tokens; Whisper's decoder "
+                    f"{self.model_id}: batch item {i} has {len(row_ids)} tokens; Whisper's decoder "
                     f"holds at most {room} after its prompt (shorten or split the text)"
                 )
-            rows.append(prompt + ids + [end])
-            spans.append((len(prompt), len(prompt) + len(ids)))
+            rows.append(prompt + list(row_ids) + [end])
+            text_spans = spans_of(formatted[i], offsets[i]) if offsets is not None else []
+            spans.append([(-1, -1)] * len(prompt) + text_spans)
         width = max(map(len, rows))
         input_ids = torch.full((len(rows), width), end, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)
         text_mask = torch.zeros((len(rows), width), dtype=torch.bool)
-        for i, (row, (start, stop)) in enumerate(zip(rows, spans, strict=True)):
+        for i, row in enumerate(rows):
             input_ids[i, : len(row)] = torch.tensor(row)
             attention[i, : len(row)] = 1
-            text_mask[i, start:stop] = True
-        silence = self._silence
-        self.decoder(
-            input_ids=input_ids.to(self.device),
-            attention_mask=attention.to(self.device),
-            encoder_hidden_states=silence.expand(len(rows), -1, -1),
-            use_cache=False,
+            text_mask[i, len(prompt) : len(row) - 1] = True
+        inputs = {
+            "input_ids": input_ids.to(self.device),
+            "attention_mask": attention.to(self.device),
+        }
+        char_spans = spans_tensor(spans, width) if offsets is not None else None
+        return inputs, text_mask, char_spans
+
+    def _decode(self, batch: BatchInputs, texts: list[str], encoded: torch.Tensor):
+        inputs, mask, char_spans = self._teacher_forced(texts, batch.language)
+        self.decoder(**inputs, encoder_hidden_states=encoded, use_cache=False)
+        return same_positions(self._tables["decoder"], mask, char_spans=char_spans)
+
+    def _decoder_text(self, batch: BatchInputs) -> dict[str, Positions]:
+        return self._decode(
+            batch, list(batch.texts), self._silence.expand(len(batch.texts), -1, -1)
         )
-        return dict.fromkeys(self._tables["text"], text_mask)
+
+    def _decoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
+        texts = self.transcripts(batch, "decoder")
+        encoded, _ = self._encode(self._clips(batch))
+        return self._decode(batch, texts, encoded)
+
+    def _decoder_head(self) -> OutputHead:
+        proj = getattr(self.model, "proj_out", None)
+        weight = proj.weight if proj is not None else self.decoder.embed_tokens.weight
+        return OutputHead(weight, self.decoder.layer_norm, self.tokenizer)
 
 
 def join_windows(states: LayerStates, owners: list[int], n_items: int) -> LayerStates:
@@ -278,8 +334,14 @@ def load_whisper(source: str, model_id: str, revision=None, device="cpu", settin
     merged = merge_settings("whisper", DEFAULTS, settings)
     dtype = torch_dtype("whisper", merged["dtype"])
     model = load_checked(
-        WhisperForConditionalGeneration, source, revision=revision, dtype=dtype, **kw
-    ).to(device)
+        WhisperForConditionalGeneration,
+        source,
+        revision=revision,
+        dtype=dtype,
+        device=device,
+        device_map=merged.get("device_map"),
+        **kw,
+    )
     feature_extractor = AutoFeatureExtractor.from_pretrained(source, revision=revision)
     tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
     return WhisperAdapter(model, feature_extractor, tokenizer, model_id, settings)

@@ -1,7 +1,15 @@
-"""Run an adapter over probe inputs in length-sorted batches and pool every layer per item."""
+"""Run an adapter over probe inputs in length-sorted batches and pool every layer per item.
+
+States stay on the model's device, in its dtype, until pooled: only the pooled [L, B, D] of each
+batch is copied to the host (as float32), so extraction needs about the model's own memory plus
+one batch's states. `batch_size="auto"` finds the largest batch that fits by trying and halving on
+out-of-memory errors.
+"""
 
 from __future__ import annotations
 
+import gc
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +19,9 @@ import torch
 from tqdm.auto import tqdm
 
 from benchmark.models.base import BatchInputs, LayerStates, Modality, ModelAdapter
+
+log = logging.getLogger(__name__)
+AUTO_START = 64  # the first batch size "auto" tries
 
 
 @dataclass
@@ -54,6 +65,55 @@ def pool(states: LayerStates, method: str) -> torch.Tensor:
     return hidden[torch.arange(hidden.shape[0]), index]
 
 
+def is_out_of_memory(err: BaseException) -> bool:
+    """An allocation failure: torch's OutOfMemoryError, or a RuntimeError saying so (CPU
+    allocators say "can't allocate memory"; on CPU the system may also stop the process first)."""
+    oom = getattr(torch, "OutOfMemoryError", None)
+    if oom is not None and isinstance(err, oom):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and (
+        "out of memory" in text or "can't allocate memory" in text
+    )
+
+
+class BatchSize:
+    """A fixed batch size, or "auto": start at AUTO_START, halve on out-of-memory until a batch
+    fits, and keep that size for every later batch (the store keeps one for a whole run)."""
+
+    def __init__(self, size: int | str = 16):
+        self.auto = size == "auto"
+        if not self.auto and (not isinstance(size, int) or size < 1):
+            raise ValueError(f"batch size must be a whole number >= 1 or 'auto', got {size!r}")
+        self.size = AUTO_START if self.auto else int(size)
+        self.largest_run = 0  # the largest batch that ran (what "auto" settled on)
+
+    @classmethod
+    def of(cls, size: int | str | BatchSize) -> BatchSize:
+        return size if isinstance(size, BatchSize) else cls(size)
+
+    @property
+    def used(self) -> int | str:
+        """What results record: the size used (for "auto": the largest batch that ran)."""
+        if not self.auto:
+            return self.size
+        return self.largest_run or "auto"
+
+    def shrink(self, err: BaseException) -> None:
+        if not self.auto or not is_out_of_memory(err) or self.size == 1:
+            raise err
+        old, self.size = self.size, max(1, self.size // 2)
+        log.warning("batch of %d items ran out of memory; trying %d", old, self.size)
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def length_order(lengths: Sequence[float]) -> np.ndarray:
+    """Item indices, longest first (stable): the order batches are cut in."""
+    return np.argsort(-np.asarray(lengths, dtype=float), kind="stable")
+
+
 def extract(
     adapter: ModelAdapter,
     modality: Modality,
@@ -61,44 +121,68 @@ def extract(
     inputs: Sequence,
     lengths: Sequence[float],
     pooling: str = "mean",
-    batch_size: int = 16,
+    batch_size: int | str | BatchSize = 16,
     layers: Sequence[str] | None = None,
     ids: Sequence[int] | None = None,
     progress: bool | None = None,
+    *,
+    texts: Sequence[str] | None = None,
+    stack: str | None = None,
+    items: Sequence[int] | None = None,
 ) -> Representations:
     """Pooled per-layer representations of `inputs` (strings or 16 kHz waveforms).
 
     Items are sorted by length (longest first, so a batch that would not fit in memory fails at
-    once) and batched, which keeps padding small; results come back in input order.
+    once) and batched, which keeps padding small; results come back in input order. `texts` gives
+    speech items their transcripts (read by stacks that teacher-force them); `stack` None = the
+    modality's default. `items` restricts the work to those input indices (a shard of a
+    multi-process run); the result then holds only them, in input order.
     """
-    names = list(layers) if layers is not None else adapter.layer_names(modality)
-    order = np.argsort(-np.asarray(lengths, dtype=float), kind="stable")
+    names = list(layers) if layers is not None else adapter.layer_names(modality, stack)
+    sizer = BatchSize.of(batch_size)
+    order = length_order(lengths)
+    if items is not None:
+        keep = set(int(i) for i in items)
+        order = np.asarray([i for i in order if int(i) in keep], dtype=int)
+    ids = list(ids) if ids is not None else list(range(len(inputs)))
     out: np.ndarray | None = None
     bar = tqdm(
-        total=len(inputs),
+        total=len(order),
         desc=f"{language} {modality}",
         unit="item",
         disable=bars_disabled(progress),
         leave=False,
     )
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    start = 0
+    while start < len(order):
+        idx = order[start : start + sizer.size]
         batch = [inputs[i] for i in idx]
+        transcripts = [texts[i] for i in idx] if texts is not None else None
         batch_inputs = BatchInputs(
             modality=modality,
             language=language,
-            texts=batch if modality == "text" else None,
+            texts=batch if modality == "text" else transcripts,
             audio=batch if modality == "speech" else None,
+            stack=stack,
         )
-        states = adapter.forward(batch_inputs)
-        pooled = torch.stack([pool(states[name], pooling) for name in names])  # [L, B, D]
+        try:
+            states = adapter.forward(batch_inputs)
+            # pooled on the model's device; only [L, B, D] goes to the host, as float32
+            pooled = torch.stack([pool(states[name], pooling) for name in names])
+        except Exception as err:  # out of memory with "auto": halve and try again
+            sizer.shrink(err)
+            continue
+        del states
         if out is None:
             out = np.empty((len(names), len(inputs), pooled.shape[-1]), dtype=np.float32)
-        out[:, idx] = pooled.cpu().numpy()
+        out[:, idx] = pooled.float().cpu().numpy()
+        sizer.largest_run = max(sizer.largest_run, len(idx))
+        start += len(idx)
         bar.update(len(idx))
     bar.close()
     if out is None:
         raise ValueError(f"No inputs to extract for {language} {modality}.")
-    return Representations(
-        layers=names, ids=list(ids) if ids is not None else list(range(len(inputs))), array=out
-    )
+    if items is None:
+        return Representations(layers=names, ids=ids, array=out)
+    chosen = np.sort(order)
+    return Representations(layers=names, ids=[ids[i] for i in chosen], array=out[:, chosen])

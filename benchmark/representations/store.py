@@ -20,7 +20,7 @@ from benchmark.core import Modality
 from benchmark.models.base import ModelAdapter
 from benchmark.probes import ProbeSet
 from benchmark.representations.cache import RepresentationCache, cache_key
-from benchmark.representations.extract import Representations, extract
+from benchmark.representations.extract import BatchSize, Representations, extract
 from benchmark.representations.words import WordRepresentations, extract_words
 
 log = logging.getLogger(__name__)
@@ -93,21 +93,45 @@ class RepresentationStore:
         model: ModelHandle,
         cache_dir: Path,
         *,
-        batch_size: int = 16,
+        batch_size: int | str = 16,
         progress: bool | None = None,
         recompute: bool = False,
+        pooling: str | None = None,
+        stacks: dict[str, str] | None = None,
     ):
         self.model_key = model_key
         self.model = model
         self.cache = RepresentationCache(cache_dir)
-        self.batch_size = batch_size
+        self.batch = BatchSize.of(batch_size)  # "auto": found once, kept for the run
+        # [models] the model's own `pooling` setting wins over each task's; `stacks`: the stack
+        # each modality goes through when a task names none (the plan's resolved defaults)
+        self.pooling = pooling
+        self.stacks = dict(stacks or {})
         self.progress = progress
         self.recompute = recompute  # --overwrite: extract again and replace the entries
         self.extraction_seconds = 0.0
         self._memory = LruBytes(memory_budget())
         self._fresh: set[str] = set()  # keys extracted in this run (reused even when recompute)
 
-    def key_fields(self, probes: ProbeSet, lang: str, modality: Modality, pooling: str) -> dict:
+    @property
+    def batch_size(self) -> int | str:
+        """The batch size used (with "auto": the largest batch that ran; "auto" before any)."""
+        return self.batch.used
+
+    def resolve(
+        self, modality: Modality, pooling: str, stack: str | None
+    ) -> tuple[str, str | None]:
+        """[models] The effective pooling (the model's setting, else the task's) and stack."""
+        return self.pooling or pooling, stack or self.stacks.get(modality)
+
+    def key_fields(
+        self,
+        probes: ProbeSet,
+        lang: str,
+        modality: Modality,
+        pooling: str,
+        stack: str | None = None,
+    ) -> dict:
         described = probes.describe()
         return {
             "model": self.model_key,
@@ -118,6 +142,7 @@ class RepresentationStore:
             "language": lang,
             "modality": modality,
             "pooling": pooling,
+            "stack": stack,  # [models] the resolved stack the inputs went through
         }
 
     def get(
@@ -127,35 +152,61 @@ class RepresentationStore:
         modality: Modality,
         pooling: str = "mean",
         layers: str | list[str] = "all",
+        stack: str | None = None,
     ) -> Representations:
-        fields = self.key_fields(probes, lang, modality, pooling)
+        pooling, stack = self.resolve(modality, pooling, stack)
+        fields = self.key_fields(probes, lang, modality, pooling, stack)
         key = cache_key(fields)
         reps = self._memory.get(key)
-        if reps is None and (not self.recompute or key in self._fresh):
-            reps = self.cache.load(key, fields)
         if reps is None:
-            adapter = self.model.get()
-            clock = time.perf_counter()
-            if modality == "text":
-                inputs, lengths = probes.texts(lang), probes.text_lengths(lang)
-            else:
-                inputs, lengths = probes.audio(lang), probes.durations(lang)
-            reps = extract(
-                adapter,
-                modality,
-                lang,
-                inputs,
-                lengths,
-                pooling=pooling,
-                batch_size=self.batch_size,
-                ids=probes.ids,
-                progress=self.progress,
-            )
+            reps = self.cached(key, fields)
+        if reps is None:
+            reps = self.extract(probes, lang, modality, pooling, stack)
             self.cache.save(key, reps, fields)
             self._fresh.add(key)
-            self.extraction_seconds += time.perf_counter() - clock
         self._memory.put(key, reps)
         return select_layers(reps, layers)
+
+    def cached(self, key: str, fields: dict) -> Representations | None:
+        """The verified disk entry for `key` (None when missing, rejected, or to be recomputed)."""
+        if self.recompute and key not in self._fresh:
+            return None
+        return self.cache.load(key, fields)
+
+    def extract(
+        self,
+        probes: ProbeSet,
+        lang: str,
+        modality: Modality,
+        pooling: str,
+        stack: str | None,
+        items: list[int] | None = None,
+    ) -> Representations:
+        """Run the model (loading it if needed) over the unit's items (all, or a shard's)."""
+        adapter = self.model.get()
+        clock = time.perf_counter()
+        if modality == "text":
+            inputs, lengths = probes.texts(lang), probes.text_lengths(lang)
+        else:
+            inputs, lengths = probes.audio(lang), probes.durations(lang)
+        reps = extract(
+            adapter,
+            modality,
+            lang,
+            inputs,
+            lengths,
+            pooling=pooling,
+            batch_size=self.batch,
+            ids=probes.ids,
+            progress=self.progress,
+            # [models] transcripts go with every speech batch: stacks that decode text
+            # (Whisper's decoder, Seamless's text decoder) teacher-force them
+            texts=probes.texts(lang) if modality == "speech" else None,
+            stack=stack,
+            items=items,
+        )
+        self.extraction_seconds += time.perf_counter() - clock
+        return reps
 
     def words(
         self,
@@ -164,15 +215,15 @@ class RepresentationStore:
         modality: Modality,
         aggregation: str = "last",
         layers: str | list[str] = "all",
+        stack: str | None = None,
     ) -> WordRepresentations:
         """Word-level vectors of the probe set's labelled words (benchmark.representations.words):
         cached and served like pooled representations, under their own key."""
-        fields = self.key_fields(probes, lang, modality, "words")
+        _, stack = self.resolve(modality, "words", stack)
+        fields = self.key_fields(probes, lang, modality, "words", stack)
         fields["aggregation"] = aggregation if modality == "text" else "mean over frames"
         key = cache_key(fields)
-        reps = self._memory.get(key)
-        if reps is None and (not self.recompute or key in self._fresh):
-            reps = self.cache.load(key, fields)
+        reps = self._memory.get(key) or self.cached(key, fields)
         if reps is None:
             adapter = self.model.get()
             clock = time.perf_counter()
@@ -185,9 +236,10 @@ class RepresentationStore:
                 probes.durations(lang) if speech else probes.text_lengths(lang),
                 probes.words(lang),
                 aggregation=aggregation,
-                batch_size=self.batch_size,
+                batch_size=self.batch.size,
                 ids=probes.ids,
                 texts=probes.texts(lang),
+                stack=stack,
                 progress=self.progress,
             )
             self.cache.save(key, reps, fields)
@@ -198,6 +250,7 @@ class RepresentationStore:
 
 
 def select_layers(reps, layers: str | list[str]):
+    """The same representations (pooled or word-level) restricted to `layers`."""
     if layers == "all":
         return reps
     unknown = [name for name in layers if name not in reps.layers]

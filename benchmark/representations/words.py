@@ -78,6 +78,7 @@ def extract_words(
     batch_size: int = 16,
     ids: Sequence[int] | None = None,
     texts: Sequence[str] | None = None,
+    stack: str | None = None,
     progress: bool | None = None,
 ) -> WordRepresentations:
     """Per-layer vectors of every word in `words` (per item: dicts with char_start/char_end for
@@ -85,7 +86,7 @@ def extract_words(
     if aggregation not in AGGREGATIONS:
         raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
     ids = list(ids) if ids is not None else list(range(len(inputs)))
-    names = adapter.layer_names(modality)
+    names = adapter.layer_names(modality, stack)
     counts = [len(w) for w in words]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     out: np.ndarray | None = None
@@ -106,6 +107,7 @@ def extract_words(
             if modality == "text"
             else ([texts[i] for i in idx] if texts is not None else None),
             audio=[inputs[i] for i in idx] if modality == "speech" else None,
+            stack=stack,
         )
         states = adapter.forward(batch)
         for li, name in enumerate(names):
