@@ -309,7 +309,7 @@ def test_build_concepts_spans_match_where_the_word_is_heard(tmp_path):
     # character spans index raw_transcription (no spaces in Chinese)
     assert [(w["word"], w["char_start"], w["char_end"]) for w in zh] == [
         ("狗", 1, 2),
-        ("桌子", 5, 7),
+        ("桌子", 6, 8),
     ]
     en = pq.read_table(out / "en_us.parquet").to_pylist()[2]
     assert [(w["word"], w["char_start"], w["char_end"]) for w in en["words"]] == [
