@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from benchmark.probes import ProbeSpec, list_probe_sets, load_probes, show_probe_set
+from benchmark.probes.languages import get_language
 
 DATA = Path(__file__).resolve().parent.parent / "benchmark" / "probes" / "data"
 SETS = ["udhr", "concepts"]
@@ -81,3 +82,34 @@ def test_concept_labels_present_in_every_language_with_spans():
                 assert 0 <= w["start_s"] < w["end_s"] <= duration + 1e-3, (lang, item, w)
     categories = probes.frame["category"].value_counts()
     assert len(categories) >= 10 and categories.min() == categories.max()
+
+
+def test_concept_words_char_spans_are_the_words_in_the_text():
+    probes = load_probes(ProbeSpec(source="concepts"))
+    n = 0
+    for lang in probes.languages:
+        rows = zip(probes.ids, probes.texts(lang), probes.words(lang), strict=True)
+        for item, text, words in rows:
+            end = 0  # in order, not overlapping, inside the text
+            for w in words:
+                a, b = w["char_start"], w["char_end"]
+                assert end <= a < b <= len(text), (lang, item, w)
+                assert text[a:b] == w["word"], (lang, item, w, text)
+                end = b
+                n += 1
+    assert n == sum(len(ws) for lang in probes.languages for ws in probes.words(lang)) > 3000
+
+
+def test_udhr_word_counts_are_plausible_for_every_script():
+    frame = load_probes(ProbeSpec(source="udhr")).frame
+    for code, rows in frame.groupby("lang_code"):
+        script = get_language(code).script
+        chars, words = rows["n_chars"].sum(), rows["n_words"].sum()
+        if script in ("Hans", "Hant", "Jpan"):  # counted in characters
+            spaces = rows["raw_transcription"].str.count(r"\s").sum()
+            assert words == chars - spaces, code
+        elif script == "Thai":  # no word separator: space-separated phrases (documented)
+            assert words == sum(len(t.split()) for t in rows["raw_transcription"]), code
+        else:
+            assert 3 <= chars / words <= 15, (code, chars / words)
+            assert rows["n_words"].min() >= 3, code

@@ -139,6 +139,11 @@ LANGUAGES: dict[str, FleursLanguage] = {
 
 # Scripts written without spaces between words, where `n_words` counts characters instead.
 _CHARACTER_SCRIPTS = {"Hans", "Hant", "Jpan"}
+# What separates words besides whitespace: the Ethiopic wordspace ፡ (U+1361; Amharic text puts it,
+# not a space, between words) and the Ethiopic punctuation that ends a word and may stand without
+# one (። ፣ ፤ ፥ ፦ ፧ ፨, U+1362-U+1368); the zero-width space that some texts in unspaced scripts put
+# at word breaks. Thai, Lao, Khmer and Burmese have no word separator: their spaces mark phrases.
+_WORD_SEPARATORS = re.compile(r"[\s\u1361-\u1368\u200b]+")
 
 
 class UnknownLanguageError(ValueError):
@@ -212,8 +217,11 @@ def get_language(code: str) -> FleursLanguage:
 
 
 def count_words(text: str, code: str) -> int:
-    """Whitespace words; for Han/kana text (no spaces between words), non-space characters."""
+    """Words of `text`: the pieces between whitespace and other word separators (the Ethiopic
+    wordspace ፡ and punctuation, the zero-width space); for Han/kana text (no spaces between
+    words), non-space characters. Thai, Lao, Khmer and Burmese text is not segmented: there the
+    count is of space-separated phrases."""
     lang = LANGUAGES.get(code)
     if lang is not None and lang.script in _CHARACTER_SCRIPTS:
         return len(re.sub(r"\s+", "", text))
-    return len(text.split())
+    return sum(1 for piece in _WORD_SEPARATORS.split(text) if piece)
