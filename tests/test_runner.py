@@ -90,7 +90,7 @@ def test_run_writes_keyed_results_and_rescores_without_the_model(
     assert path.name == f"{result.key[:16]}.json"
     assert result.status == "ok" and result.task.kind == "cross_modal_gap"
     assert result.probes.n == 16 and result.probes.languages == sorted(LANGS)
-    assert result.model.family == "whisper" and result.model.settings["window"] == "full"
+    assert result.model.family == "whisper" and result.model.settings["window"] == "cropped"
     assert result.model.n_parameters > 0
     main_score = result.main_score
     assert main_score.ci_low < main_score.value < main_score.ci_high

@@ -5,8 +5,9 @@ input of layer 1) and "layer_1".."layer_N".
 
 Speech (encoder stack): log-mel features -> encoder. The encoder always sees 30 s in the original model; only
 ceil(n_samples / 320) output frames (50 per second) cover real audio and are masked in.
-With setting `window="cropped"` the mel features are cut to the longest clip of the batch and the
-encoder runs on that window only (see `_encode_cropped`): much faster, close but not identical.
+With setting `window="cropped"` (the default) the mel features are cut to the longest clip of the
+batch and the encoder runs on that window only (see `_encode_cropped`): 3-4x faster on the short
+probe clips, close but not identical; `window="full"` pads every clip to 30 s as in training.
 
 Text: the decoder reads `<|startoftranscript|><|lang|><|transcribe|><|notimestamps|>` + the text's
 tokens + `<|endoftext|>`, cross-attending to the encoder output of 30 s of silence (computed once).
@@ -57,7 +58,9 @@ PROMPT_TOKENS = ("<|startoftranscript|>", "{lang}", "<|transcribe|>", "<|notimes
 ENGLISH_ONLY_PROMPT_TOKENS = ("<|startoftranscript|>", "<|notimestamps|>")
 END_TOKEN = "<|endoftext|>"
 DEFAULTS = {
-    "window": "full",  # "full": 30 s padding as trained; "cropped": the batch's longest clip
+    # "cropped" (default): the encoder runs on the batch's longest clip (3-4x faster on short
+    # probes; pooled states at cosine >= 0.99 median to the full window); "full": 30 s as trained
+    "window": "cropped",
     "text_leading_space": True,  # Whisper writes " Word" after the prompt; the text follows suit
     "dtype": "float32",
 }
