@@ -226,7 +226,9 @@ def _where(path: Path, lines: dict[tuple[str, ...], int]):
 
 
 def _describe_error(path: Path, err: ValidationError, lines: dict) -> str:
-    first = err.errors()[0]
+    # An unknown field first: a misspelt field is also reported missing under its right name.
+    errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
     loc = tuple(str(x) for x in first["loc"])
     where = _where(path, lines)(*loc) if loc else str(path)
     if first["type"] == "extra_forbidden":
