@@ -2,8 +2,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 RESULTS ?= results
+SITE ?= build/site
 
-.PHONY: setup run test test-fast lint format bench probes clean
+.PHONY: setup run site test test-fast lint format bench probes golden screenshots clean
 
 setup:
 	@bash tools/bootstrap.sh
@@ -14,6 +15,19 @@ run: setup
 	$(VENV)/bin/interlingua run --model openai/whisper-base --tasks all --output $(RESULTS)
 	$(VENV)/bin/interlingua run --model intfloat/multilingual-e5-small --model-setting 'prefix=query: ' --tasks all --output $(RESULTS)
 
+## The static leaderboard of $(RESULTS) (and the submission files), then the path to open.
+site: setup
+	$(VENV)/bin/interlingua leaderboard build --results $(RESULTS) --out $(SITE) --submissions submissions
+
+## Screenshots of each page type of the built site, in build/screenshots/.
+screenshots: site
+	$(PY) -m leaderboard.screenshots --site $(SITE) --out build/screenshots
+
+## Regenerate the golden results (tests/golden/results) after a change that moves the numbers on
+## purpose; it prints what moved. Review the diff and commit it.
+golden: setup
+	$(PY) -m benchmark.golden --write
+
 ## The whole test suite (what CI runs).
 test: setup
 	$(PY) -m pytest -q
@@ -23,12 +37,12 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
 lint: setup
-	$(VENV)/bin/ruff check benchmark tests benchmarks
-	$(VENV)/bin/ruff format --check benchmark tests benchmarks
+	$(VENV)/bin/ruff check benchmark leaderboard tests benchmarks
+	$(VENV)/bin/ruff format --check benchmark leaderboard tests benchmarks
 
 format: setup
-	$(VENV)/bin/ruff format benchmark tests benchmarks
-	$(VENV)/bin/ruff check --fix benchmark tests benchmarks
+	$(VENV)/bin/ruff format benchmark leaderboard tests benchmarks
+	$(VENV)/bin/ruff check --fix benchmark leaderboard tests benchmarks
 
 ## Speed and memory benchmarks (print ratios; see benchmarks/README.md).
 bench: setup
