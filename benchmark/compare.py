@@ -41,7 +41,7 @@ FailOn = Literal["regression", "change"]
 COLUMNS = [
     "model",
     "task",
-    "value",
+    "score",
     "baseline",
     "candidate",
     "delta",
@@ -88,7 +88,7 @@ class Comparison:
         rows = [
             r
             for r in self.rows
-            if everything or r["value"].startswith("main") or r["verdict"] not in QUIET
+            if everything or r["score"].startswith("main") or r["verdict"] not in QUIET
         ]
         return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -313,7 +313,7 @@ def _row(out: Comparison, result: TaskResult, name: str, b, c, tol, verdict: str
         {
             "model": model_label(result),
             "task": result.task.name,
-            "value": name,
+            "score": name,
             "baseline": bv,
             "candidate": cv,
             "delta": (cv - bv) if bv is not None and cv is not None else None,

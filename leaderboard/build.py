@@ -118,16 +118,6 @@ def _prepare_out(out: Path) -> None:
     (out / MARKER).write_text("built by interlingua leaderboard build; replaced on rebuild\n")
 
 
-def _short(revision: str) -> str:
-    return revision[:10] if len(revision) == 40 else revision
-
-
-def _params(n: int | None) -> str:
-    if not n:
-        return ""
-    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
-
-
 class Site:
     def __init__(self, out, title, rows, cols, result_set: ResultSet, report, tasks_dir, docs_dir):
         self.out, self.title, self.rows, self.cols = out, title, rows, cols
@@ -141,9 +131,6 @@ class Site:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        for row in rows:
-            row.short_revision = _short(row.revision)  # type: ignore[attr-defined]
-            row.params_label = _params(row.n_parameters)  # type: ignore[attr-defined]
         self.task_names = sorted({t for r in rows for t in r.results})
         self.task_pages = {t: f"tasks/{slug(t)[:100]}.html" for t in self.task_names}
         self.latest = {t: self._latest(t) for t in self.task_names}

@@ -56,6 +56,19 @@ class Row:
         return "+".join(sorted(self.modalities)) or "?"
 
     @property
+    def short_revision(self) -> str:
+        return self.revision[:10] if len(self.revision) == 40 else self.revision
+
+    @property
+    def params_label(self) -> str:
+        n = self.n_parameters
+        if not n:
+            return ""
+        return (
+            f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+        )
+
+    @property
     def label(self) -> str:
         rev = self.revision if len(self.revision) <= 24 else self.revision[:10]
         return f"{self.model}@{rev}" + (f" ({self.init})" if self.control else "")
