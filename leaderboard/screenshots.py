@@ -68,12 +68,12 @@ def page_types(site: Path) -> dict[str, Path]:
     """One page of each type in a built site."""
     site = Path(site)
     pages = {"index": site / "index.html", "about": site / "about.html"}
-    task = sorted(p for p in (site / "tasks").glob("*.html") if not p.name.endswith(".yaml.html"))
-    model = sorted((site / "models").glob("*.html"))
-    doc = sorted((site / "docs").glob("*.html"))
+    task = [p for p in (site / "tasks").glob("*.html") if not p.name.endswith(".yaml.html")]
+    model = list((site / "models").glob("*.html"))
+    doc = list((site / "docs").glob("*.html"))
     for name, found in (("task", task), ("model", model), ("doc", doc)):
-        if found:
-            pages[name] = found[0]
+        if found:  # the fullest page of its type (most curves and heatmaps)
+            pages[name] = max(sorted(found), key=lambda p: p.stat().st_size)
     return pages
 
 
