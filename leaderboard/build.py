@@ -303,9 +303,7 @@ class Site:
         for task in sorted(row.results):
             r = row.results[task]
             raw_path = f"data/raw/{row.row_id}/{slug(task)[:100]}.json"
-            raw = self._raw_text(r)
-            (self.out / raw_path).parent.mkdir(parents=True, exist_ok=True)
-            (self.out / raw_path).write_text(raw, encoding="utf-8")
+            self._write_raw(r, self.out / raw_path)
             column = Column(r.main_score.name if r.main_score else "", [task])
             tasks.append(
                 {
@@ -318,22 +316,28 @@ class Site:
                     "command": r.run.command or "(not recorded)",
                     "charts": self._model_charts(r),
                     "legend": self._group_legend(r),
-                    "heatmaps": [charts.heatmap(m) for m in charts.matrices_at_main_layer(r)],
+                    "heatmaps": [
+                        charts.heatmap(m)
+                        for m in charts.matrices_at_main_layer(r)
+                        if r.main_score is None or m.measure == r.main_score.measure
+                    ],
                     "notes": r.notes,
-                    "raw": raw,
                     "raw_path": raw_path,
                 }
             )
         self.render("model.html", row.page, row=row, tasks=tasks)
 
-    def _raw_text(self, result: TaskResult) -> str:
+    def _write_raw(self, result: TaskResult, target: Path) -> None:
         """The result file as it is on disk (it was read and validated from there)."""
-        path = self.result_set.paths.get(result.key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = self.result_set.paths.get(result.key)
         try:
-            return path.read_text(encoding="utf-8") if path else ""
-        except OSError:
+            shutil.copyfile(source, target)
+            return
+        except (OSError, TypeError):
             pass
-        return json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        data = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
+        target.write_text(data + "\n", encoding="utf-8")
 
     @staticmethod
     def _group_keys(result: TaskResult) -> list[str]:

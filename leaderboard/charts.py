@@ -6,12 +6,18 @@ Why inline SVG drawn from Python rather than a vendored JS charting library: not
 or license-check; the pages render from `file://`, with scripts blocked, and in a screenshot the
 moment they load; the output is deterministic and testable without a browser. The few
 interactions (highlighting a model's curves) are a small hand-written script (static/board.js).
+
+The two most repeated elements (a curve's point markers and a heatmap's cells: thousands per page)
+are written here rather than in a template loop, for speed: numbers are formatted by Python and
+every text (titles, labels) goes through `markupsafe.escape`, exactly as autoescape would.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
 
 from benchmark.results import Curve, Matrix
 
@@ -76,7 +82,7 @@ class Series:
     line: str = ""
     band: str = ""
     null: str = ""
-    points: list[dict] = field(default_factory=list)
+    points: Markup = field(default_factory=Markup)  # <circle>s with escaped <title>s
 
 
 @dataclass
@@ -116,27 +122,35 @@ def curve_chart(entries: list[tuple], with_points: bool = True) -> CurveChart:
     ticks = nice_ticks(low, high)
     low, high = min(low, ticks[0]), max(high, ticks[-1])
     pw, ph = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    scale = ph / (high - low)
+    xs: dict[float, str] = {}
 
-    def sx(depth: float) -> float:
-        return round(LEFT + min(max(depth, 0.0), 1.0) * pw, 1)
+    def sx(depth: float) -> str:  # few distinct depths: formatted once
+        if depth not in xs:
+            xs[depth] = f"{LEFT + min(max(depth, 0.0), 1.0) * pw:.1f}"
+        return xs[depth]
 
-    def sy(value: float) -> float:
-        return round(TOP + (high - value) / (high - low) * ph, 1)
+    def sy(value: float) -> str:
+        return f"{TOP + (high - value) * scale:.1f}"
 
     series = []
     for row_id, label, color, control, on, curve in entries:
         s = Series(row_id, label, color, control, on)
-        s.line = _path([(sx(p.depth), sy(p.value)) if _ok(p.value) else None for p in curve.points])
+        points = curve.points
+        s.line = _path([(sx(p.depth), sy(p.value)) if _ok(p.value) else None for p in points])
         s.null = _path(
-            [(sx(p.depth), sy(p.null_mean)) if _ok(p.null_mean) else None for p in curve.points]
+            [(sx(p.depth), sy(p.null_mean)) if _ok(p.null_mean) else None for p in points]
         )
-        s.band = _band(curve, sx, sy)
+        s.band = _band(points, sx, sy)
         if with_points and on:
-            s.points = [
-                {"x": sx(p.depth), "y": sy(p.value), "title": _point_title(label, p)}
-                for p in curve.points
-                if _ok(p.value)
-            ]
+            s.points = Markup(
+                "".join(
+                    f'<circle cx="{sx(p.depth)}" cy="{sy(p.value)}" r="3">'
+                    f"<title>{escape(_point_title(label, p))}</title></circle>"
+                    for p in points
+                    if _ok(p.value)
+                )
+            )
         series.append(s)
     series.sort(key=lambda s: s.on)  # highlighted series drawn last (on top)
     return CurveChart(
@@ -146,8 +160,10 @@ def curve_chart(entries: list[tuple], with_points: bool = True) -> CurveChart:
         stack=first.stack,
         higher_is_better=first.higher_is_better,
         series=series,
-        x_ticks=[{"x": sx(d), "label": tick_label(d)} for d in (0, 0.25, 0.5, 0.75, 1)],
-        y_ticks=[{"y": sy(t), "label": tick_label(t)} for t in ticks if low <= t <= high],
+        x_ticks=[
+            {"x": float(sx(float(d))), "label": tick_label(d)} for d in (0, 0.25, 0.5, 0.75, 1)
+        ],
+        y_ticks=[{"y": float(sy(t)), "label": tick_label(t)} for t in ticks if low <= t <= high],
     )
 
 
@@ -162,7 +178,7 @@ def _point_title(label: str, p) -> str:
     return text
 
 
-def _path(points: list[tuple[float, float] | None]) -> str:
+def _path(points: list[tuple[str, str] | None]) -> str:
     parts, pen_down = [], False
     for pt in points:
         if pt is None:
@@ -173,10 +189,10 @@ def _path(points: list[tuple[float, float] | None]) -> str:
     return "".join(parts)
 
 
-def _band(curve: Curve, sx, sy) -> str:
+def _band(points: list, sx, sy) -> str:
     """Closed polygons through ci_high (left to right) and ci_low (back), per contiguous run."""
     runs, run = [], []
-    for p in curve.points:
+    for p in points:
         if _ok(p.ci_low) and _ok(p.ci_high):
             run.append(p)
         elif run:
@@ -217,21 +233,26 @@ def heatmap(matrix: Matrix) -> dict:
     values = [v for row in matrix.values for v in row if _ok(v)]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     span = (high - low) or 1.0
-    cells = []
+    parts = []
     show_text = len(matrix.rows) <= 14 and len(matrix.columns) <= 14
+    half = CELL / 2
     for i, (rname, row) in enumerate(zip(matrix.rows, matrix.values, strict=False)):
         for j, (cname, v) in enumerate(zip(matrix.columns, row, strict=False)):
+            x, y = LABEL_W + j * CELL, LABEL_H + i * CELL
             t = (v - low) / span if _ok(v) else None
-            cells.append(
-                {
-                    "x": LABEL_W + j * CELL,
-                    "y": LABEL_H + i * CELL,
-                    "fill": color_for(t) if t is not None else "#eeeeee",
-                    "text": f"{v:.2f}" if _ok(v) and show_text else "",
-                    "dark": t is not None and t > 0.6,
-                    "title": f"{rname} / {cname}: {v:.4f}" if _ok(v) else f"{rname} / {cname}: -",
-                }
+            fill = color_for(t) if t is not None else "#eeeeee"
+            title = escape(f"{rname} / {cname}: " + (f"{v:.4f}" if _ok(v) else "-"))
+            parts.append(
+                f'<rect x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" fill="{fill}">'
+                f"<title>{title}</title></rect>"
             )
+            if show_text and t is not None:
+                dark = " dark" if t > 0.6 else ""
+                parts.append(
+                    f'<text class="celltext{dark}" x="{x + half}" y="{y + half + 3}" '
+                    f'text-anchor="middle">{v:.2f}</text>'
+                )
+    cells = Markup("".join(parts))  # numbers formatted here; every label escaped above
     return {
         "name": matrix.name,
         "measure": matrix.measure,

@@ -118,12 +118,13 @@ def synthetic_result(
         modalities if len(modalities) == 1 else ["same_language", "cross_language", *modalities]
     )
     main_group = ms_cfg.get("group") or groups[0]
+    groups = groups if main_group in groups else [main_group, *groups]
     layers = ["embeddings"] + [f"layer_{i}" for i in range(1, n_layers + 1)]
     control = init != "pretrained"
     peak, height = rng.uniform(0.3, 0.9), (0.05 if control else rng.uniform(0.15, 0.45))
     null_level = rng.uniform(0.3, 0.4)
     curves, matrices = [], []
-    for m in ("svcca", "cka"):
+    for m in dict.fromkeys((measure, "cka")):
         for g in groups:
             offset = rng.uniform(-0.05, 0.05)
             points = []

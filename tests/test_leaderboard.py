@@ -106,7 +106,10 @@ def test_model_page_has_command_settings_and_raw_json(site):
     html = page.read_text()
     assert "interlingua run --model intfloat/multilingual-e5-small --tasks gap_text" in html
     assert "prefix=&#39;query: &#39;" in html
-    assert "Raw result JSON" in html and "&#34;schema_version&#34;: &#34;2.0&#34;" in html
+    raw = re.search(r'Raw result: <a href="\.\./(data/raw/[^"]+\.json)"', html)
+    assert raw and json.loads((site[0] / raw.group(1)).read_text())["model"]["id"].startswith(
+        "intf"
+    )
     assert "not_applicable" in html  # its cross-modal result, with the reason
 
 
