@@ -15,7 +15,6 @@ Security Policy that allows no inline script, so nothing that slipped through co
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -23,13 +22,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import jinja2
-from markupsafe import Markup
 
 from benchmark.errors import UsageError
 from benchmark.fileio import slug
 from benchmark.result_sets import ResultSet, load_result_set
 from benchmark.results import SCHEMA_VERSION, TaskResult
 from leaderboard import charts
+from leaderboard.about import default_tasks_dir
 from leaderboard.data import Column, Row, build_rows, cell, columns, long_table, write_downloads
 
 HERE = Path(__file__).resolve().parent
@@ -122,7 +121,7 @@ class Site:
     def __init__(self, out, title, rows, cols, result_set: ResultSet, report, tasks_dir, docs_dir):
         self.out, self.title, self.rows, self.cols = out, title, rows, cols
         self.result_set, self.report = result_set, report
-        self.tasks_dir = Path(tasks_dir) if tasks_dir else _default_tasks_dir()
+        self.tasks_dir = Path(tasks_dir) if tasks_dir else default_tasks_dir()
         self.docs_dir = Path(docs_dir) if docs_dir else REPO / "docs" / "tasks"
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -314,8 +313,8 @@ class Site:
                     "cell": cell(row, column),
                     "score_name": r.main_score.name if r.main_score else "",
                     "command": r.run.command or "(not recorded)",
-                    "charts": self._model_charts(r),
-                    "legend": self._group_legend(r),
+                    "charts": charts.model_charts(r),
+                    "legend": charts.group_legend(r),
                     "heatmaps": [
                         charts.heatmap(m)
                         for m in charts.matrices_at_main_layer(r)
@@ -339,86 +338,10 @@ class Site:
         data = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
         target.write_text(data + "\n", encoding="utf-8")
 
-    @staticmethod
-    def _group_keys(result: TaskResult) -> list[str]:
-        return list(
-            dict.fromkeys("/".join(filter(None, (c.group, c.stack))) for c in result.curves)
-        )
-
-    def _group_legend(self, result: TaskResult) -> list[dict]:
-        return [
-            {
-                "row_id": f"g{i}",
-                "label": g,
-                "color": charts.PALETTE[i % 10],
-                "control": False,
-                "on": True,
-            }
-            for i, g in enumerate(self._group_keys(result))
-        ]
-
-    def _model_charts(self, result: TaskResult) -> list:
-        """One chart per measure; one series per curve group (and stack)."""
-        groups = self._group_keys(result)
-        by_measure: dict[str, list] = {}
-        for curve in result.curves:
-            g = "/".join(filter(None, (curve.group, curve.stack)))
-            i = groups.index(g)
-            by_measure.setdefault(curve.measure, []).append(
-                (f"g{i}", g, charts.PALETTE[i % 10], False, True, curve)
-            )
-        return [charts.curve_chart(entries) for entries in by_measure.values()]
-
     def write_about(self) -> None:
-        infos = []
-        for task in self.task_names:
-            info = self.task_info(task)
-            info["yaml_page"], info["yaml_name"] = self._write_task_file(task)
-            info["doc_page"] = self._write_doc(self.latest[task].task.kind)
-            infos.append(info)
-        self.render("about.html", "about.html", tasks=infos)
+        from leaderboard.about import write_about
 
-    def _write_task_file(self, task: str) -> tuple[str | None, str | None]:
-        path = self.tasks_dir / f"{task}.yaml"
-        if not path.is_file():
-            return None, None
-        files, seen = [], set()
-        while path is not None and path.is_file() and path.resolve() not in seen:
-            seen.add(path.resolve())
-            text = path.read_text(encoding="utf-8")
-            files.append({"name": path.name, "text": text})
-            include = next(
-                (
-                    line.split(":", 1)[1].strip().strip("\"'")
-                    for line in text.splitlines()
-                    if line.startswith("include:")
-                ),
-                None,
-            )
-            path = path.parent / include if include else None
-        page = f"tasks/{slug(task)[:100]}.yaml.html"
-        for f in files:  # the raw files too, for download
-            (self.out / "tasks").mkdir(exist_ok=True)
-            (self.out / "tasks" / slug(f["name"])).write_text(f["text"], encoding="utf-8")
-        self.render(
-            "text.html", page, heading=f"tasks/{files[0]['name']}", body_html="", files=files
-        )
-        return page, files[0]["name"]
-
-    def _write_doc(self, kind: str) -> str | None:
-        page = f"docs/{slug(kind)}.html"
-        if (self.out / page).is_file():
-            return page
-        path = self.docs_dir / f"{kind}.md"
-        if not path.is_file():
-            return None
-        from markdown_it import MarkdownIt
-
-        # Project documentation, not user data; raw HTML in it is escaped (html=False).
-        md = MarkdownIt("commonmark", {"html": False}).enable("table")
-        body = Markup(md.render(path.read_text(encoding="utf-8")))
-        self.render("text.html", page, heading=f"docs/tasks/{path.name}", body_html=body, files=[])
-        return page
+        write_about(self)
 
 
 def _probes_text(p: dict) -> str:
@@ -427,8 +350,3 @@ def _probes_text(p: dict) -> str:
     if languages:
         text += f": {len(languages)} languages ({', '.join(map(str, languages))})"
     return text + (f", n = {p['n']}" if p.get("n") else "")
-
-
-def _default_tasks_dir() -> Path:
-    env = os.environ.get("INTERLINGUA_TASKS_DIR")
-    return Path(env) if env else REPO / "tasks"

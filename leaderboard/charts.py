@@ -286,3 +286,31 @@ def matrices_at_main_layer(result) -> list[Matrix]:
     main_measure = result.main_score.measure if result.main_score else None
     ordered = sorted(groups.items(), key=lambda kv: (kv[0][0] != main_measure, kv[0]))
     return [pick_matrix(ms, layer) for _, ms in ordered]
+
+
+# --- a model's own charts --------------------------------------------------------------------------
+
+
+def group_keys(result) -> list[str]:
+    """A result's curve groups (with their stack), in order."""
+    return list(dict.fromkeys("/".join(filter(None, (c.group, c.stack))) for c in result.curves))
+
+
+def group_legend(result) -> list[dict]:
+    return [
+        {"row_id": f"g{i}", "label": g, "color": PALETTE[i % 10], "control": False, "on": True}
+        for i, g in enumerate(group_keys(result))
+    ]
+
+
+def model_charts(result) -> list[CurveChart]:
+    """One chart per measure of one result; one series per curve group (and stack)."""
+    groups = group_keys(result)
+    by_measure: dict[str, list] = {}
+    for curve in result.curves:
+        g = "/".join(filter(None, (curve.group, curve.stack)))
+        i = groups.index(g)
+        by_measure.setdefault(curve.measure, []).append(
+            (f"g{i}", g, PALETTE[i % 10], False, True, curve)
+        )
+    return [curve_chart(entries) for entries in by_measure.values()]
