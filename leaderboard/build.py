@@ -66,8 +66,13 @@ def build_site(
     docs_dir: Path | None = None,
 ) -> BuildReport:
     clock, cpu = time.perf_counter(), time.process_time()
-    result_set = load_result_set(Path(results), "--results")
     out = Path(out)
+    if Path(results).resolve() in (out.resolve(), *out.resolve().parents):
+        raise UsageError(
+            f"--out {out}: inside --results {results}; its copies of the result files would be "
+            "read as results next time. Choose a folder outside it"
+        )
+    result_set = load_result_set(Path(results), "--results")
     report = BuildReport(out=out, index=out / "index.html", log=list(result_set.log))
     subs = _load_submissions(submissions, report.log) if submissions else []
     rows = build_rows(result_set, subs)
