@@ -214,4 +214,4 @@ def test_golden_suite_reproduces_the_committed_results():
 
     comparison = check()
     assert comparison.exit_code == 0, render(comparison)
-    assert comparison.n_pairs == 14  # 7 tasks x 2 models
+    assert comparison.n_pairs == 18  # 9 tasks x 2 models
