@@ -14,6 +14,7 @@ setup:
 run: setup
 	$(VENV)/bin/interlingua run --model openai/whisper-base --tasks all --output $(RESULTS)
 	$(VENV)/bin/interlingua run --model intfloat/multilingual-e5-small --model-setting 'prefix=query: ' --tasks all --output $(RESULTS)
+	@$(MAKE) --no-print-directory site
 
 ## The static leaderboard of $(RESULTS) (and the submission files), then the path to open.
 site: setup
