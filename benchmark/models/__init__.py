@@ -274,16 +274,43 @@ def _merge_settings(family: str, defaults: dict, given: dict) -> dict:
     return merge_settings(family, defaults, given)
 
 
+# Beside the weights, the files that change what a model computes on the same text or audio.
+INPUT_FILES = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
+    "preprocessor_config.json",
+)
+
+
 def _config_sha256(resolved: ResolvedModel) -> str | None:
-    path = Path(resolved.source) / "config.json"
-    if not path.is_file():
+    """sha256 over the config and the tokenizer/processor files (name and bytes): with the weights
+    hash, what a local folder's results are keyed by (a retrained tokenizer changes the key)."""
+    folder = Path(resolved.source)
+    if not (folder / "config.json").is_file():
         try:
             from huggingface_hub import hf_hub_download
 
             path = Path(hf_hub_download(resolved.source, "config.json", revision=resolved.revision))
         except Exception:  # the config was read by AutoConfig; its file is only for the key
             return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for name in INPUT_FILES:
+        if (folder / name).is_file():
+            digest.update(
+                name.encode() + b"\0" + hashlib.sha256((folder / name).read_bytes()).digest()
+            )
+    return digest.hexdigest()
 
 
 def plan_model(
