@@ -170,8 +170,40 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+PLUGINS_ENV = "INTERLINGUA_ADAPTERS"
+_plugins_loaded: set[str] = set()
+
+
+def register_family(name: str, family: Family) -> None:
+    """Add an adapter family from outside the package (a custom model such as SALMONN; see
+    docs/models.md). Its loader module defines ADAPTER_VERSION and DEFAULTS like the built-in
+    ones, and may define `read_config(source, revision)` for checkpoints that transformers'
+    AutoConfig cannot read."""
+    if name in FAMILIES and FAMILIES[name] != family:
+        raise UsageError(f"an adapter family named {name!r} is already registered")
+    FAMILIES[name] = family
+
+
+def load_plugins() -> None:
+    """Import the modules named in $INTERLINGUA_ADAPTERS (comma-separated): each registers its
+    families with `register_family` when imported."""
+    import os
+
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+        if module in _plugins_loaded:
+            continue
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise UsageError(
+                f"${PLUGINS_ENV}: cannot import adapter module {module!r} ({err})"
+            ) from None
+        _plugins_loaded.add(module)
+
+
 def list_families() -> dict[str, str]:
     """Family name -> what it covers (and which model types route to it)."""
+    load_plugins()
     return {
         name: f"{fam.description} [model_type: {', '.join(fam.model_types) or '-'}]"
         for name, fam in FAMILIES.items()
@@ -326,6 +358,7 @@ def plan_model(
     Raises ModelUnavailableError (cannot be had) or UsageError (unknown family or setting)."""
     from transformers import AutoConfig
 
+    load_plugins()
     settings = dict(settings or {})
     family = family or settings.pop("family", None)
     if family is not None and family not in FAMILIES:
@@ -335,6 +368,10 @@ def plan_model(
 
         return plan_sonar(model_id, revision, settings, random_init)
     resolved = resolve_pretrained(model_id, revision=revision)
+    custom = FAMILIES[family].module if family is not None else None
+    if custom is not None and hasattr(custom, "read_config"):  # a model transformers cannot read
+        return _plan(model_id, resolved, family, settings, random_init, trust_remote_code,
+                     custom.read_config(resolved.source, resolved.revision))  # fmt: skip
     try:
         config = AutoConfig.from_pretrained(
             resolved.source, revision=resolved.revision, trust_remote_code=trust_remote_code
@@ -345,11 +382,19 @@ def plan_model(
                 f"{model_id}: its config needs the repository's own code; pass "
                 "--trust-remote-code only if you trust that code"
             ) from None
+        unknown = _unknown_model_type(resolved)
+        if unknown is not None:
+            raise UsageError(unknown) from None
         raise ModelUnavailableError(f"{model_id}: cannot read its config ({err})") from None
     except OSError as err:
         raise ModelUnavailableError(f"{model_id}: cannot read its config ({err})") from None
     _refuse_remote_code(model_id, config, trust_remote_code)
     family = family or detect_family(config)
+    return _plan(model_id, resolved, family, settings, random_init, trust_remote_code, config)
+
+
+def _plan(model_id, resolved, family, settings, random_init, trust_remote_code, config):
+    """The plan of a resolved model whose family and config are known."""
     fam = FAMILIES[family]
     module = fam.module
     merged = _merge_settings(family, module.DEFAULTS, settings)
@@ -379,6 +424,29 @@ def plan_model(
         trust_remote_code=trust_remote_code,
         config=config,
         stacks=stacks,
+    )
+
+
+def _unknown_model_type(resolved: ResolvedModel) -> str | None:
+    """For a local config whose model_type transformers does not know: what is missing."""
+    import transformers
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    path = Path(resolved.source) / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    model_type = config.get("model_type")
+    if model_type in CONFIG_MAPPING_NAMES:
+        return None
+    what = f"model_type {model_type!r}" if model_type else "no model_type"
+    return (
+        f"{resolved.source}: its config.json has {what}, which transformers "
+        f"{transformers.__version__} does not know, and no auto_map to the repository's own code: "
+        "no adapter family, nor the generic fallback (AutoModel), can build it. Families: "
+        + ", ".join(FAMILIES)
+        + ". Write an adapter for it (docs/models.md), or use a transformers version that has it."
     )
 
 

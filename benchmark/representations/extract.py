@@ -99,11 +99,12 @@ class BatchSize:
             return self.size
         return self.largest_run or "auto"
 
-    def shrink(self, err: BaseException) -> None:
-        if not self.auto or not is_out_of_memory(err) or self.size == 1:
+    def shrink(self, err: BaseException, tried: int) -> None:
+        """After a batch of `tried` items failed: halve (if "auto" and out of memory), else raise."""
+        if not self.auto or not is_out_of_memory(err) or tried <= 1:
             raise err
-        old, self.size = self.size, max(1, self.size // 2)
-        log.warning("batch of %d items ran out of memory; trying %d", old, self.size)
+        self.size = max(1, min(self.size, tried) // 2)
+        log.warning("batch of %d items ran out of memory; trying %d", tried, self.size)
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -170,7 +171,7 @@ def extract(
             # pooled on the model's device; only [L, B, D] goes to the host, as float32
             pooled = torch.stack([pool(states[name], pooling) for name in names])
         except Exception as err:  # out of memory with "auto": halve and try again
-            sizer.shrink(err)
+            sizer.shrink(err, len(idx))
             continue
         del states
         if out is None:
