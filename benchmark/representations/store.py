@@ -251,7 +251,10 @@ class RepresentationStore:
         fields = self.word_fields(probes, lang, modality, stack, aggregation)
         key = cache_key(fields)
         reps = self._memory.get(key) or self.cached(key, fields)
-        if reps is None:
+        if reps is None:  # one pass gives the pooled vectors and every word's (see `extract`)
+            self.get(probes, lang, modality, "mean", stack=stack)
+            reps = self.cached(key, fields)
+        if reps is None:  # the pooled pass could not take the words: this pass says why
             adapter = self.model.get()
             clock = time.perf_counter()
             speech = modality == "speech"
