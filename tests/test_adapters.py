@@ -183,6 +183,7 @@ MULTILINGUAL_WHISPER_SETTINGS = {  # keys of info.settings (they key the represe
     "text_mask",
     "text_cross_attention",
     "long_audio",
+    "cropped_window",
     "decoder_speech",
     "language_aliases",
 }
@@ -600,3 +601,17 @@ def test_whisper_speech_longer_than_30s_is_encoded_in_windows(adapters):
             layer.hidden[0, :1500], first_window[name].hidden[0, :1500], atol=1e-4, rtol=1e-4
         )
     assert "long_audio" in adapter.info.settings
+
+
+def test_whisper_cropped_states_do_not_depend_on_the_batch(tiny):
+    """The default window is the clip rounded up to 5 s: a clip's states are the same alone and in
+    a batch with a clip of another window (which then runs as its own pass)."""
+    adapter = load_adapter(str(tiny["whisper"]))
+    long_clip = np.random.default_rng(3).standard_normal(16000 * 7).astype(np.float32) * 0.1
+    alone = adapter.forward(batch("speech", [CLIPS[1]]))
+    mixed = adapter.forward(batch("speech", [long_clip, CLIPS[1]]))
+    for layer, states in alone.items():
+        n = int(states.mask[0].sum())
+        assert int(mixed[layer].mask[1].sum()) == n and int(mixed[layer].mask[0].sum()) == 350
+        torch.testing.assert_close(mixed[layer].hidden[1, :n], states.hidden[0, :n])
+    assert adapter._window(CLIPS[1]) == 250 and adapter._window(long_clip) == 500
