@@ -8,8 +8,10 @@ Speech: a speech layer's positions are `frame_seconds` apart; a word is the fram
 [start_s, end_s) time span in the probe set (at least one frame), averaged. Seamless's adaptor is
 8x coarser than its encoder layers: each layer uses its own frame rate.
 
-The vectors of one (language, modality) are stored flat: `array[l, w]` is word w at layer l, and
-`item_index[w]` the position in `ids` of the sentence it came from.
+The vectors of one (language, modality) are stored flat: `array[l, w]` is word w at layer l,
+`item_index[w]` the position in `ids` of the sentence it came from and `word_index[w]` its place
+among that sentence's labelled words. A word no token covers (cut off by the model's maximum
+length) has no vector: it is left out, and `word_index` says which words remain.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class WordRepresentations:
     ids: list[int]
     item_index: np.ndarray  # [W] position in `ids` of each word's sentence
     array: np.ndarray  # [n_layers, n_words, dim], float32
+    word_index: np.ndarray | None = None  # [W] place among its sentence's labelled words
+
+    def __post_init__(self):
+        if self.word_index is None:  # every word present: its rank within its item
+            starts = np.searchsorted(self.item_index, self.item_index, side="left")
+            self.word_index = np.arange(len(self.item_index)) - starts
 
     def layer(self, name: str) -> np.ndarray:
         return self.array[self.layers.index(name)]
@@ -45,8 +53,8 @@ def _text_word(states: LayerStates, b: int, span: tuple[int, int], aggregation: 
     valid = states.mask[b].to(spans.device) & (spans[:, 0] >= 0)
     start, end = span
     hit = (valid & (spans[:, 0] < end) & (spans[:, 1] > start)).nonzero().flatten()
-    if len(hit) == 0:
-        raise ValueError(f"{what}: no token covers characters {start}-{end}")
+    if len(hit) == 0:  # e.g. cut off by the model's maximum length: the word has no vector
+        return None
     rows = states.hidden[b, hit].float()
     if aggregation == "last":
         return rows[-1]
@@ -80,6 +88,7 @@ class WordCollector:
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
         self.aggregations = AGGREGATIONS if modality == "text" else ("mean",)
         self.arrays: dict[str, np.ndarray] = {}
+        self.missing: set[int] = set()  # flat rows of words no token covers
 
     def __call__(self, states: dict[str, LayerStates], idx) -> None:
         if self.failed:
@@ -100,12 +109,17 @@ class WordCollector:
                         f"word {word.get('word')!r}"
                     )
                     for aggregation in self.aggregations:
-                        if self.modality == "text":
+                        # text positions (text, or speech read as its transcript by a decoder
+                        # stack) by characters; audio frames by time
+                        if states[name].char_spans is not None:
                             span = (int(word["char_start"]), int(word["char_end"]))
                             vec = _text_word(states[name], b, span, aggregation, what)
                         else:
                             span = (float(word["start_s"]), float(word["end_s"]))
                             vec = _speech_word(states[name], b, span, what)
+                        if vec is None:
+                            self.missing.add(int(self.offsets[item] + wi))
+                            continue
                         self._store(aggregation, li, self.offsets[item] + wi, vec)
 
     def _store(self, aggregation: str, layer: int, row: int, vec: torch.Tensor) -> None:
@@ -117,9 +131,16 @@ class WordCollector:
     def result(self, aggregation: str = "last") -> WordRepresentations:
         key = aggregation if self.modality == "text" else "mean"
         if key not in self.arrays:
-            raise ValueError(f"{self.language} {self.modality}: no labelled words to extract")
+            why = "no token covers any labelled word" if self.missing else "no labelled words"
+            raise ValueError(f"{self.language} {self.modality}: {why}")
         item_index = np.repeat(np.arange(len(self.words)), self.counts)
-        return WordRepresentations(self.names, self.ids, item_index, self.arrays[key])
+        word_index = np.concatenate([np.arange(c) for c in self.counts]).astype(np.int64)
+        keep = np.array([w not in self.missing for w in range(len(item_index))], dtype=bool)
+        if not keep.any():
+            raise ValueError(f"{self.language} {self.modality}: no token covers any labelled word")
+        return WordRepresentations(
+            self.names, self.ids, item_index[keep], self.arrays[key][:, keep], word_index[keep]
+        )
 
 
 def extract_words(
