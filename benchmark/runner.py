@@ -142,7 +142,7 @@ def run(opts: RunOptions) -> RunSummary:
 
 
 def cache_dir(opts: RunOptions) -> Path:
-    from benchmark.models.offline import cache_root
+    from benchmark.models.resolved import cache_root
 
     return Path(opts.cache_dir) if opts.cache_dir else cache_root() / "representations"
 

@@ -198,8 +198,10 @@ class WhisperAdapter(LayeredAdapter):
         every clip's states depend on the clip alone, never on its batch mates."""
         if batch.modality != "speech":
             return super().forward(batch)
-        windows = [self._window(clip) for clip in batch.audio]
-        if len(set(windows)) == 1:
+        if batch.audio:
+            self._clips(batch)  # an empty or too long clip is named by its place in the batch
+        windows = [self._window(clip) for clip in batch.audio or ()]
+        if len(set(windows)) <= 1:
             return super().forward(batch)
         parts = []
         for window in sorted(set(windows)):
