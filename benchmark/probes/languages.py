@@ -8,10 +8,11 @@ three-letter codes of NLLB/SeamlessM4T-style models. Scripts are ISO 15924.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from benchmark.errors import close_matches
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def suggest(code: str, candidates: Iterable[str]) -> list[str]:
             names |= {lang.iso639_3, lang.name.lower()}
         if key in names or key.split("_")[0] in names:
             hits.append(cand)
-    for cand in difflib.get_close_matches(key, candidates, n=3, cutoff=0.6):
+    for cand in close_matches(key, candidates, cutoff=0.6):
         if cand not in hits:
             hits.append(cand)
     return hits[:5]
