@@ -95,7 +95,9 @@ def test_run_writes_keyed_results_and_rescores_without_the_model(
     main_score = result.main_score
     assert main_score.ci_low < main_score.value < main_score.ci_high
     assert main_score.null_mean < main_score.null_q95 < main_score.value
-    assert main_score.layer.selection == "max over layers within each permutation and each replicate"
+    assert (
+        main_score.layer.selection == "max over layers within each permutation and each replicate"
+    )
     (curve,) = [c for c in result.curves if c.measure == "svcca" and c.group == "same_language"]
     assert len(curve.points) == 3  # embeddings + 2 layers of the tiny model, aligned
     assert "--tasks cross_modal_gap" in result.run.command

@@ -30,12 +30,8 @@ from benchmark.config import StatsParams, TaskConfig
 from benchmark.errors import NotApplicable, UsageError
 from benchmark.kinds import Kind, TaskContext, TaskOutput
 from benchmark.kinds.reporting import curve, depths, inference_for, main_score
-from benchmark.metrics.clustering import (
-    cap_indices,
-    concept_estimates,
-    purity_estimates,
-    ward_clusters,
-)
+from benchmark.metrics.clustering import cap_indices, purity_estimates, ward_clusters
+from benchmark.metrics.concepts import concept_estimates
 from benchmark.metrics.nulls import permutations
 from benchmark.metrics.replicates import replicate_counts
 from benchmark.probes import ProbeSet
