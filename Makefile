@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 RESULTS ?= results
 SITE ?= build/site
 
-.PHONY: setup run site test test-fast lint format bench probes golden screenshots clean
+.PHONY: setup run site board test test-fast lint format bench probes golden screenshots clean
 
 setup:
 	@bash tools/bootstrap.sh
@@ -19,6 +19,12 @@ run: setup
 ## The static leaderboard of $(RESULTS) (and the submission files), then the path to open.
 site: setup
 	$(VENV)/bin/interlingua leaderboard build --results $(RESULTS) --out $(SITE) --submissions submissions
+
+## The public board: every reviewed submission run into leaderboard/results (committed; finished
+## keys are skipped), then its site in build/board/.
+board: setup
+	for file in submissions/*.yaml; do $(VENV)/bin/interlingua submit $$file --output leaderboard/results || exit 1; done
+	$(VENV)/bin/interlingua leaderboard build --results leaderboard/results --out build/board --submissions submissions
 
 ## Screenshots of each page type of the built site, in build/screenshots/.
 screenshots: site
