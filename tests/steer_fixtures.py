@@ -93,7 +93,7 @@ class ConceptToy(LayeredAdapter):
         g = torch.Generator().manual_seed(seed)
         q, _ = torch.linalg.qr(torch.randn(dim, dim, generator=g))
         self.layer1 = nn.Linear(dim, dim, bias=False)
-        self.layer1.weight.data = q
+        self.layer1.weight.data = q.contiguous()  # (a column-major weight is very slow here)
         self.mix = nn.Linear(dim, dim)
         nn.init.normal_(self.mix.weight, std=dim**-0.5, generator=g)
         self.layer2 = _Residual(self.mix)
@@ -123,7 +123,7 @@ class _Residual(nn.Module):
         return x + 0.1 * torch.tanh(self.mix(x))
 
 
-def concept_toy(n_per_group: int = 24, dim: int = 48, seed: int = 0, noise: float = 0.8):
+def concept_toy(n_per_group: int = 24, dim: int = 64, seed: int = 0, noise: float = 0.8):
     """(adapter, probes): en_us and de_de carry the concept on the same axis, fr_fr on an
     orthogonal one; 'animals' (+1) and 'food' (-1), plus as many 'other' items (0)."""
     rng = np.random.default_rng(seed)
@@ -228,21 +228,38 @@ class LensToy(LayeredAdapter):
 
 
 def plant_concept(path: Path, probes: ProbeSet, toward: str, away: str, scale: float = 2.0):
-    """Add scale * score(token) * u to the input embeddings of a saved model, score = (uses in
-    `toward` sentences - uses in `away` sentences) / (all uses + 1) over every language: its
-    layers then carry the two groups apart along u, in every language (a transferable axis)."""
+    """Give a saved config-built model (tiny Whisper or decoder LM) a tokenizer trained on the
+    probe sentences (so content words are single tokens), then add scale * score(token) * u to its
+    input embeddings, score = (uses in `toward` sentences - uses in `away` sentences) / (all uses +
+    1) over every language: its layers then carry the two groups apart along u in every language
+    (a transferable axis)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, WhisperForConditionalGeneration
 
-    config_text = (Path(path) / "config.json").read_text()
-    whisper = '"whisper"' in config_text
+    path = Path(path)
+    whisper = '"whisper"' in (path / "config.json").read_text()
     cls = WhisperForConditionalGeneration if whisper else AutoModelForCausalLM
     model = cls.from_pretrained(path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    old = AutoTokenizer.from_pretrained(path)
     frame = probes.frame
+    texts = [" " + t for t in frame["raw_transcription"]]
+    added = [t for t in old.get_added_vocab() if t not in old.all_special_tokens]
+    tokenizer = old.train_new_from_iterator(texts * 2, vocab_size=3000, new_special_tokens=added)
+    if not whisper and old.bos_token:
+        from benchmark.models.testing import _with_bos
+
+        tokenizer = _with_bos(tokenizer)
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    for config in (model.config, model.generation_config):
+        for key in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
+            value = getattr(config, key, None)
+            if isinstance(value, int):
+                setattr(
+                    config, key, tokenizer.convert_tokens_to_ids(old.convert_ids_to_tokens(value))
+                )
     counts: dict[int, np.ndarray] = {}
-    for text, category in zip(frame["raw_transcription"], frame["category"], strict=True):
+    for text, category in zip(texts, frame["category"], strict=True):
         column = 0 if category == toward else 1 if category == away else 2
-        for t in tokenizer(" " + text, add_special_tokens=False)["input_ids"]:
+        for t in tokenizer(text, add_special_tokens=False)["input_ids"]:
             counts.setdefault(t, np.zeros(3))[column] += 1
     embed = model.model.decoder.embed_tokens if whisper else model.get_input_embeddings()
     u = torch.randn(embed.weight.shape[1], generator=torch.Generator().manual_seed(1))
@@ -251,4 +268,5 @@ def plant_concept(path: Path, probes: ProbeSet, toward: str, away: str, scale: f
         for t, c in counts.items():
             embed.weight[t] += scale * float((c[0] - c[1]) / (c.sum() + 1)) * u
     model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
     return path

@@ -310,7 +310,7 @@ def tiny_llama(tmp_path_factory):
     from benchmark.models.testing import build_tiny_decoder_lm
 
     path = build_tiny_decoder_lm(tmp_path_factory.mktemp("steer") / "llama", "llama")
-    return plant_concept(path, _concept_probes(["en_us", "de_de"]), "animals", "food")
+    return plant_concept(path, _concept_probes(["en_us", "de_de"]), "animals", "food", 3.0)
 
 
 @pytest.fixture(scope="module")
@@ -318,7 +318,7 @@ def planted_whisper(tmp_path_factory):
     from benchmark.models.testing import build_tiny_whisper
 
     path = build_tiny_whisper(tmp_path_factory.mktemp("steer") / "whisper")
-    return plant_concept(path, _concept_probes(["en_us", "de_de"]), "animals", "food")
+    return plant_concept(path, _concept_probes(["en_us", "de_de"]), "animals", "food", 3.0)
 
 
 def _cache_files(root: Path) -> dict[str, str]:

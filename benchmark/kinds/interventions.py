@@ -16,9 +16,9 @@ Per fold, steering layer L and side (the source, each target; one stack for all)
     states of the fit items at R (toward-group = 1);
   - steered passes: alpha * unit * v added at L at every position (a forward hook on
     `layer_module`), over the evaluation items; the effect on an item is its probe logit's shift
-    toward the steered group, divided by the side's separation (the mean unsteered logit of the
-    toward-group minus that of the away-group on evaluation items): 1 = moved by the full gap
-    between the groups; a flip: an away-group item predicted away unsteered, toward steered.
+    toward the steered group, in units of the standard deviation of the side's unsteered logits
+    over the evaluation items (a probe's logit scale is arbitrary; its spread is not); a flip: an
+    away-group item predicted away unsteered, toward steered.
 Transfer = target effect / source effect at the same alpha and layer (and the same for flips).
 Controls: alpha = 0 (no change: checked once per side and recorded), and `n_null` random unit
 directions at `main_alpha` (the same vector norm): their target effect over the source's concept
@@ -259,11 +259,12 @@ class _Fold:
             x = run.base[side.name][run.read_index]
             probe = fit_logistic(x[fit], labels[fit], run.params.probe_l2)
             z = probe.logits(x[self.ev])
-            sep = float(z[labels[self.ev] == 1].mean() - z[labels[self.ev] == 0].mean())
-            self.probe[side.name], self.logits0[side.name], self.sep[side.name] = probe, z, sep
+            self.probe[side.name], self.logits0[side.name] = probe, z
+            self.sep[side.name] = float(z.std())  # the effect's unit: the score's spread
             record = run.out[side.name]
             record.accuracy.append(float(((z > 0) == (labels[self.ev] == 1)).mean()))
-            record.separation.append(sep)
+            gap = z[labels[self.ev] == 1].mean() - z[labels[self.ev] == 0].mean()
+            record.separation.append(float(gap / (z.std() or 1.0)))
             record.eligible[np.flatnonzero(self.ev)] = (labels[self.ev] == 0) & (z <= 0)
 
     def read(self, side: Side, layer: str, vector: np.ndarray | None) -> np.ndarray:
@@ -520,7 +521,7 @@ def _report(ctx: TaskContext, run: _Run, extra: dict) -> TaskOutput:
         "probe": {
             name: {
                 "heldout_accuracy": [round(a, 4) for a in rec.accuracy],
-                "separation_logits": [round(s, 4) for s in rec.separation],
+                "group_gap_in_sd": [round(s, 4) for s in rec.separation],
                 "eligible_for_flips": int(rec.eligible.sum()),
             }
             for name, rec in out.items()
@@ -592,9 +593,9 @@ def _notes(params: InterventionParams, read: str) -> list[str]:
         f"toward {params.concepts.toward!r} at {read}, over the source's, when the source's "
         "concept direction is added at the steering layer. 1 = the direction moves the target as "
         "much as the source; 0 = not at all.",
-        "Effects are in units of each side's own gap between the two groups on its probe (1 = "
-        "moved by the whole gap); flips: the share of away-group items whose predicted group "
-        "changes.",
+        "Effects are in standard deviations of each side's own unsteered probe scores (details."
+        "probe.*.group_gap_in_sd: how far apart the two groups are in those units); flips: the "
+        "share of away-group items whose predicted group changes.",
         f"Null: {params.n_null} random directions of the same norm (their target effect over the "
         "source's concept effect). A best layer's null and interval are those of the best of all "
         "steering layers.",
