@@ -124,8 +124,9 @@ class _Residual(nn.Module):
 
 
 def concept_toy(n_per_group: int = 24, dim: int = 64, seed: int = 0, noise: float = 0.8):
-    """(adapter, probes): en_us and de_de carry the concept on the same axis, fr_fr on an
-    orthogonal one; 'animals' (+1) and 'food' (-1), plus as many 'other' items (0)."""
+    """(adapter, probes): en_us and de_de carry the concept on the same axis and share each
+    item's content (translations); fr_fr carries it on an orthogonal axis with content of its own
+    (nothing shared: no transfer). 'animals' (+1) and 'food' (-1), and as many 'other' items."""
     rng = np.random.default_rng(seed)
     axis = rng.standard_normal(dim)
     axis /= np.linalg.norm(axis)
@@ -136,14 +137,16 @@ def concept_toy(n_per_group: int = 24, dim: int = 64, seed: int = 0, noise: floa
     categories = ["animals"] * n_per_group + ["food"] * n_per_group + ["other"] * n_per_group
     sign = {"animals": 1.0, "food": -1.0, "other": 0.0}
     n = len(categories)
-    item_noise = rng.standard_normal((n, dim)) * noise / np.sqrt(dim) * 3
+    scale = noise / np.sqrt(dim) * 3
+    item_noise = rng.standard_normal((n, dim)) * scale
     texts, vectors = {}, {}
     for lang, ax in axes.items():
         offset = rng.standard_normal(dim)
         texts[lang] = [f"{lang} sentence {i}" for i in range(n)]
         for i, c in enumerate(categories):
             lang_noise = rng.standard_normal(dim) * 0.3 / np.sqrt(dim)
-            vec = sign[c] * ax + offset + item_noise[i] + lang_noise
+            content = item_noise[i] if lang != "fr_fr" else rng.standard_normal(dim) * scale
+            vec = sign[c] * ax + offset + content + lang_noise
             vectors[(lang, texts[lang][i])] = vec.astype(np.float32)
     return ConceptToy(vectors, dim, seed), text_probes(texts, categories)
 

@@ -189,16 +189,20 @@ class _Words:
                 self.english_ids.append(sorted(e_ids))
 
 
-def _predicting_positions(states, b: int, spans: list[tuple[int, int]]) -> list[int | None]:
-    """For each word span of batch item b: the position before its first token (None when no
-    token starts exactly at the word, or the word's first token is the sequence's first)."""
+def _predicting_positions(
+    states, b: int, text: str, spans: list[tuple[int, int]]
+) -> list[int | None]:
+    """For each word span of batch item b: the position before its first token. None when that
+    token does not start the word (it also holds characters before it other than whitespace:
+    byte-level BPE writes " Hund", which is fine; "的狗" is not), or is the sequence's first."""
     char = states.char_spans[b].cpu()
     mask = states.mask[b].cpu() & (char[:, 0] >= 0)
     out = []
     for start, end in spans:
         hit = (mask & (char[:, 0] < end) & (char[:, 1] > start)).nonzero().flatten()
-        ok = len(hit) > 0 and int(char[hit[0], 0]) == start and int(hit[0]) > 0
-        out.append(int(hit[0]) - 1 if ok else None)
+        first = int(hit[0]) if len(hit) else 0
+        ok = first > 0 and not text[int(char[first, 0]) : start].strip()
+        out.append(first - 1 if ok else None)
     return out
 
 
@@ -228,7 +232,8 @@ def _hidden_before_words(adapter, probes, words: _Words, language, modality, sta
             raise NotApplicable(f"{stack} ({modality}) gives no character spans for its positions")
         for b, i in enumerate(chunk):
             spans = [words.span[w] for w in by_item[i]]
-            for w, q in zip(by_item[i], _predicting_positions(first, b, spans), strict=True):
+            found = _predicting_positions(first, b, texts[i], spans)
+            for w, q in zip(by_item[i], found, strict=True):
                 if q is not None:
                     rows[w] = torch.stack([got[name][b, q] for name in names])
     return rows
@@ -351,7 +356,10 @@ def score_logit_lens(ctx: TaskContext) -> TaskOutput:
             counts[f"{modality}/{lang}"] = {
                 "labelled_words": words[lang].total,
                 "used": len(keep),
-                "skipped": {**words[lang].skipped, "no_token_at_word_start": len(rows) - len(keep)},
+                "skipped": {
+                    **words[lang].skipped,
+                    "no_token_starts_the_word": len(rows) - len(keep),
+                },
             }
             if len(keep) < params.min_words:
                 continue

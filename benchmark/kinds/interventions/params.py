@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import pandas as pd
 from pydantic import Field
 
 from benchmark.config import StatsParams, Strict, TaskConfig
@@ -117,11 +118,18 @@ def check_config(config: TaskConfig) -> None:
         raise UsageError(f"main_score.group {group!r} must be one of {_groups(params)}")
 
 
+def _categories(probes: ProbeSet, language: str) -> list[str]:
+    """Each item's semantic category in `language`, in ids order ("" when the set has none)."""
+    if "category" not in probes.frame.columns:
+        return [""] * len(probes.ids)
+    frame = probes.frame[probes.frame["lang_code"] == language].set_index("id")
+    return frame["category"].reindex(probes.ids).fillna("").astype(str).tolist()
+
+
 def group_items(probes: ProbeSet, concepts: Concepts, language: str) -> tuple[list, list]:
     """Positions in probes.ids of the toward- and away-group items (an item in both is left out)."""
     if concepts.by == "category":
-        rows = probes.frame.iloc[probes._rows(language)]
-        category = rows["category"].astype(str).tolist()
+        category = _categories(probes, language)
         toward = {i for i, c in enumerate(category) if c == concepts.toward}
         away = {i for i, c in enumerate(category) if c == concepts.away_from}
     else:
@@ -134,11 +142,8 @@ def group_items(probes: ProbeSet, concepts: Concepts, language: str) -> tuple[li
 
 def _available(probes: ProbeSet, concepts: Concepts, language: str) -> str:
     if concepts.by == "category":
-        rows = probes.frame.iloc[probes._rows(language)]
-        counts = rows["category"].astype(str).value_counts()
+        counts = pd.Series(_categories(probes, language)).value_counts()
     else:
-        import pandas as pd
-
         counts = pd.Series([w.get("label") for ws in probes.words(language) for w in ws])
         counts = counts.value_counts()
     top = ", ".join(f"{k} ({v})" for k, v in counts.head(8).items() if str(k).strip())
