@@ -2,17 +2,32 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 RESULTS ?= results
+SITE ?= build/site
 
-.PHONY: setup run test test-fast lint format bench probes clean
+.PHONY: setup run site test test-fast lint format bench probes golden screenshots clean
 
 setup:
 	@bash tools/bootstrap.sh
 
-## The main job: both gap tasks with the embedded UDHR probes, on whisper-base (speech and text)
-## and multilingual-e5-small (text only: its cross-modal result says "not applicable").
+## The main job: every task on the embedded concepts probes, on whisper-base (speech and text)
+## and multilingual-e5-small (text only: its speech tasks say "not applicable").
 run: setup
-	$(VENV)/bin/interlingua run --model openai/whisper-base --tasks cross_lingual_gap,cross_modal_gap --output $(RESULTS)
-	$(VENV)/bin/interlingua run --model intfloat/multilingual-e5-small --model-setting 'prefix=query: ' --tasks cross_lingual_gap,cross_modal_gap --output $(RESULTS)
+	$(VENV)/bin/interlingua run --model openai/whisper-base --tasks all --output $(RESULTS)
+	$(VENV)/bin/interlingua run --model intfloat/multilingual-e5-small --model-setting 'prefix=query: ' --tasks all --output $(RESULTS)
+	@$(MAKE) --no-print-directory site
+
+## The static leaderboard of $(RESULTS) (and the submission files), then the path to open.
+site: setup
+	$(VENV)/bin/interlingua leaderboard build --results $(RESULTS) --out $(SITE) --submissions submissions
+
+## Screenshots of each page type of the built site, in build/screenshots/.
+screenshots: site
+	$(PY) -m leaderboard.screenshots --site $(SITE) --out build/screenshots
+
+## Regenerate the golden results (tests/golden/results) after a change that moves the numbers on
+## purpose; it prints what moved. Review the diff and commit it.
+golden: setup
+	$(PY) -m benchmark.golden --write
 
 ## The whole test suite (what CI runs).
 test: setup
@@ -23,12 +38,12 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
 lint: setup
-	$(VENV)/bin/ruff check benchmark tests benchmarks
-	$(VENV)/bin/ruff format --check benchmark tests benchmarks
+	$(VENV)/bin/ruff check benchmark leaderboard tests benchmarks
+	$(VENV)/bin/ruff format --check benchmark leaderboard tests benchmarks
 
 format: setup
-	$(VENV)/bin/ruff format benchmark tests benchmarks
-	$(VENV)/bin/ruff check --fix benchmark tests benchmarks
+	$(VENV)/bin/ruff format benchmark leaderboard tests benchmarks
+	$(VENV)/bin/ruff check --fix benchmark leaderboard tests benchmarks
 
 ## Speed and memory benchmarks (print ratios; see benchmarks/README.md).
 bench: setup

@@ -42,9 +42,14 @@ class NotApplicable(Exception):  # noqa: N818 - a verdict, not an error
     writes a `not_applicable` result with the reason."""
 
 
+def close_matches(name: str, known, n: int = 3, cutoff: float = 0.5) -> list[str]:
+    """The names in `known` spelled most like `name` (the one place spelling is compared)."""
+    return difflib.get_close_matches(str(name), list(known), n=n, cutoff=cutoff)
+
+
 def did_you_mean(what: str, name: str, known: list[str] | tuple[str, ...]) -> str:
     """'Unknown <what> <name>. Did you mean ...? Known: ...' for any list of names."""
     known = list(known)
-    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
+    close = close_matches(name, known)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     return f"Unknown {what} {name!r}.{hint} Known: {', '.join(sorted(known)) or '(none)'}."

@@ -19,9 +19,29 @@ from benchmark.taskfiles import load_tasks
 
 if TYPE_CHECKING:
     from benchmark.models import ModelPlan
-    from benchmark.runner import RunOptions
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOptions:
+    model: str
+    tasks: str | list[str] = "all"
+    revision: str | None = None
+    languages: list[str] | None = None  # overrides every task's probes.languages
+    probes: str | None = None  # overrides every task's probes.source
+    limit: int | None = None  # overrides every task's probes.n
+    task_settings: dict = field(default_factory=dict)  # {"metric.svcca_k": 5}
+    batch_size: int | str = 16  # or "auto": the largest that fits (tried, halved on OOM)
+    device: str = "cpu"
+    output: Path = Path("results")
+    cache_dir: Path | None = None
+    overwrite: bool = False
+    trust_remote_code: bool = False
+    model_settings: dict = field(default_factory=dict)
+    random_init: int | None = None  # a control: the architecture with seeded random weights
+    skip_undecodable: bool = False  # leave out items whose audio cannot be decoded
+    progress: bool | None = None  # None: tqdm's own switches (TQDM_DISABLE) decide
 
 
 @dataclass

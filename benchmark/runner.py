@@ -39,30 +39,9 @@ from benchmark.results import (
     result_path,
     write_result,
 )
-from benchmark.run_planning import PlannedTask, check_options, plan_tasks
+from benchmark.run_planning import PlannedTask, RunOptions, check_options, plan_tasks
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class RunOptions:
-    model: str
-    tasks: str | list[str] = "all"
-    revision: str | None = None
-    languages: list[str] | None = None  # overrides every task's probes.languages
-    probes: str | None = None  # overrides every task's probes.source
-    limit: int | None = None  # overrides every task's probes.n
-    task_settings: dict = field(default_factory=dict)  # {"metric.svcca_k": 5}
-    batch_size: int | str = 16  # or "auto": the largest that fits (tried, halved on OOM)
-    device: str = "cpu"
-    output: Path = Path("results")
-    cache_dir: Path | None = None
-    overwrite: bool = False
-    trust_remote_code: bool = False
-    model_settings: dict = field(default_factory=dict)
-    random_init: int | None = None  # a control: the architecture with seeded random weights
-    skip_undecodable: bool = False  # leave out items whose audio cannot be decoded
-    progress: bool | None = None  # None: tqdm's own switches (TQDM_DISABLE) decide
 
 
 @dataclass
@@ -142,7 +121,7 @@ def run(opts: RunOptions) -> RunSummary:
 
 
 def cache_dir(opts: RunOptions) -> Path:
-    from benchmark.models.offline import cache_root
+    from benchmark.models.resolved import cache_root
 
     return Path(opts.cache_dir) if opts.cache_dir else cache_root() / "representations"
 

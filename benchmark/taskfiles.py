@@ -10,7 +10,6 @@ executed. Errors name the file, the line (or the flag) and the field, and say wh
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from benchmark.config import TaskConfig
-from benchmark.errors import ConfigError, UsageError, did_you_mean
+from benchmark.errors import ConfigError, UsageError, close_matches, did_you_mean
 from benchmark.kinds import get_kind
 
 TASKS_DIR_ENV = "INTERLINGUA_TASKS_DIR"
@@ -188,7 +187,7 @@ def _format_validation_error(
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             allowed = _allowed_fields(model, tuple(e["loc"])[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            close = close_matches(str(loc[-1]), allowed, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else "."
             msg = f"unknown field{hint} Allowed: {', '.join(allowed)}"
         elif e["type"] == "missing":

@@ -30,7 +30,12 @@ def tiny(tiny_models):
 
 @pytest.fixture(scope="session")
 def adapters(tiny):
-    return {name: load_adapter(str(path)) for name, path in tiny.items()}
+    # Whisper in its full 30 s window, the computation the model was trained on: the tests below
+    # compare against transformers' own forward (the default, "cropped", is tested on its own)
+    settings = {"whisper": {"window": "full"}}
+    return {
+        name: load_adapter(str(path), settings=settings.get(name)) for name, path in tiny.items()
+    }
 
 
 def batch(modality, items, language="es_419"):
@@ -178,6 +183,7 @@ MULTILINGUAL_WHISPER_SETTINGS = {  # keys of info.settings (they key the represe
     "text_mask",
     "text_cross_attention",
     "long_audio",
+    "cropped_window",
     "decoder_speech",
     "language_aliases",
 }
@@ -417,8 +423,8 @@ def test_whisper_own_encoder_forward_matches_transformers(adapters):
 
 
 def test_whisper_cropped_window_is_close_to_full(tiny, adapters):
-    cropped = load_adapter(str(tiny["whisper"]), settings={"window": "cropped"})
-    assert cropped.info.settings["window"] == "cropped"
+    cropped = load_adapter(str(tiny["whisper"]))
+    assert cropped.info.settings["window"] == "cropped"  # the default
     assert adapters["whisper"].info.settings["window"] == "full"
     full = adapters["whisper"].forward(batch("speech", CLIPS))
     crop = cropped.forward(batch("speech", CLIPS))
@@ -595,3 +601,17 @@ def test_whisper_speech_longer_than_30s_is_encoded_in_windows(adapters):
             layer.hidden[0, :1500], first_window[name].hidden[0, :1500], atol=1e-4, rtol=1e-4
         )
     assert "long_audio" in adapter.info.settings
+
+
+def test_whisper_cropped_states_do_not_depend_on_the_batch(tiny):
+    """The default window is the clip rounded up to 5 s: a clip's states are the same alone and in
+    a batch with a clip of another window (which then runs as its own pass)."""
+    adapter = load_adapter(str(tiny["whisper"]))
+    long_clip = np.random.default_rng(3).standard_normal(16000 * 7).astype(np.float32) * 0.1
+    alone = adapter.forward(batch("speech", [CLIPS[1]]))
+    mixed = adapter.forward(batch("speech", [long_clip, CLIPS[1]]))
+    for layer, states in alone.items():
+        n = int(states.mask[0].sum())
+        assert int(mixed[layer].mask[1].sum()) == n and int(mixed[layer].mask[0].sum()) == 350
+        torch.testing.assert_close(mixed[layer].hidden[1, :n], states.hidden[0, :n])
+    assert adapter._window(CLIPS[1]) == 250 and adapter._window(long_clip) == 500

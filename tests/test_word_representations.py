@@ -73,9 +73,18 @@ def test_speech_words_average_the_frames_of_their_time_span():
     assert reps.array[1, :, 0].tolist() == [6.0, 24.0]
 
 
-def test_a_word_no_token_covers_is_named():
-    words = [[{"word": "gone", "char_start": 50, "char_end": 54}]]
-    with pytest.raises(ValueError, match="item id 7 word 'gone': no token covers characters 50-54"):
+def test_a_word_no_token_covers_is_left_out_and_said():
+    words = [
+        [
+            {"word": "gone", "char_start": 50, "char_end": 54},
+            {"word": "sh", "char_start": 0, "char_end": 2},
+        ]
+    ]
+    reps = extract_words(
+        SpanAdapter(), "text", "de_de", ["short"], [5], words, ids=[7], progress=False
+    )
+    assert reps.item_index.tolist() == [0] and reps.word_index.tolist() == [1]  # "sh" only
+    with pytest.raises(ValueError, match="de_de text: no token covers any labelled word"):
         extract_words(
-            SpanAdapter(), "text", "de_de", ["short"], [5], words, ids=[7], progress=False
+            SpanAdapter(), "text", "de_de", ["short"], [5], [words[0][:1]], ids=[7], progress=False
         )

@@ -11,10 +11,10 @@ import argparse
 import logging
 import sys
 
-from benchmark.cli import catalog, run_command
+from benchmark.cli import board, catalog, run_command
 from benchmark.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InterlinguaError
 
-GROUPS = (run_command, catalog)
+GROUPS = (run_command, catalog, board)
 
 
 def build_parser() -> argparse.ArgumentParser:

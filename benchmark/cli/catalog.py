@@ -121,7 +121,9 @@ def cmd_probes_build(args: argparse.Namespace) -> int:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from benchmark.models import FAMILIES
+    from benchmark.models import FAMILIES, load_plugins
+
+    load_plugins()  # [models] families registered by $INTERLINGUA_ADAPTERS modules
     from benchmark.models.common import COMMON_SETTINGS
 
     for name, fam in FAMILIES.items():

@@ -142,6 +142,10 @@ def describe(name: str, result) -> str:
     if result.status != "ok" or score is None:
         return f"{name:<26} {result.status}: {result.reason}"
     ci = f" [{score.ci_low:.3f}, {score.ci_high:.3f}]" if score.ci_low is not None else ""
-    null = f"  null {score.null_mean:.3f} (q95 {score.null_q95:.3f})" if score.null_q95 else ""
+    null = (
+        f"  null {score.null_mean:.3f} (q95 {score.null_q95:.3f})"
+        if score.null_q95 is not None
+        else ""
+    )
     layer = f"  at {score.layer.layer}" if score.layer.layer else f"  ({score.layer.rule})"
     return f"{name:<26} {score.name} = {score.value:.3f}{ci}{null}{layer}"

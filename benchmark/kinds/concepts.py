@@ -30,12 +30,8 @@ from benchmark.config import StatsParams, TaskConfig
 from benchmark.errors import NotApplicable, UsageError
 from benchmark.kinds import Kind, TaskContext, TaskOutput
 from benchmark.kinds.reporting import curve, depths, inference_for, main_score
-from benchmark.metrics.clustering import (
-    cap_indices,
-    concept_estimates,
-    purity_estimates,
-    ward_clusters,
-)
+from benchmark.metrics.clustering import cap_indices, purity_estimates, ward_clusters
+from benchmark.metrics.concepts import concept_estimates
 from benchmark.metrics.nulls import permutations
 from benchmark.metrics.replicates import replicate_counts
 from benchmark.probes import ProbeSet
@@ -140,39 +136,58 @@ def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
 # --- points ---------------------------------------------------------------------------------------
 
 
-def _points(ctx: TaskContext, modalities: list[str], layer_of: dict) -> dict:
+def _points(ctx: TaskContext, modalities: list[str]) -> dict:
     """Every point of a group: per layer the stacked vectors, and per point its sentence index,
-    language, modality, concept label and a stable key (for the cap)."""
+    language, modality, concept label and a stable key (for the cap). When the modalities'
+    stacks differ in depth (Seamless's speech encoder has an adaptor), layers are paired by
+    relative depth as in the cross-modal gap task; `layers` names them."""
+    from benchmark.kinds.gaps import align_layers
+
     params: ConceptParams = ctx.params
     probes = ctx.probes
     category = probes.frame.set_index(["lang_code", "id"])["category"]
     rows: dict[str, list] = {k: [] for k in ("item", "language", "modality", "label", "key")}
-    vectors: dict[str, list] = {}
+    arrays: dict[str, list] = {m: [] for m in modalities}  # per modality: [L, n, D] per language
+    layer_names: dict[str, list[str]] = {}
     for modality in modalities:
         for lang in probes.languages:
             if params.level == "word":
                 reps = ctx.words(lang, modality, params.aggregation)
-                words = [w for ws in probes.words(lang) for w in ws]
+                words = probes.words(lang)
                 items = reps.item_index
-                labels = [w["label"] for w in words]
-                keys = [f"{modality}/{lang}/{probes.ids[i]}/{j}" for j, i in enumerate(items)]
+                present = list(zip(items, reps.word_index, strict=True))
+                labels = [words[i][j]["label"] for i, j in present]
+                keys = [f"{modality}/{lang}/{probes.ids[i]}/{j}" for i, j in present]
             else:
                 reps = ctx.representations(lang, modality)
                 items = np.arange(len(probes.ids))
                 labels = [category[(lang, i)] for i in probes.ids]
                 keys = [f"{modality}/{lang}/{i}" for i in probes.ids]
-            layer_of[modality] = reps.layers
-            for li in range(len(reps.layers)):
-                vectors.setdefault(li, []).append(reps.array[li])
+            layer_names[modality] = reps.layers
+            arrays[modality].append(reps.array)
             rows["item"] += list(items)
             rows["language"] += [lang] * len(items)
             rows["modality"] += [modality] * len(items)
             rows["label"] += labels
             rows["key"] += keys
+    if len(modalities) == 2 and layer_names["speech"] != layer_names["text"]:
+        pairs = align_layers(layer_names["speech"], layer_names["text"])
+        layers = [f"speech:{s}|text:{t}" for s, t in pairs]
+        index = {
+            "speech": [layer_names["speech"].index(s) for s, _ in pairs],
+            "text": [layer_names["text"].index(t) for _, t in pairs],
+        }
+    else:
+        layers = layer_names[modalities[0]]
+        index = {m: list(range(len(layers))) for m in modalities}
     keep = cap_indices(rows["key"], params.cap)
-    stacked = {li: np.concatenate(parts)[keep] for li, parts in vectors.items()}
+    vectors = {
+        li: np.concatenate([a[index[m][li]] for m in modalities for a in arrays[m]])[keep]
+        for li in range(len(layers))
+    }
     return {
-        "vectors": stacked,
+        "vectors": vectors,
+        "layers": layers,
         "n_before_cap": len(rows["key"]),
         **{k: [v[i] for i in keep] for k, v in rows.items()},
     }
@@ -195,12 +210,8 @@ def score_concepts(ctx: TaskContext) -> TaskOutput:
     curves, main, details = [], None, {"groups": {}}
     for modalities in groups:
         name = group_name(modalities)
-        layer_of: dict = {}
-        points = _points(ctx, modalities, layer_of)
-        n_points = len(points["key"])
-        if len(set(len(v) for v in layer_of.values())) > 1:
-            raise NotApplicable(f"{name}: the modalities' stacks have different depths")
-        layers = next(iter(layer_of.values()))
+        points = _points(ctx, modalities)
+        n_points, layers = len(points["key"]), points["layers"]
         perms = (
             permutations(n_points, params.n_null, params.seed).numpy() if params.n_null else None
         )

@@ -7,6 +7,10 @@ statistics every task kind shares (benchmark.metrics.statistics).
     intervals.py      replicates -> an interval inside the score's bounds
     similarity.py     many pairs at once: PairScore, pairwise_matrix, compare
     statistics.py     Estimate, means draw by draw, the selection-aware best layer
+    ranking.py        query x target scores, ranks with ties, LASER's ratio margin
+    retrieval.py      per-query outcomes (accuracy@1, recall@k, MRR, xSIM) and their draws
+    clustering.py     Ward clusters, purity, deterministic caps
+    concepts.py       latent concept analysis: cluster alignment with concept labels
 """
 
 from benchmark.metrics.decomposition import (

@@ -17,200 +17,19 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 
 from benchmark.errors import ModelUnavailableError, UsageError, did_you_mean
 from benchmark.models.base import ModelAdapter
-from benchmark.models.offline import ResolvedModel, resolve_pretrained
-
-
-@dataclass(frozen=True)
-class Family:
-    description: str
-    model_types: tuple[str, ...]
-    architectures: tuple[str, ...]
-    loader: str  # "module:function"; the module also defines ADAPTER_VERSION and DEFAULTS
-    # stack -> the modalities it takes; the first stack listing a modality is its default
-    stacks: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
-    # stack -> how its layers are named
-    layers: dict[str, str] = field(default_factory=dict, hash=False)
-
-    @property
-    def module(self) -> ModuleType:
-        return importlib.import_module(self.loader.split(":")[0])
-
-    @property
-    def modalities(self) -> tuple[str, ...]:
-        seen: list[str] = []
-        for modalities in self.stacks.values():
-            seen += [m for m in modalities if m not in seen]
-        return tuple(seen)
-
-
-N_LAYERS = "embeddings (input of layer 1), layer_1 .. layer_N"
-SEAMLESS_STACKS = {
-    "speech_encoder": ("speech",),
-    "text_encoder": ("text",),
-    "text_decoder": ("text", "speech"),
-}
-SEAMLESS_LAYERS = {
-    "speech_encoder": N_LAYERS + " (conformer, pre final norm), adaptor (stride-8 length adaptor)",
-    "text_encoder": N_LAYERS,
-    "text_decoder": N_LAYERS + " (text teacher-forced; speech: the transcript, over the audio)",
-}
-FAMILIES: dict[str, Family] = {
-    "whisper": Family(
-        "Whisper (all sizes, English-only too): speech through the encoder; text teacher-forced "
-        "through the decoder against silence, or the transcript against the clip's audio",
-        ("whisper",),
-        ("WhisperForConditionalGeneration", "WhisperModel"),
-        "benchmark.models.whisper:load_whisper",
-        {"encoder": ("speech",), "decoder": ("text", "speech")},
-        {"encoder": N_LAYERS, "decoder": N_LAYERS + " (speech: the transcript, over the audio)"},
-    ),
-    "seamless_m4t_v2": Family(
-        "SeamlessM4T v2: speech encoder (+ length adaptor), text encoder, shared text decoder",
-        ("seamless_m4t_v2",),
-        ("SeamlessM4Tv2Model",),
-        "benchmark.models.seamless:load_seamless",
-        SEAMLESS_STACKS,
-        SEAMLESS_LAYERS,
-    ),
-    "seamless_m4t": Family(
-        "SeamlessM4T v1: speech encoder (+ length adaptor), text encoder, shared text decoder",
-        ("seamless_m4t",),
-        ("SeamlessM4TModel",),
-        "benchmark.models.seamless:load_seamless",
-        SEAMLESS_STACKS,
-        SEAMLESS_LAYERS,
-    ),
-    "text-encoder": Family(
-        "BERT-style text encoders (BERT, RoBERTa, XLM-R, LaBSE, e5, MiniLM, DistilBERT, ...; "
-        "`prefix` setting for e5's 'query: '); other encoder-only masked-LM model types are routed "
-        "here automatically",
-        ("bert", "roberta", "xlm-roberta", "xlm-roberta-xl", "distilbert", "camembert", "electra"),
-        ("BertModel", "RobertaModel", "XLMRobertaModel", "DistilBertModel"),
-        "benchmark.models.text_encoder:load_text_encoder",
-        {"encoder": ("text",)},
-        {"encoder": N_LAYERS},
-    ),
-    "speech-encoder": Family(
-        "Self-supervised speech encoders (wav2vec2, HuBERT, WavLM, data2vec-audio, ...): 20 ms "
-        "frames from the conv feature encoder's length formula",
-        (
-            "wav2vec2",
-            "wav2vec2-conformer",
-            "hubert",
-            "wavlm",
-            "data2vec-audio",
-            "unispeech",
-            "unispeech-sat",
-        ),
-        ("Wav2Vec2Model", "Wav2Vec2ForCTC", "HubertModel", "WavLMModel", "Data2VecAudioModel"),
-        "benchmark.models.speech_encoder:load_speech_encoder",
-        {"encoder": ("speech",)},
-        {"encoder": N_LAYERS + " (embeddings: projected conv features + positional conv)"},
-    ),
-    "decoder-lm": Family(
-        "Decoder language models (Llama, Qwen2/3, Gemma 1-3, Mistral/Mixtral, Phi-3, GPT-2, ...): "
-        "text in a `prompt_template` (e.g. '{text} This represents'), last-token or mean pooling "
-        "per model (`pooling`); other causal-LM model types are routed here automatically",
-        (
-            "llama",
-            "mistral",
-            "mixtral",
-            "qwen2",
-            "qwen3",
-            "gemma",
-            "gemma2",
-            "gemma3_text",
-            "phi3",
-            "gpt2",
-        ),
-        ("LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "GemmaForCausalLM"),
-        "benchmark.models.decoder_lm:load_decoder_lm",
-        {"decoder": ("text",)},
-        {"decoder": N_LAYERS + " (pre final norm; the output head applies it)"},
-    ),
-    "qwen2_audio": Family(
-        "Qwen2-Audio: audio and text through one language model (the in-library analogue of "
-        "SALMONN): the Whisper-style audio encoder, and the LM over a prompt with the audio's "
-        "positions (speech) or the text (text)",
-        ("qwen2_audio",),
-        ("Qwen2AudioForConditionalGeneration",),
-        "benchmark.models.qwen2_audio:load_qwen2_audio",
-        {"audio_encoder": ("speech",), "language_model": ("text", "speech")},
-        {
-            "audio_encoder": N_LAYERS + ", pooled (after the stride-2 pooling and final norm)",
-            "language_model": N_LAYERS + " (speech: the audio positions inside the prompt)",
-        },
-    ),
-    "sonar": Family(
-        "SONAR (fairseq2): speech and text encoders into one fixed-size space. Needs the optional "
-        "extra `sonar` (sonar-space, fairseq2), which pins its own torch; model ids are "
-        "sonar:<text encoder>[+<speech encoder>], e.g. sonar:text_sonar_basic_encoder+"
-        "sonar_speech_encoder_eng",
-        (),
-        (),
-        "benchmark.models.sonar:load_sonar",
-        {"speech_encoder": ("speech",), "text_encoder": ("text",)},
-        {"speech_encoder": N_LAYERS, "text_encoder": N_LAYERS},
-    ),
-    "auto": Family(
-        "Fallback for other architectures: AutoModel for the config (an encoder-decoder's "
-        "encoder), every layer from `output_hidden_states` (no hookable layer modules), the "
-        "modality guessed from the config (speech for transformers' speech model types, else "
-        "text); a warning names what it guessed",
-        (),
-        (),
-        "benchmark.models.fallback:load_fallback",
-        {"model": ("text", "speech")},
-        {"model": "hidden_states_0 .. hidden_states_N (the Auto model's own hidden states)"},
-    ),
-}
-
-
-def list_families() -> dict[str, str]:
-    """Family name -> what it covers (and which model types route to it)."""
-    return {
-        name: f"{fam.description} [model_type: {', '.join(fam.model_types) or '-'}]"
-        for name, fam in FAMILIES.items()
-    }
-
-
-def detect_family(config) -> str:
-    """The family for a transformers config: from its model_type, then its architectures, then
-    encoder-only masked-LM types -> text-encoder, decoder-only causal-LM types -> decoder-lm,
-    anything else the Auto classes know -> the fallback (with a warning when planned)."""
-    model_type = getattr(config, "model_type", None) or ""
-    architectures = list(getattr(config, "architectures", None) or [])
-    for name, fam in FAMILIES.items():
-        if model_type in fam.model_types or set(architectures) & set(fam.architectures):
-            return name
-    from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
-        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
-        MODEL_MAPPING_NAMES,
-    )
-
-    encoder_decoder = getattr(config, "is_encoder_decoder", False)
-    encoder_only = not encoder_decoder and not getattr(config, "is_decoder", False)
-    if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and encoder_only:
-        return "text-encoder"
-    if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and not encoder_decoder:
-        return "decoder-lm"
-    if model_type in MODEL_MAPPING_NAMES:
-        return "auto"
-    known = sorted({t for fam in FAMILIES.values() for t in fam.model_types})
-    raise UsageError(
-        f"No adapter for model_type {model_type!r} (architectures {architectures or 'unknown'}): "
-        "no family lists it and transformers' AutoModel has no class for it, so the fallback "
-        "cannot build it either. "
-        + did_you_mean("model type", model_type, known)
-        + " Families: "
-        + "; ".join(f"{n} ({', '.join(f.model_types) or '-'})" for n, f in FAMILIES.items())
-        + ". Pass --model-setting family=NAME to force one, or write an adapter (docs/models.md)."
-    )
+from benchmark.models.families import (  # noqa: F401 (the package's API)
+    FAMILIES,
+    Family,
+    detect_family,
+    list_families,
+    load_plugins,
+    register_family,
+)
+from benchmark.models.offline import resolve_pretrained
+from benchmark.models.resolved import ResolvedModel
 
 
 @dataclass(frozen=True)
@@ -274,16 +93,43 @@ def _merge_settings(family: str, defaults: dict, given: dict) -> dict:
     return merge_settings(family, defaults, given)
 
 
+# Beside the weights, the files that change what a model computes on the same text or audio.
+INPUT_FILES = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+    "spiece.model",
+    "tokenizer.model",
+    "preprocessor_config.json",
+)
+
+
 def _config_sha256(resolved: ResolvedModel) -> str | None:
-    path = Path(resolved.source) / "config.json"
-    if not path.is_file():
+    """sha256 over the config and the tokenizer/processor files (name and bytes): with the weights
+    hash, what a local folder's results are keyed by (a retrained tokenizer changes the key)."""
+    folder = Path(resolved.source)
+    if not (folder / "config.json").is_file():
         try:
             from huggingface_hub import hf_hub_download
 
             path = Path(hf_hub_download(resolved.source, "config.json", revision=resolved.revision))
         except Exception:  # the config was read by AutoConfig; its file is only for the key
             return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for name in INPUT_FILES:
+        if (folder / name).is_file():
+            digest.update(
+                name.encode() + b"\0" + hashlib.sha256((folder / name).read_bytes()).digest()
+            )
+    return digest.hexdigest()
 
 
 def plan_model(
@@ -299,6 +145,7 @@ def plan_model(
     Raises ModelUnavailableError (cannot be had) or UsageError (unknown family or setting)."""
     from transformers import AutoConfig
 
+    load_plugins()
     settings = dict(settings or {})
     family = family or settings.pop("family", None)
     if family is not None and family not in FAMILIES:
@@ -308,6 +155,10 @@ def plan_model(
 
         return plan_sonar(model_id, revision, settings, random_init)
     resolved = resolve_pretrained(model_id, revision=revision)
+    custom = FAMILIES[family].module if family is not None else None
+    if custom is not None and hasattr(custom, "read_config"):  # a model transformers cannot read
+        return _plan(model_id, resolved, family, settings, random_init, trust_remote_code,
+                     custom.read_config(resolved.source, resolved.revision))  # fmt: skip
     try:
         config = AutoConfig.from_pretrained(
             resolved.source, revision=resolved.revision, trust_remote_code=trust_remote_code
@@ -318,11 +169,19 @@ def plan_model(
                 f"{model_id}: its config needs the repository's own code; pass "
                 "--trust-remote-code only if you trust that code"
             ) from None
+        unknown = _unknown_model_type(resolved)
+        if unknown is not None:
+            raise UsageError(unknown) from None
         raise ModelUnavailableError(f"{model_id}: cannot read its config ({err})") from None
     except OSError as err:
         raise ModelUnavailableError(f"{model_id}: cannot read its config ({err})") from None
     _refuse_remote_code(model_id, config, trust_remote_code)
     family = family or detect_family(config)
+    return _plan(model_id, resolved, family, settings, random_init, trust_remote_code, config)
+
+
+def _plan(model_id, resolved, family, settings, random_init, trust_remote_code, config):
+    """The plan of a resolved model whose family and config are known."""
     fam = FAMILIES[family]
     module = fam.module
     merged = _merge_settings(family, module.DEFAULTS, settings)
@@ -352,6 +211,29 @@ def plan_model(
         trust_remote_code=trust_remote_code,
         config=config,
         stacks=stacks,
+    )
+
+
+def _unknown_model_type(resolved: ResolvedModel) -> str | None:
+    """For a local config whose model_type transformers does not know: what is missing."""
+    import transformers
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    path = Path(resolved.source) / "config.json"
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    model_type = config.get("model_type")
+    if model_type in CONFIG_MAPPING_NAMES:
+        return None
+    what = f"model_type {model_type!r}" if model_type else "no model_type"
+    return (
+        f"{resolved.source}: its config.json has {what}, which transformers "
+        f"{transformers.__version__} does not know, and no auto_map to the repository's own code: "
+        "no adapter family, nor the generic fallback (AutoModel), can build it. Families: "
+        + ", ".join(FAMILIES)
+        + ". Write an adapter for it (docs/models.md), or use a transformers version that has it."
     )
 
 

@@ -164,8 +164,9 @@ def load_checked(
         config = AutoConfig.from_pretrained(source, **config_kwargs)
         torch.manual_seed(random_init)
         extra = {"trust_remote_code": True} if kwargs.get("trust_remote_code") else {}
+        build = getattr(cls, "_from_config", None) or cls.from_config  # Auto classes: from_config
         with quiet_transformers():
-            model = cls._from_config(config, dtype=kwargs.get("dtype"), **extra)
+            model = build(config, dtype=kwargs.get("dtype"), **extra)
         return place(model.eval(), device, device_map)
     if device_map is not None:
         _need_accelerate("device_map")

@@ -73,7 +73,7 @@ def extra_problem() -> str | None:
 def plan_sonar(model_id: str, revision, settings: dict, random_init):
     """A ModelPlan for `sonar:<cards>`, or a clear refusal when the extra is absent or unusable."""
     from benchmark.models import FAMILIES, ModelPlan
-    from benchmark.models.offline import ResolvedModel
+    from benchmark.models.resolved import ResolvedModel
 
     if not model_id.startswith("sonar:") or not model_id[len("sonar:") :]:
         raise UsageError(

@@ -10,8 +10,9 @@ formula (`_get_feat_extract_output_lengths`).
 
 A conv feature encoder with group normalisation (wav2vec2-base, HuBERT-base: `feat_extract_norm=
 "group"`) normalises over each whole clip, padding included, so a padded batch would change every
-item: such models run each clip alone (batch-invariant, slower); layer-norm models run batched
-with the attention mask.
+item; data2vec-audio's stacked positional convolutions carry padding states into an item's last
+frames. Such models run each clip alone (batch-invariant, slower); the others run batched with the
+attention mask. (A hook on a layer module then fires once per clip.)
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ class SpeechEncoderAdapter(LayeredAdapter):
         self.device = next(model.parameters()).device
         config = model.config
         layers = model.encoder.layers
-        self.group_norm = getattr(config, "feat_extract_norm", "layer") == "group"
+        group_norm = getattr(config, "feat_extract_norm", "layer") == "group"
+        stacked_positions = getattr(config, "model_type", "") == "data2vec-audio"
+        self.one_at_a_time = group_norm or stacked_positions
         stride = math.prod(getattr(config, "conv_stride", (320,)))
         self.frame_seconds = stride / SAMPLE_RATE
         # the shortest clip that gives one frame (400 samples for wav2vec2's receptive field)
@@ -95,14 +98,16 @@ class SpeechEncoderAdapter(LayeredAdapter):
                 "layers": "encoder layers (raw outputs); embeddings = input of layer 1",
                 "mask": "feature-extractor attention mask through the conv length formula",
                 "frame_seconds": self.frame_seconds,
-                "batching": "one clip at a time (group-norm feature encoder)"
-                if self.group_norm
+                "batching": "one clip at a time ("
+                + ("group-norm feature encoder" if group_norm else "stacked positional convs")
+                + ")"
+                if self.one_at_a_time
                 else "batched with the attention mask",
             },
         )
 
     def forward(self, batch: BatchInputs) -> dict[str, LayerStates]:
-        if self.group_norm and batch.audio is not None and len(batch.audio) > 1:
+        if self.one_at_a_time and batch.audio is not None and len(batch.audio) > 1:
             one = super().forward  # each clip alone (a group norm spans the whole clip)
             return pad_items([one(dataclasses.replace(batch, audio=[a])) for a in batch.audio])
         return super().forward(batch)

@@ -8,13 +8,13 @@ FLAC). Loading reads the metadata columns only (fast); audio is read when a task
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 
+from benchmark.errors import close_matches
 from benchmark.probes.audio import AudioColumn
 from benchmark.probes.languages import check_languages
 from benchmark.probes.recordings import parquet_audio_paths, recordings_frame
@@ -40,7 +40,7 @@ def set_dir(name: str) -> Path:
 
 def unknown_set_error(name: str) -> UnknownProbeSetError:
     known = embedded_names() + ["fleurs"]
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    close = close_matches(name, known)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
     return UnknownProbeSetError(
         f"Unknown probe set {name!r}.{hint} Available: {', '.join(known)}; or give a path to a "

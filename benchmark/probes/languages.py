@@ -8,10 +8,11 @@ three-letter codes of NLLB/SeamlessM4T-style models. Scripts are ISO 15924.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from benchmark.errors import close_matches
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,11 @@ LANGUAGES: dict[str, FleursLanguage] = {
 
 # Scripts written without spaces between words, where `n_words` counts characters instead.
 _CHARACTER_SCRIPTS = {"Hans", "Hant", "Jpan"}
+# What separates words besides whitespace: the Ethiopic wordspace ፡ (U+1361; Amharic text puts it,
+# not a space, between words) and the Ethiopic punctuation that ends a word and may stand without
+# one (። ፣ ፤ ፥ ፦ ፧ ፨, U+1362-U+1368); the zero-width space that some texts in unspaced scripts put
+# at word breaks. Thai, Lao, Khmer and Burmese have no word separator: their spaces mark phrases.
+_WORD_SEPARATORS = re.compile(r"[\s\u1361-\u1368\u200b]+")
 
 
 class UnknownLanguageError(ValueError):
@@ -159,7 +165,7 @@ def suggest(code: str, candidates: Iterable[str]) -> list[str]:
             names |= {lang.iso639_3, lang.name.lower()}
         if key in names or key.split("_")[0] in names:
             hits.append(cand)
-    for cand in difflib.get_close_matches(key, candidates, n=3, cutoff=0.6):
+    for cand in close_matches(key, candidates, cutoff=0.6):
         if cand not in hits:
             hits.append(cand)
     return hits[:5]
@@ -212,8 +218,11 @@ def get_language(code: str) -> FleursLanguage:
 
 
 def count_words(text: str, code: str) -> int:
-    """Whitespace words; for Han/kana text (no spaces between words), non-space characters."""
+    """Words of `text`: the pieces between whitespace and other word separators (the Ethiopic
+    wordspace ፡ and punctuation, the zero-width space); for Han/kana text (no spaces between
+    words), non-space characters. Thai, Lao, Khmer and Burmese text is not segmented: there the
+    count is of space-separated phrases."""
     lang = LANGUAGES.get(code)
     if lang is not None and lang.script in _CHARACTER_SCRIPTS:
         return len(re.sub(r"\s+", "", text))
-    return len(text.split())
+    return sum(1 for piece in _WORD_SEPARATORS.split(text) if piece)

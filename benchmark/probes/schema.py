@@ -19,10 +19,23 @@ Added by Interlingua Bench:
     reading           int    0 = main reading of the sentence in this language, 1 = second voice, ...
     duration_s        float  audio duration in seconds
     n_chars           int    characters in raw_transcription
-    n_words           int    whitespace words in raw_transcription (characters for Han/kana text)
+    n_words           int    words in raw_transcription, split at whitespace and the Ethiopic
+                             wordspace and punctuation (languages.count_words); characters for
+                             Han/kana text; space-separated phrases for Thai, Lao, Khmer, Burmese
     category          str    semantic category (concepts set; "" elsewhere)
-    words             list<struct{word: str, label: str, start_s: float, end_s: float}>
-                             concept-labelled words with time spans in the audio (concepts set)
+    words             list<struct{word: str, label: str, start_s: float, end_s: float,
+                                  char_start: int, char_end: int}>
+                             concept-labelled words (concepts set; [] elsewhere), in order:
+                               word        the labelled string as written in raw_transcription
+                               label       the concept, the same in every language (ANIMAL.dog)
+                               start_s     where the word starts in the audio, seconds
+                               end_s       where it ends in the audio, seconds
+                               char_start  where it starts in raw_transcription (Python string
+                                           index, i.e. Unicode code points)
+                               char_end    where it ends (exclusive):
+                                           raw_transcription[char_start:char_end] == word
+                             The string can be part of a longer written word (Arabic "والجبن",
+                             German "Regens" for "Regen", Japanese "いぬが" for "いぬ").
 """
 
 from __future__ import annotations

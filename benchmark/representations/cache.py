@@ -27,7 +27,7 @@ from benchmark.representations.extract import Representations
 from benchmark.representations.words import WordRepresentations
 
 log = logging.getLogger(__name__)
-FORMAT = "2"
+FORMAT = "3"  # 3: word-level entries carry word_index
 
 
 def cache_key(fields: dict) -> str:
@@ -38,16 +38,20 @@ def _canonical(fields: dict) -> str:
     return json.dumps(fields, sort_keys=True, default=str)
 
 
-def content_sha256(
-    array: np.ndarray, ids: list[int], layers: list[str], item_index: np.ndarray | None = None
-) -> str:
+def content_sha256(array: np.ndarray, ids: list[int], layers: list[str], *indexes) -> str:
     digest = hashlib.sha256()
     digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
     digest.update(np.asarray(ids, dtype=np.int64).tobytes())
     digest.update(json.dumps(layers).encode())
-    if item_index is not None:
-        digest.update(np.asarray(item_index, dtype=np.int64).tobytes())
+    for index in indexes:  # word-level entries: which item and which of its words each row is
+        digest.update(np.asarray(index, dtype=np.int64).tobytes())
     return digest.hexdigest()
+
+
+def _indexes(reps) -> list[np.ndarray]:
+    if getattr(reps, "item_index", None) is None:
+        return []
+    return [reps.item_index, reps.word_index]
 
 
 class RepresentationCache:
@@ -73,7 +77,11 @@ class RepresentationCache:
                 "array": tensors["array"].numpy(),
             }
             if "item_index" in tensors:  # word-level: a variable number of vectors per item
-                reps = WordRepresentations(item_index=tensors["item_index"].numpy(), **common)
+                reps = WordRepresentations(
+                    item_index=tensors["item_index"].numpy(),
+                    word_index=tensors["word_index"].numpy(),
+                    **common,
+                )
             else:
                 reps = Representations(**common)
         except (SafetensorError, OSError, KeyError, ValueError) as err:
@@ -82,8 +90,7 @@ class RepresentationCache:
             return self._reject(path, f"written by another cache format ({meta.get('format')})")
         if meta.get("key") != _canonical(fields):
             return self._reject(path, "its stored key is not this entry's key")
-        item_index = getattr(reps, "item_index", None)
-        if meta.get("sha256") != content_sha256(reps.array, reps.ids, reps.layers, item_index):
+        if meta.get("sha256") != content_sha256(reps.array, reps.ids, reps.layers, *_indexes(reps)):
             return self._reject(path, "its content does not match its checksum")
         if not np.isfinite(reps.array).all():
             return self._reject(path, "it holds non-finite values")
@@ -101,13 +108,13 @@ class RepresentationCache:
             "array": torch.from_numpy(array),
             "ids": torch.tensor(reps.ids, dtype=torch.int64),
         }
-        item_index = getattr(reps, "item_index", None)
-        if item_index is not None:
-            tensors["item_index"] = torch.from_numpy(np.asarray(item_index, dtype=np.int64))
+        indexes = _indexes(reps)
+        for name, index in zip(("item_index", "word_index"), indexes, strict=False):
+            tensors[name] = torch.from_numpy(np.asarray(index, dtype=np.int64))
         metadata = {
             "format": FORMAT,
             "layers": json.dumps(reps.layers),
             "key": _canonical(fields),
-            "sha256": content_sha256(array, reps.ids, reps.layers, item_index),
+            "sha256": content_sha256(array, reps.ids, reps.layers, *indexes),
         }
         return atomic_save(self.path(key), lambda tmp: save_file(tensors, tmp, metadata=metadata))

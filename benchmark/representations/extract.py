@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,11 +99,12 @@ class BatchSize:
             return self.size
         return self.largest_run or "auto"
 
-    def shrink(self, err: BaseException) -> None:
-        if not self.auto or not is_out_of_memory(err) or self.size == 1:
+    def shrink(self, err: BaseException, tried: int) -> None:
+        """After a batch of `tried` items failed: halve (if "auto" and out of memory), else raise."""
+        if not self.auto or not is_out_of_memory(err) or tried <= 1:
             raise err
-        old, self.size = self.size, max(1, self.size // 2)
-        log.warning("batch of %d items ran out of memory; trying %d", old, self.size)
+        self.size = max(1, min(self.size, tried) // 2)
+        log.warning("batch of %d items ran out of memory; trying %d", tried, self.size)
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -129,6 +130,7 @@ def extract(
     texts: Sequence[str] | None = None,
     stack: str | None = None,
     items: Sequence[int] | None = None,
+    on_states: Callable[[dict[str, LayerStates], np.ndarray], None] | None = None,
 ) -> Representations:
     """Pooled per-layer representations of `inputs` (strings or 16 kHz waveforms).
 
@@ -136,7 +138,9 @@ def extract(
     once) and batched, which keeps padding small; results come back in input order. `texts` gives
     speech items their transcripts (read by stacks that teacher-force them); `stack` None = the
     modality's default. `items` restricts the work to those input indices (a shard of a
-    multi-process run); the result then holds only them, in input order.
+    multi-process run); the result then holds only them, in input order. `on_states(states,
+    item indices)` sees every batch's full states before they are dropped (word-level vectors are
+    taken there, from the same forward pass).
     """
     names = list(layers) if layers is not None else adapter.layer_names(modality, stack)
     sizer = BatchSize.of(batch_size)
@@ -169,8 +173,10 @@ def extract(
             states = adapter.forward(batch_inputs)
             # pooled on the model's device; only [L, B, D] goes to the host, as float32
             pooled = torch.stack([pool(states[name], pooling) for name in names])
+            if on_states is not None:
+                on_states(states, idx)
         except Exception as err:  # out of memory with "auto": halve and try again
-            sizer.shrink(err)
+            sizer.shrink(err, len(idx))
             continue
         del states
         if out is None:

@@ -21,7 +21,7 @@ from benchmark.models.base import ModelAdapter
 from benchmark.probes import ProbeSet
 from benchmark.representations.cache import RepresentationCache, cache_key
 from benchmark.representations.extract import BatchSize, Representations, extract
-from benchmark.representations.words import WordRepresentations, extract_words
+from benchmark.representations.words import WordCollector, WordRepresentations, extract_words
 
 log = logging.getLogger(__name__)
 MEMORY_ENV = "INTERLINGUA_MEMORY_MB"
@@ -182,13 +182,21 @@ class RepresentationStore:
         stack: str | None,
         items: list[int] | None = None,
     ) -> Representations:
-        """Run the model (loading it if needed) over the unit's items (all, or a shard's)."""
+        """Run the model (loading it if needed) over the unit's items (all, or a shard's). When
+        the probe set labels words, the same pass also caches their word-level vectors (every
+        aggregation), so a word-level task needs no second pass over the audio."""
         adapter = self.model.get()
         clock = time.perf_counter()
         if modality == "text":
             inputs, lengths = probes.texts(lang), probes.text_lengths(lang)
         else:
             inputs, lengths = probes.audio(lang), probes.durations(lang)
+        words = probes.words(lang) if items is None else []
+        collector = (
+            WordCollector(modality, lang, adapter.layer_names(modality, stack), words, probes.ids)
+            if any(words) and self._word_fields_missing(probes, lang, modality, stack)
+            else None
+        )
         reps = extract(
             adapter,
             modality,
@@ -204,9 +212,29 @@ class RepresentationStore:
             texts=probes.texts(lang) if modality == "speech" else None,
             stack=stack,
             items=items,
+            on_states=collector,
         )
+        if collector is not None and not collector.failed:
+            for aggregation in collector.aggregations:
+                fields = self.word_fields(probes, lang, modality, stack, aggregation)
+                self.cache.save(cache_key(fields), collector.result(aggregation), fields)
+                self._fresh.add(cache_key(fields))
         self.extraction_seconds += time.perf_counter() - clock
         return reps
+
+    def word_fields(self, probes, lang, modality, stack, aggregation: str) -> dict:
+        fields = self.key_fields(probes, lang, modality, "words", stack)
+        fields["aggregation"] = aggregation if modality == "text" else "mean over frames"
+        return fields
+
+    def _word_fields_missing(self, probes, lang, modality, stack) -> bool:
+        aggregations = ("last", "first", "mean") if modality == "text" else ("mean",)
+        return any(
+            not self.cache.path(
+                cache_key(self.word_fields(probes, lang, modality, stack, a))
+            ).is_file()
+            for a in aggregations
+        )
 
     def words(
         self,
@@ -220,11 +248,13 @@ class RepresentationStore:
         """Word-level vectors of the probe set's labelled words (benchmark.representations.words):
         cached and served like pooled representations, under their own key."""
         _, stack = self.resolve(modality, "words", stack)
-        fields = self.key_fields(probes, lang, modality, "words", stack)
-        fields["aggregation"] = aggregation if modality == "text" else "mean over frames"
+        fields = self.word_fields(probes, lang, modality, stack, aggregation)
         key = cache_key(fields)
         reps = self._memory.get(key) or self.cached(key, fields)
-        if reps is None:
+        if reps is None:  # one pass gives the pooled vectors and every word's (see `extract`)
+            self.get(probes, lang, modality, "mean", stack=stack)
+            reps = self.cached(key, fields)
+        if reps is None:  # the pooled pass could not take the words: this pass says why
             adapter = self.model.get()
             clock = time.perf_counter()
             speech = modality == "speech"

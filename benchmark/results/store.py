@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import re
 import sys
 from collections.abc import Iterator
 from importlib import metadata
@@ -22,6 +23,7 @@ from benchmark.errors import UsageError
 from benchmark.fileio import atomic_write_text, inside
 from benchmark.results.schema import SCHEMA_VERSION, TaskResult
 
+_VERSION = re.compile(r'"schema_version"\s*:\s*"([^"]*)"')
 KEY_CHARS = 16  # of the sha256 key, in file names
 ERROR_SUFFIX = ".error.json"
 _PACKAGES = (
@@ -95,8 +97,18 @@ def read_result(path: Path) -> TaskResult:
     them (there is no faithful migration from 1.x: its main scores averaged modalities)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"{path}: not a readable result file ({err})") from None
+    head = _VERSION.search(text[:200])
+    if head and head.group(1) == SCHEMA_VERSION:  # the fast path: validate the JSON text directly
+        try:
+            return TaskResult.model_validate_json(text)
+        except ValidationError:
+            pass  # reported below, with the field
+    try:
+        data = json.loads(text)
+    except ValueError as err:
         raise UsageError(f"{path}: not a readable result file ({err})") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: not a result file (expected a JSON object)")

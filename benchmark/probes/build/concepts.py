@@ -207,10 +207,13 @@ def find_surface(text: str, surface: str) -> int:
 def label_spans(
     text: str, entry_words: dict[str, str], synth: espeak.Synthesis, where: str
 ) -> list[dict]:
-    """[{word, label, start_s, end_s}] for each labelled surface string, from the word events.
+    """[{word, label, start_s, end_s, char_start, char_end}] for each labelled surface string:
+    its time span from the word events, and its character span in `text` (Python string indices,
+    end exclusive: text[char_start:char_end] == word), in order of time.
 
     A word event stands for the text from its offset up to the next event's offset: espeak-ng
     speaks that stretch in that event's time span (French "l'éléphant" has one event, at "l").
+    `text` must be the stored text (raw_transcription) with the offsets espeak-ng was given.
     """
     spans = sorted(espeak.word_spans(synth), key=lambda s: s.char_start)
     ends = [s.char_start for s in spans[1:]] + [len(text)]
@@ -233,9 +236,19 @@ def label_spans(
                 "label": label,
                 "start_s": round(start / rate, 4),
                 "end_s": round(end / rate, 4),
+                "char_start": a,
+                "char_end": b,
             }
         )
-    return sorted(out, key=lambda w: (w["start_s"], w["label"]))
+    out.sort(key=lambda w: (w["start_s"], w["label"]))
+    for prev, cur in zip(out, out[1:], strict=False):
+        if cur["char_start"] < prev["char_end"]:
+            raise SpanError(
+                f"{where}: labelled words {prev['word']!r} ({prev['label']}) and {cur['word']!r} "
+                f"({cur['label']}) overlap or are out of order in {text!r} (characters "
+                f"{prev['char_start']}-{prev['char_end']} and {cur['char_start']}-{cur['char_end']})"
+            )
+    return out
 
 
 def build(
@@ -357,11 +370,16 @@ README = """# concepts: parallel sentences with concept-labelled words, read by 
 ## What it is
 Short sentences written for Interlingua Bench in semantic categories (animals, colours, ...), each
 translated into every language of the set. Rows with the same `id` are translations. `words` lists
-each concept-labelled word of the sentence: `{word, label, start_s, end_s}`, where `label` is the
-concept (the same label in every language, e.g. `ANIMAL.dog`), `word` its surface form in this
-language, and `start_s`/`end_s` its time span in the audio. `category` is the sentence's category.
-Japanese sentences are written in kana with spaces between words (espeak-ng's Japanese voice reads
-kanji as English letter names).
+each concept-labelled word of the sentence, in order: `{word, label, start_s, end_s, char_start,
+char_end}`, where `label` is the concept (the same label in every language, e.g. `ANIMAL.dog`),
+`word` its surface form in this language, `start_s`/`end_s` its time span in the audio, and
+`char_start`/`char_end` its character span in `raw_transcription` (Python string indices, end
+exclusive: `raw_transcription[char_start:char_end] == word`), so a text model's token offsets map
+to words without searching. The labelled string can be part of a longer written word (Arabic
+"والجبن" for "الجبن", German "Regens" for "Regen", Japanese "いぬが" for "いぬ"). `category` is the
+sentence's category. Japanese sentences are written in kana with spaces between words (espeak-ng's
+Japanese voice reads kanji as English letter names); Chinese without spaces; the spans index the
+stored text as it is.
 
 ## How the time spans were made
 From espeak-ng itself, not guessed: the synthesizer reports a WORD event for every word it speaks

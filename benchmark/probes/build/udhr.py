@@ -301,8 +301,8 @@ card.json).
 - Several paragraphs are longer than 30 s of speech: models with a 30 s window (Whisper) see only
   their first 30 s.
 - Length alone separates paragraphs well: report a length-only baseline beside retrieval scores.
-- `n_words` counts characters for Han and kana; for Thai it counts space-separated phrases, and
-  for Amharic (whose text separates words with `፡`, not spaces) it is 1 per paragraph.
+- `n_words` counts characters for Han and kana, and for Thai space-separated phrases (Thai has no
+  word separator); Amharic words are split at the Ethiopic wordspace `፡` and punctuation.
 - Per language, `n_items` and `total_duration_s` in card.json are those of reading 0; the set's
   `total_duration_s` counts all recordings.
 

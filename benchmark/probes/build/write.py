@@ -33,6 +33,8 @@ WORD = pa.struct(
         ("label", pa.string()),
         ("start_s", pa.float64()),
         ("end_s", pa.float64()),
+        ("char_start", pa.int32()),
+        ("char_end", pa.int32()),
     ]
 )
 SCHEMA = pa.schema(

@@ -16,12 +16,8 @@ from benchmark.metrics import (
     permutations,
     subsample_counts,
 )
-from benchmark.metrics.clustering import (
-    concept_alignment,
-    concept_estimates,
-    purity_estimates,
-    ward_clusters,
-)
+from benchmark.metrics.clustering import purity_estimates, ward_clusters
+from benchmark.metrics.concepts import concept_alignment, concept_estimates
 
 _DESCRIPTION = """Latent concept analysis (Dalvi et al. 2022; ConceptX): cluster word
 representations with Ward linkage (Euclidean) into K clusters; a cluster is aligned with a concept

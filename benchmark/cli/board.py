@@ -1,0 +1,191 @@
+"""Submissions, regression tracking and the leaderboard: `submissions validate`, `submit`,
+`compare`, `leaderboard build|publish`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmark.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_TASK_FAILED, UsageError
+
+DEFAULT_SUBMISSIONS = Path("submissions")
+
+
+def name_value(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with a number, e.g. cross_modal_svcca=0.05; got {text!r}"
+        ) from None
+
+
+def add_parsers(sub) -> None:
+    subs = sub.add_parser("submissions", help="check submission files")
+    subs_sub = subs.add_subparsers(dest="action", required=True)
+    validate = subs_sub.add_parser(
+        "validate", help="check submission files: schema, pinned revision, file name, remote code"
+    )
+    validate.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: submissions/)"
+    )
+    validate.set_defaults(handler=cmd_submissions_validate)
+
+    submit = sub.add_parser("submit", help="score one submission file into a results folder")
+    submit.add_argument("path", type=Path, help="a submissions/<org>__<model>.yaml file")
+    submit.add_argument("--output", type=Path, default=Path("results"), help="results folder")
+    submit.add_argument("--batch-size", type=int, default=16)
+    submit.add_argument("--device", default="cpu")
+    submit.add_argument("--cache-dir", type=Path, help="representation cache (default: user cache)")
+    submit.add_argument(
+        "--overwrite", action="store_true", help="recompute cached work and results"
+    )
+    submit.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    submit.set_defaults(handler=cmd_submit)
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare two results folders; exit 1 on a regression or a lost task",
+        description="Pairs results by model and task and compares main scores and curve points: "
+        "a change counts when it exceeds the tolerance and the intervals say it is real "
+        "(docs/regressions.md).",
+    )
+    compare.add_argument("--baseline", type=Path, required=True, help="results folder (before)")
+    compare.add_argument("--candidate", type=Path, required=True, help="results folder (after)")
+    compare.add_argument("--tolerance", type=float, default=0.02, help="absolute (default 0.02)")
+    compare.add_argument(
+        "--tolerance-for",
+        action="append",
+        type=name_value,
+        default=[],
+        metavar="NAME=VALUE",
+        help="tolerance for a main score name, a measure or a task (repeatable)",
+    )
+    compare.add_argument(
+        "--match",
+        choices=["model", "model-id", "task"],
+        default="model",
+        help="pair by model id+revision+settings (default), by id+settings (another checkpoint "
+        "of the same repository), or by task alone (one model per folder)",
+    )
+    compare.add_argument(
+        "--fail-on",
+        choices=["regression", "change"],
+        default="regression",
+        help="change: exact bookkeeping (any moved value, interval or null fails; the golden suite)",
+    )
+    compare.add_argument(
+        "--fail-on-curves", action="store_true", help="a regressed curve point fails too"
+    )
+    compare.add_argument("--all", action="store_true", help="print every compared value")
+    compare.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
+    compare.set_defaults(handler=cmd_compare)
+
+    board = sub.add_parser("leaderboard", help="build or publish the static leaderboard")
+    board_sub = board.add_subparsers(dest="action", required=True)
+    build = board_sub.add_parser("build", help="render the static site from a results folder")
+    build.add_argument("--results", type=Path, required=True, help="results folder")
+    build.add_argument("--out", type=Path, required=True, help="site folder (replaced)")
+    build.add_argument(
+        "--submissions",
+        type=Path,
+        help="submission files to show beside each model (submitter, license, languages)",
+    )
+    build.add_argument("--title", default="Interlingua Bench leaderboard")
+    build.set_defaults(handler=cmd_leaderboard_build)
+
+    publish = board_sub.add_parser(
+        "publish", help="upload a built site to a static Hugging Face Space (and the table)"
+    )
+    publish.add_argument("--site", type=Path, required=True, help="a folder `build` wrote")
+    publish.add_argument("--repo-id", required=True, help="the Space, ORG/NAME")
+    publish.add_argument("--results-repo", help="also a dataset repo ORG/NAME with the table")
+    publish.add_argument("--dry-run", action="store_true", help="print the planned operations only")
+    publish.add_argument("--message", default="Update the leaderboard", help="commit message")
+    publish.set_defaults(handler=cmd_leaderboard_publish)
+
+
+def cmd_submissions_validate(args: argparse.Namespace) -> int:
+    from benchmark.submissions import check_tasks, load_submission, submission_files
+
+    failures = 0
+    for path in submission_files(args.paths, DEFAULT_SUBMISSIONS):
+        try:
+            sub = load_submission(path)
+            check_tasks(sub, path)
+        except UsageError as err:
+            failures += 1
+            print(f"error: {err}", file=sys.stderr)
+            continue
+        kind = f"control (random_init={sub.random_init})" if sub.is_control else "pretrained"
+        settings = ", ".join(f"{k}={v!r}" for k, v in sorted(sub.model_settings.items()))
+        print(f"ok  {path}: {sub.model}@{sub.revision} {kind}{'  ' + settings if settings else ''}")
+    return EXIT_BAD_INPUT if failures else EXIT_OK
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from benchmark.cli.run_command import describe
+    from benchmark.runner import run
+    from benchmark.submissions import check_tasks, load_submission
+
+    sub = load_submission(args.path)
+    check_tasks(sub, args.path)
+    opts = sub.run_options(
+        args.output,
+        batch_size=args.batch_size,
+        device=args.device,
+        cache_dir=args.cache_dir,
+        overwrite=args.overwrite,
+        progress=False if args.no_progress else None,
+    )
+    summary = run(opts)
+    for name, result in summary.results.items():
+        print(describe(name, result))
+        print(f"{'':<26} -> {summary.paths[name]}")
+    return EXIT_TASK_FAILED if summary.failed else EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from benchmark.compare import CompareOptions, Tolerances, compare_folders, render
+
+    for name, value in [("--tolerance", args.tolerance), *args.tolerance_for]:
+        if value < 0:
+            raise UsageError(f"{name}: tolerance {value} is negative")
+    opts = CompareOptions(
+        tolerances=Tolerances(args.tolerance, dict(args.tolerance_for)),
+        match=args.match,
+        fail_on=args.fail_on,
+        fail_on_curves=args.fail_on_curves,
+    )
+    comparison = compare_folders(args.baseline, args.candidate, opts)
+    print(render(comparison, args.format, args.all))
+    return comparison.exit_code
+
+
+def cmd_leaderboard_build(args: argparse.Namespace) -> int:
+    from leaderboard import build_site
+
+    report = build_site(args.results, args.out, submissions=args.submissions, title=args.title)
+    for line in report.log:
+        print(line, file=sys.stderr)
+    print(report.summary())
+    print(f"open {report.index.resolve().as_uri()}")
+    return EXIT_OK
+
+
+def cmd_leaderboard_publish(args: argparse.Namespace) -> int:
+    from leaderboard.publish import publish
+
+    for line in publish(
+        args.site,
+        args.repo_id,
+        results_repo=args.results_repo,
+        dry_run=args.dry_run,
+        message=args.message,
+    ):
+        print(line)
+    return EXIT_OK

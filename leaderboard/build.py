@@ -1,0 +1,357 @@
+"""`interlingua leaderboard build`: a results folder -> a static site.
+
+    SITE/index.html                 the main table (sortable, filterable; controls marked)
+    SITE/tasks/<task>.html          every model's per-layer curves; heatmaps where results have matrices
+    SITE/models/<model>--<id>.html  settings, the command that reproduces each result, raw JSON
+    SITE/about.html                 each task explained; its YAML and its docs page
+    SITE/data/results.{csv,parquet} one row per result; data/raw/<row>/<task>.json the files
+    SITE/assets/                    the stylesheet and the one script (written here, no CDN)
+
+Reads results only through `benchmark.result_sets` / `benchmark.results`, never the harness. All
+text from results and submissions goes through jinja2's autoescape; the pages carry a Content
+Security Policy that allows no inline script, so nothing that slipped through could run.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jinja2
+
+from benchmark.errors import UsageError
+from benchmark.fileio import slug
+from benchmark.result_sets import ResultSet, load_result_set
+from benchmark.results import SCHEMA_VERSION, TaskResult
+from leaderboard import charts
+from leaderboard.about import default_tasks_dir
+from leaderboard.data import Column, Row, build_rows, cell, columns, long_table, write_downloads
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+MARKER = ".interlingua-site"
+HIGHLIGHT_ALL_UP_TO = 10
+HIGHLIGHT_TOP = 8
+
+
+@dataclass
+class BuildReport:
+    out: Path
+    index: Path
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    n_results: int = 0
+    n_rows: int = 0
+    n_pages: int = 0
+    size_bytes: int = 0
+    log: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"built {self.n_pages} pages for {self.n_rows} rows ({self.n_results} results) in "
+            f"{self.seconds:.1f} s ({self.cpu_seconds:.1f} s CPU); site {self.size_bytes / 1e6:.1f} MB at {self.out}"
+        )
+
+
+def build_site(
+    results: Path | str,
+    out: Path | str,
+    submissions: Path | str | None = None,
+    title: str = "Interlingua Bench leaderboard",
+    tasks_dir: Path | None = None,
+    docs_dir: Path | None = None,
+) -> BuildReport:
+    clock, cpu = time.perf_counter(), time.process_time()
+    out = Path(out)
+    if Path(results).resolve() in (out.resolve(), *out.resolve().parents):
+        raise UsageError(
+            f"--out {out}: inside --results {results}; its copies of the result files would be "
+            "read as results next time. Choose a folder outside it"
+        )
+    result_set = load_result_set(Path(results), "--results")
+    report = BuildReport(out=out, index=out / "index.html", log=list(result_set.log))
+    subs = _load_submissions(submissions, report.log) if submissions else []
+    rows = build_rows(result_set, subs)
+    _assign_colors(rows)
+    table = long_table(rows)
+    cols = columns(table)
+    _prepare_out(out)
+    site = Site(out, title, rows, cols, result_set, report, tasks_dir, docs_dir)
+    site.write_all(table)
+    report.seconds = time.perf_counter() - clock
+    report.cpu_seconds = time.process_time() - cpu
+    report.n_results = len(result_set.results)
+    report.n_rows = len(rows)
+    report.size_bytes = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return report
+
+
+def _load_submissions(folder: Path | str, log: list[str]) -> list:
+    from benchmark.submissions import load_submission, submission_files
+
+    found = []
+    for path in submission_files([Path(folder)], Path(folder)):
+        try:
+            found.append(load_submission(path))
+        except UsageError as err:
+            log.append(f"submission skipped: {err}")
+    return found
+
+
+def _assign_colors(rows: list[Row]) -> None:
+    ranked = sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), r.row_id))
+    for i, row in enumerate(ranked):
+        row.color = charts.PALETTE[i % len(charts.PALETTE)]
+
+
+def _prepare_out(out: Path) -> None:
+    """Replace a site built before; never delete a folder that is not one."""
+    if out.exists():
+        if not out.is_dir():
+            raise UsageError(f"--out {out}: exists and is not a folder")
+        if any(out.iterdir()) and not (out / MARKER).is_file():
+            raise UsageError(
+                f"--out {out}: not empty and not a site built here before; choose a new folder"
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    (out / MARKER).write_text("built by interlingua leaderboard build; replaced on rebuild\n")
+
+
+class Site:
+    def __init__(self, out, title, rows, cols, result_set: ResultSet, report, tasks_dir, docs_dir):
+        self.out, self.title, self.rows, self.cols = out, title, rows, cols
+        self.result_set, self.report = result_set, report
+        self.tasks_dir = Path(tasks_dir) if tasks_dir else default_tasks_dir()
+        self.docs_dir = Path(docs_dir) if docs_dir else REPO / "docs" / "tasks"
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,  # every template, whatever its name
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.task_names = sorted({t for r in rows for t in r.results})
+        self.task_pages = {t: f"tasks/{slug(t)[:100]}.html" for t in self.task_names}
+        self.latest = {t: self._latest(t) for t in self.task_names}
+        levels = {
+            r.main_score.inference.ci_level for r in result_set.results if r.main_score is not None
+        }
+        self.ci_level_text = f"{levels.pop():.0%}" if len(levels) == 1 else "each result's"
+        self.built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    def _latest(self, task: str) -> TaskResult:
+        from benchmark.result_sets import started
+
+        results = [r.results[task] for r in self.rows if task in r.results]
+        return max(results, key=lambda r: (r.status == "ok", started(r)))
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def render(self, template: str, path: str, **context) -> None:
+        depth = path.count("/")
+        common = {
+            "root": "../" * depth,
+            "site_title": self.title,
+            "nav_tasks": [{"name": t, "page": self.task_pages[t]} for t in self.task_names],
+            "built": self.built,
+            "n_results": len(self.result_set.results),
+            "schema_version": SCHEMA_VERSION,
+            "ci_level_text": self.ci_level_text,
+            "page_kind": template.split(".")[0],
+        }
+        html = self.env.get_template(template).render(**common, **context)
+        target = self.out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(html, encoding="utf-8")
+        self.report.n_pages += 1
+
+    def write_all(self, table) -> None:
+        shutil.copytree(HERE / "static", self.out / "assets")
+        write_downloads(table, self.out / "data")
+        self.write_index()
+        for task in self.task_names:
+            self.write_task(task)
+        for row in self.rows:
+            self.write_model(row)
+        self.write_about()
+
+    def write_index(self) -> None:
+        cells = {r.row_id: {c.name: cell(r, c) for c in self.cols} for r in self.rows}
+        modalities = sorted({m for r in self.rows for m in r.modalities})
+        if len(modalities) > 1:
+            modalities.append("+".join(modalities))
+        ranked = sorted(self.rows, key=lambda r: (r.control, r.score is None, -(r.score or 0)))
+        self.render(
+            "index.html",
+            "index.html",
+            rows=ranked,
+            columns=self.cols,
+            cells=cells,
+            modalities=modalities,
+            language_groups=sorted({r.language_group for r in self.rows}),
+            task_pages=self.task_pages,
+        )
+
+    def task_info(self, task: str) -> dict:
+        r = self.latest[task]
+        cfg = r.task.config
+        ms = cfg.get("main_score") or {}
+        score_text = (
+            f"{ms.get('name', '?')}: {ms.get('measure', '?')}"
+            + (f" of {ms['group']}" if ms.get("group") else "")
+            + f" at the {ms.get('layer', '?')} layer"
+            if ms
+            else (r.main_score.name if r.main_score else "none")
+        )
+        probes = r.probes
+        probes_text = (
+            f"{probes.name} ({probes.revision}): {len(probes.languages)} languages "
+            f"({', '.join(probes.languages)}), n = {probes.n}"
+            if probes
+            else _probes_text(cfg.get("probes") or {})
+        )
+        return {
+            "name": task,
+            "anchor": slug(task),
+            "page": self.task_pages[task],
+            "kind": r.task.kind,
+            "version": r.task.version,
+            "config_sha256": r.task.config_sha256,
+            "description": str(cfg.get("description", "")).strip(),
+            "modalities": cfg.get("modalities", []),
+            "score_name": r.main_score.name if r.main_score else ms.get("name", "score"),
+            "score_text": score_text,
+            "probes_text": probes_text,
+        }
+
+    def write_task(self, task: str) -> None:
+        info = self.task_info(task)
+        entries, not_applicable = [], []
+        for row in self.rows:
+            r = row.results.get(task)
+            if r is None:
+                continue
+            if r.status != "ok":
+                not_applicable.append({"row": row, "reason": r.reason or r.status})
+                continue
+            column = Column(r.main_score.name if r.main_score else "", [task])
+            c = cell(row, column) if r.main_score else {"status": "ok", "value": None}
+            entries.append({"row": row, "result": r, "cell": c})
+        hib = next(
+            (e["result"].main_score.higher_is_better for e in entries if e["result"].main_score),
+            True,
+        )
+
+        def rank_key(e):
+            v = e["cell"].get("value")
+            return (v is None, -(v or 0) if hib else (v or 0))
+
+        entries.sort(key=rank_key)
+        non_controls = [e for e in entries if not e["row"].control]
+        if len(entries) <= HIGHLIGHT_ALL_UP_TO:
+            on = {e["row"].row_id for e in entries}
+        else:
+            on = {e["row"].row_id for e in non_controls[:HIGHLIGHT_TOP]}
+            controls = [e["row"].row_id for e in entries if e["row"].control]
+            on |= set(controls[:2])
+        self.render(
+            "task.html",
+            self.task_pages[task],
+            task=info,
+            ranking=entries,
+            not_applicable=not_applicable,
+            charts=self._task_charts(entries, on),
+            legend_items=[
+                {
+                    "row_id": e["row"].row_id,
+                    "label": e["row"].label,
+                    "color": e["row"].color,
+                    "control": e["row"].control,
+                    "on": e["row"].row_id in on,
+                }
+                for e in entries
+            ],
+            heatmaps=[
+                {"label": e["row"].label, "map": charts.heatmap(m)}
+                for e in entries
+                if e["row"].row_id in on
+                for m in charts.matrices_at_main_layer(e["result"])[:1]
+            ],
+        )
+
+    def _task_charts(self, entries: list[dict], on: set[str]) -> list:
+        by_key: dict[str, list] = {}
+        main_keys = []
+        for e in entries:
+            r, row = e["result"], e["row"]
+            for curve in r.curves:
+                key = charts.curve_key(curve)
+                if r.main_score and (curve.measure, curve.group) == (
+                    r.main_score.measure,
+                    r.main_score.group,
+                ):
+                    main_keys.append(key)
+                by_key.setdefault(key, []).append(
+                    (row.row_id, row.label, row.color, row.control, row.row_id in on, curve)
+                )
+        order = sorted(by_key, key=lambda k: (k not in main_keys, list(by_key).index(k)))
+        return [charts.curve_chart(by_key[k]) for k in order]
+
+    def write_model(self, row: Row) -> None:
+        tasks = []
+        for task in sorted(row.results):
+            r = row.results[task]
+            raw_path = f"data/raw/{row.row_id}/{slug(task)[:100]}.json"
+            self._write_raw(r, self.out / raw_path)
+            column = Column(r.main_score.name if r.main_score else "", [task])
+            tasks.append(
+                {
+                    "name": task,
+                    "anchor": slug(task),
+                    "page": self.task_pages[task],
+                    "result": r,
+                    "cell": cell(row, column),
+                    "score_name": r.main_score.name if r.main_score else "",
+                    "command": r.run.command or "(not recorded)",
+                    "charts": charts.model_charts(r),
+                    "legend": charts.group_legend(r),
+                    "heatmaps": [
+                        charts.heatmap(m)
+                        for m in charts.matrices_at_main_layer(r)
+                        if r.main_score is None or m.measure == r.main_score.measure
+                    ],
+                    "notes": r.notes,
+                    "raw_path": raw_path,
+                }
+            )
+        self.render("model.html", row.page, row=row, tasks=tasks)
+
+    def _write_raw(self, result: TaskResult, target: Path) -> None:
+        """The result file as it is on disk (it was read and validated from there)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = self.result_set.paths.get(result.key)
+        try:
+            shutil.copyfile(source, target)
+            return
+        except (OSError, TypeError):
+            pass
+        data = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
+        target.write_text(data + "\n", encoding="utf-8")
+
+    def write_about(self) -> None:
+        from leaderboard.about import write_about
+
+        write_about(self)
+
+
+def _probes_text(p: dict) -> str:
+    languages = p.get("languages") or []
+    text = str(p.get("source", "?"))
+    if languages:
+        text += f": {len(languages)} languages ({', '.join(map(str, languages))})"
+    return text + (f", n = {p['n']}" if p.get("n") else "")

