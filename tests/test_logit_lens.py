@@ -13,7 +13,7 @@ from steer_fixtures import LensToy, WordTokenizer, context, model_access, text_p
 
 from benchmark.errors import ConfigError, NotApplicable, UsageError
 from benchmark.kinds import ModelAccess, get_kind
-from benchmark.kinds.logit_lens import _predicting_positions, first_tokens, word_span
+from benchmark.kinds.logit_lens.words import first_tokens, predicting_positions, word_span
 from benchmark.models.base import LayerStates
 from benchmark.results import read_result
 from benchmark.runner import RunOptions, run
@@ -102,12 +102,13 @@ def test_word_spans_and_first_tokens():
 
 def test_the_predicting_position_of_space_prefixed_and_merged_tokens():
     """Byte-level BPE writes " Hund" (the space belongs to the token: fine); a token that also
-    holds another word's characters ("的狗") cannot stand for the word."""
+    holds another word's characters ("的狗") cannot stand for the word; the first word's
+    predicting position is the prompt, which the adapter does not return."""
     text = "Der Hund sah 的狗"
     spans = torch.tensor([[[-1, -1], [0, 3], [3, 8], [8, 12], [12, 15]]])
     states = LayerStates(hidden=torch.zeros(1, 5, 2), mask=spans[..., 0] >= 0, char_spans=spans)
     words = [(4, 8), (0, 3), (14, 15)]  # Hund (in " Hund"), Der (after the prompt), 狗 (merged)
-    assert _predicting_positions(states, 0, text, words) == [1, 0, None]
+    assert predicting_positions(states, 0, text, words) == [1, None, None]
 
 
 # --- not applicable ------------------------------------------------------------------------------

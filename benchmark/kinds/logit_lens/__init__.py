@@ -14,8 +14,9 @@ Measures per layer: p_input, p_english (mean probabilities), english_share = sum
 (sum p_english + sum p_input), english_wins = the share of words where p_english > p_input.
 Null: the same statistic with the words re-paired with other positions of the same language and
 modality (a random concept's words at each position: how much an unrelated word gets). Interval:
-half-samples of the sentences. Forward passes are the kind's own (hooks read every position, the
-prompt's too) and are not cached.
+half-samples of the sentences. Forward passes are the kind's own (they read token positions, which
+pooled caches do not hold) and are not cached; a word whose preceding position is not one the
+adapter returns (the prompt or BOS before a sentence's first word) is left out.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from pydantic import Field, field_validator
 from benchmark.config import StatsParams, TaskConfig
 from benchmark.errors import NotApplicable, UsageError
 from benchmark.kinds import Kind, TaskContext, TaskOutput
+from benchmark.kinds.logit_lens.lens import layer_estimates, lens_matrices
+from benchmark.kinds.logit_lens.words import Words, hidden_before_words
 from benchmark.kinds.reporting import curve, depths, inference_for, main_score
 from benchmark.metrics.nulls import permutations
 from benchmark.metrics.replicates import replicate_counts
 from benchmark.metrics.statistics import Estimate, mean_of
-from benchmark.models.base import BatchInputs
-from benchmark.models.hooks import capture
 from benchmark.probes import ProbeSet
 
 NULL_METHOD = "words re-paired with other positions of the same language (same permutations)"
@@ -119,179 +120,6 @@ def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
         )
 
 
-# --- words and their tokens -----------------------------------------------------------------------
-
-
-def word_span(text: str, word: dict) -> tuple[int, int] | None:
-    """The word's [start, end) characters in the text: the probe set's own offsets when it has
-    them, else its first whole-word occurrence (else its first occurrence)."""
-    if word.get("char_start") is not None and word.get("char_end") is not None:
-        return int(word["char_start"]), int(word["char_end"])
-    surface = str(word.get("word") or "")
-    if not surface:
-        return None
-    start, found = 0, None
-    while (at := text.find(surface, start)) >= 0:
-        end = at + len(surface)
-        whole = (at == 0 or not text[at - 1].isalnum()) and (
-            end == len(text) or not text[end].isalnum()
-        )
-        if whole:
-            return at, end
-        found = found if found is not None else at
-        start = at + 1
-    return (found, found + len(surface)) if found is not None else None
-
-
-def first_tokens(tokenizer, word: str) -> set[int]:
-    """The first token of each written form of `word`: as written, lower-case, capitalised, each
-    with and without a leading space (a lone whitespace token, e.g. SentencePiece's, is skipped)."""
-    forms = {word, word.lower(), word[:1].upper() + word[1:]}
-    out = set()
-    for form in forms:
-        for string in (form, " " + form):
-            ids = tokenizer(string, add_special_tokens=False)["input_ids"]
-            while ids and not tokenizer.decode([ids[0]]).strip():
-                ids = ids[1:]
-            if ids:
-                out.add(int(ids[0]))
-    return out
-
-
-class _Words:
-    """The usable words of one language: per word its item, its character span, and the token ids
-    of its input-language and English forms (disjoint sets)."""
-
-    def __init__(self, probes: ProbeSet, language: str, reference: str, tokenizer):
-        texts = probes.texts(language)
-        english = [{w.get("label"): w.get("word") for w in ws} for ws in probes.words(reference)]
-        self.item, self.span, self.input_ids, self.english_ids = [], [], [], []
-        self.skipped = {"no_english_word": 0, "not_in_text": 0, "shared_first_token": 0}
-        self.total = 0
-        for i, ws in enumerate(probes.words(language)):
-            for w in ws:
-                self.total += 1
-                en = english[i].get(w.get("label"))
-                if not en:
-                    self.skipped["no_english_word"] += 1
-                    continue
-                span = word_span(texts[i], w)
-                if span is None:
-                    self.skipped["not_in_text"] += 1
-                    continue
-                x_ids, e_ids = first_tokens(tokenizer, str(w["word"])), first_tokens(tokenizer, en)
-                if not x_ids or not e_ids or x_ids & e_ids:
-                    self.skipped["shared_first_token"] += 1
-                    continue
-                self.item.append(i)
-                self.span.append(span)
-                self.input_ids.append(sorted(x_ids))
-                self.english_ids.append(sorted(e_ids))
-
-
-def _predicting_positions(
-    states, b: int, text: str, spans: list[tuple[int, int]]
-) -> list[int | None]:
-    """For each word span of batch item b: the position before its first token. None when that
-    token does not start the word (it also holds characters before it other than whitespace:
-    byte-level BPE writes " Hund", which is fine; "的狗" is not), or is the sequence's first."""
-    char = states.char_spans[b].cpu()
-    mask = states.mask[b].cpu() & (char[:, 0] >= 0)
-    out = []
-    for start, end in spans:
-        hit = (mask & (char[:, 0] < end) & (char[:, 1] > start)).nonzero().flatten()
-        first = int(hit[0]) if len(hit) else 0
-        ok = first > 0 and not text[int(char[first, 0]) : start].strip()
-        out.append(first - 1 if ok else None)
-    return out
-
-
-def _hidden_before_words(adapter, probes, words: _Words, language, modality, stack, names, batch):
-    """[L, W, D] hidden states at each word's predicting position (None rows: unusable)."""
-    texts = probes.texts(language)
-    audio = probes.audio(language) if modality == "speech" else None
-    points = {name: adapter.layer_module(modality, name, stack) for name in names}
-    by_item: dict[int, list[int]] = {}
-    for w, i in enumerate(words.item):
-        by_item.setdefault(i, []).append(w)
-    items = sorted(by_item)
-    rows: list = [None] * len(words.item)
-    for start in range(0, len(items), batch):
-        chunk = items[start : start + batch]
-        inputs = BatchInputs(
-            modality=modality,
-            language=language,
-            texts=[texts[i] for i in chunk],
-            audio=[audio[i] for i in chunk] if audio is not None else None,
-            stack=stack,
-        )
-        with capture(points) as got:  # every position, the prompt's too (the adapter masks them)
-            states = adapter.forward(inputs)
-        first = states[names[0]]
-        if first.char_spans is None:
-            raise NotApplicable(f"{stack} ({modality}) gives no character spans for its positions")
-        for b, i in enumerate(chunk):
-            spans = [words.span[w] for w in by_item[i]]
-            found = _predicting_positions(first, b, texts[i], spans)
-            for w, q in zip(by_item[i], found, strict=True):
-                if q is not None:
-                    rows[w] = torch.stack([got[name][b, q] for name in names])
-    return rows
-
-
-def _lens_matrices(head, hidden: torch.Tensor, words: _Words, keep: list[int], norm: bool):
-    """Per layer, M_x[i, j] and M_e[i, j]: the probability at word i's position of word j's
-    input-language and English first tokens ([L, W, W] each, float64)."""
-    x_ids = [words.input_ids[w] for w in keep]
-    e_ids = [words.english_ids[w] for w in keep]
-    union = sorted({t for ids in x_ids + e_ids for t in ids})
-    col = {t: c for c, t in enumerate(union)}
-    ind_x = np.zeros((len(union), len(keep)))
-    ind_e = np.zeros((len(union), len(keep)))
-    for j, (xs, es) in enumerate(zip(x_ids, e_ids, strict=True)):
-        ind_x[[col[t] for t in xs], j] = 1.0
-        ind_e[[col[t] for t in es], j] = 1.0
-    index = torch.tensor(union, device=head.unembedding.device)
-    gathered = []
-    with torch.no_grad():
-        for layer in hidden:  # [W, D]
-            probs = head.logits(layer, apply_final_norm=norm).float().softmax(-1)
-            gathered.append(probs.index_select(-1, index).double().cpu().numpy())
-    g = np.stack(gathered)  # [L, W, U]
-    return g @ ind_x, g @ ind_e
-
-
-def _estimates(mx, me, item, perms, weights) -> dict[str, Estimate]:
-    """The four measures at one layer from M_x, M_e [W, W] (diagonal: the word's own tokens)."""
-    rows = np.arange(len(mx))
-    dx, de = np.diag(mx), np.diag(me)
-    px = mx[rows[None, :], perms] if perms is not None else None  # [P, W]
-    pe = me[rows[None, :], perms] if perms is not None else None
-    w = weights[:, item] if weights is not None else None  # [R, W]
-
-    def share(e, x):
-        total = e + x
-        return np.where(total > 0, e / np.where(total > 0, total, 1), np.nan)
-
-    def est(value, null, reps):
-        return Estimate(float(value), null, reps)
-
-    def wmean(v):
-        return None if w is None else (w @ v) / w.sum(1)
-
-    wins = (de > dx).astype(float)
-    return {
-        "p_input": est(dx.mean(), None if px is None else px.mean(1), wmean(dx)),
-        "p_english": est(de.mean(), None if pe is None else pe.mean(1), wmean(de)),
-        "english_share": est(
-            share(de.sum(), dx.sum()),
-            None if px is None else share(pe.sum(1), px.sum(1)),
-            None if w is None else share(w @ de, w @ dx),
-        ),
-        "english_wins": est(wins.mean(), None if px is None else (pe > px).mean(1), wmean(wins)),
-    }
-
-
 def _head_stack(ctx: TaskContext, params: LogitLensParams):
     """(adapter, stack, head): the stack the lens reads, with its output head."""
     family = ctx.model.family
@@ -341,7 +169,7 @@ def score_logit_lens(ctx: TaskContext) -> TaskOutput:
         if params.n_resamples
         else None
     )
-    words = {lang: _Words(probes, lang, ref, head.tokenizer) for lang in languages}
+    words = {lang: Words(probes, lang, ref, head.tokenizer) for lang in languages}
     series: dict[tuple[str, str], list[list[Estimate]]] = {}  # (group, measure) -> per layer
     counts: dict = {}
     names: list[str] = []
@@ -349,7 +177,7 @@ def score_logit_lens(ctx: TaskContext) -> TaskOutput:
         names = adapter.layer_names(modality, stack)
         per_lens: dict[str, dict[str, list]] = {}
         for lang in languages:
-            rows = _hidden_before_words(
+            rows = hidden_before_words(
                 adapter, probes, words[lang], lang, modality, stack, names, params.batch_size
             )
             keep = [w for w, row in enumerate(rows) if row is not None]
@@ -371,9 +199,11 @@ def score_logit_lens(ctx: TaskContext) -> TaskOutput:
                 else None
             )
             for norm in params.final_norm:
-                mx, me = _lens_matrices(head, hidden, words[lang], keep, norm)
+                mx, me = lens_matrices(head, hidden, words[lang], keep, norm)
                 lens = LENSES[norm]
-                layers = [_estimates(mx[li], me[li], item, perms, weights) for li in range(len(mx))]
+                layers = [
+                    layer_estimates(mx[li], me[li], item, perms, weights) for li in range(len(mx))
+                ]
                 per_lens.setdefault(lens, {})[lang] = layers
         for lens, by_lang in per_lens.items():
             for measure in MEASURES:
