@@ -191,7 +191,7 @@ metric:
   main_alpha: {main_alpha}
   steer_layers: {steer}
   read_layer: {read}
-main_score: {{name: iv_bad_transfer, measure: transfer}}
+main_score: {{name: iv_bad_transfer, {main_fields}}}
 """
 
 
@@ -205,10 +205,13 @@ main_score: {{name: iv_bad_transfer, measure: transfer}}
         ({"alphas": "[0]", "main_alpha": "0"}, "metric.alphas [0.0]: give at least one alpha > 0"),
         ({"main_alpha": "3"}, "metric.main_alpha 3.0 must be one of metric.alphas"),
         ({"steer": "[]"}, "metric.steer_layers: an empty list"),
+        ({"main": "{measure: effect_target, group: 'en_us:text'}"}, "effect_target is read from"),
+        ({"main": "{measure: transfer, group: de_de}"}, "main_score.group 'de_de': transfer"),
     ],
 )
 def test_bad_settings_fail_with_one_line_naming_the_field(tmp_path, fields, message):
     values = {"alphas": "[0.5, 1]", "main_alpha": "1", "steer": "all", "read": "last"} | fields
+    values["main_fields"] = values.pop("main", "{measure: transfer}")[1:-1]
     path = tmp_path / "iv_bad.yaml"
     path.write_text(TASK.format(**values))
     with pytest.raises(ConfigError) as err:
@@ -375,3 +378,28 @@ def test_whisper_decoder_text_to_speech_end_to_end(planted_whisper, steer_tasks,
     assert result.main_score.group == "en_us:text->en_us:speech"
     assert result.main_score.value == pytest.approx(1.0, abs=0.5)
     assert set(result.details["alpha_zero_max_abs_change"].values()) == {0.0}
+
+
+def test_seamless_shared_decoder_is_chosen_and_default_stacks_are_not_applicable(
+    tiny_models, steer_tasks, tmp_path
+):
+    """SeamlessM4T: text and speech share only its text decoder (named in the task's stack
+    list); with each modality's default stack (separate encoders) nothing is shared."""
+    model = tiny_models["seamless_m4t_v2"]
+    small = {"limit": 80, "task_settings": {"metric.min_items": 4}}  # 4 to 10 items per group
+    summary = run(_options(model, tmp_path, tasks="iv_modality", **small))
+    result = read_result(summary.paths["iv_modality"])
+    assert result.status == "ok", result.reason
+    assert result.details["stack"] == "text_decoder"
+    defaults = run(
+        _options(
+            model,
+            tmp_path / "defaults",
+            tasks="iv_modality",
+            task_settings={"metric.stack": None},
+        )
+    )
+    verdict = defaults.results["iv_modality"]
+    assert verdict.status == "not_applicable"
+    assert "share no stack" in verdict.reason and "text_decoder" in verdict.reason
+    assert not defaults.model_loaded

@@ -113,9 +113,17 @@ def check_config(config: TaskConfig) -> None:
         raise UsageError(
             f"main_score.measure {config.main_score.measure!r} is not one of {list(MEASURES)}"
         )
-    group = main_group(config, params)
-    if config.main_score.measure in ("transfer", "transfer_flips") and group not in _groups(params):
-        raise UsageError(f"main_score.group {group!r} must be one of {_groups(params)}")
+    measure, group = config.main_score.measure, main_group(config, params)
+    if measure.endswith("_source"):
+        allowed = [params.source.name]
+    elif measure.endswith("_target"):
+        allowed = [t.name for t in params.targets]
+    else:
+        allowed = _groups(params)
+    if measure.endswith(("_source", "_target")) and config.main_score.group is None:
+        raise UsageError(f"main_score.group: {measure} needs one of {allowed}")
+    if group not in allowed:
+        raise UsageError(f"main_score.group {group!r}: {measure} is read from one of {allowed}")
 
 
 def _categories(probes: ProbeSet, language: str) -> list[str]:
