@@ -23,7 +23,7 @@ import torch
 from benchmark.config import TaskConfig
 from benchmark.errors import NotApplicable
 from benchmark.fileio import atomic_write_text, check_writable_dir
-from benchmark.kinds import TaskContext, get_kind
+from benchmark.kinds import ModelAccess, TaskContext, get_kind
 from benchmark.models import ModelPlan, load_adapter, plan_model
 from benchmark.probes import ProbeSet
 from benchmark.representations import ModelHandle, RepresentationStore, distributed
@@ -225,6 +225,15 @@ def run_task(
         ),
         words=lambda lang, modality, aggregation: store.words(
             probes, lang, modality, aggregation, config.layers
+        ),
+        # [steer] for kinds that run their own forward passes (uncached): the model on demand
+        model=ModelAccess(
+            load=store.model.get,
+            family=plan.family,
+            stacks=dict(plan.stacks),
+            default_stacks={m: plan.default_stack(m) for m in plan.modalities},
+            pooling=plan.settings.get("pooling"),
+            batch_size=store.batch,
         ),
     )
     try:

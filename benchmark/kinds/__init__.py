@@ -5,6 +5,9 @@ A kind is a plain `score(ctx) -> TaskOutput` function, a pydantic model of its `
 `check_config(config)` (the task file alone) and `check_probes(config, probes)` (the selected
 items, e.g. enough sentences for k). A kind may raise `benchmark.errors.NotApplicable(reason)`
 from `score` when the task does not apply (a language the model has no token for, ...).
+Kinds that run their own forward passes (interventions, the logit lens) get the planned model
+through `TaskContext.model` (`ModelAccess`): its static stacks decide applicability without
+weights, and `load()` loads the weights only when called.
 Kinds register by name in `_KIND_MODULES`; a module is imported only when a task of its kind is
 loaded, so a new kind is one module and one line here.
 """
@@ -23,6 +26,7 @@ from benchmark.errors import did_you_mean
 
 if TYPE_CHECKING:
     from benchmark.config import TaskConfig
+    from benchmark.models.base import ModelAdapter
     from benchmark.probes import ProbeSet
     from benchmark.representations import Representations
     from benchmark.representations.words import WordRepresentations
@@ -34,7 +38,23 @@ _KIND_MODULES: dict[str, str] = {
     "cross_modal_gap": "benchmark.kinds.gaps",
     "retrieval": "benchmark.kinds.retrieval",
     "concept_purity": "benchmark.kinds.concepts",
+    "intervention_transfer": "benchmark.kinds.interventions",
+    "logit_lens": "benchmark.kinds.logit_lens",
 }
+
+
+@dataclass
+class ModelAccess:
+    """[steer] The planned model, for kinds that run their own forward passes (steering hooks,
+    the logit lens) instead of reading cached representations. Everything but `load` is known
+    from the plan, before any weights load."""
+
+    load: Callable[[], ModelAdapter]  # the adapter, loaded on the first call (the run's handle)
+    family: str
+    stacks: dict[str, tuple[str, ...]]  # stack -> modalities it takes (static, from the plan)
+    default_stacks: dict[str, str | None]  # modality -> the stack it goes through by default
+    pooling: str | None = None  # the model's own `pooling` setting: wins over the task's
+    batch_size: Any = 16  # the run's batch size (an int, or the store's BatchSize for "auto")
 
 
 @dataclass
@@ -49,6 +69,9 @@ class TaskContext:
     representations: Callable[[str, Modality], Representations]  # (language, modality) -> reps
     # (language, modality, aggregation) -> word-level vectors of the probe set's labelled words
     words: Callable[[str, Modality, str], WordRepresentations] | None = None
+    # [steer] the model itself, for kinds that run their own (e.g. steered) forward passes; such
+    # passes never go through the representation cache
+    model: ModelAccess | None = None
 
 
 @dataclass

@@ -1,0 +1,405 @@
+"""The intervention-transfer kind: a planted concept axis transfers (score near 1), a random
+direction and an axis the target does not use do not (near 0); the steering hook changes what it
+should and alpha = 0 nothing; steered passes never touch the representation cache; not-applicable
+paths and bad input before any model loads; end to end from YAML on tiny Whisper and Llama."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from steer_fixtures import concept_toy, context, model_access, plant_concept
+
+from benchmark.errors import ConfigError, NotApplicable, UsageError
+from benchmark.kinds import ModelAccess, get_kind
+from benchmark.kinds.passes import Passes, steering
+from benchmark.models.base import BatchInputs
+from benchmark.results import read_result
+from benchmark.runner import RunOptions, run
+from benchmark.taskfiles import load_task
+
+MAIN = {"name": "toy_transfer", "measure": "transfer", "group": "en_us:text->de_de:text"}
+SOURCE = {"language": "en_us", "modality": "text"}
+TARGETS = [{"language": "de_de", "modality": "text"}, {"language": "fr_fr", "modality": "text"}]
+CONCEPTS = {"by": "category", "toward": "animals", "away_from": "food"}
+
+
+def toy_metric(**overrides):
+    metric = {
+        "source": SOURCE,
+        "targets": TARGETS,
+        "concepts": CONCEPTS,
+        "alphas": [0.5, 1.0, 2.0],
+        "main_alpha": 1.0,
+        "n_null": 8,
+        "n_resamples": 30,
+    }
+    return metric | overrides
+
+
+def curve_points(out, measure, group):
+    (found,) = [c for c in out.curves if c.measure == measure and c.group == group]
+    return {p.layer: p for p in found.points}
+
+
+@pytest.fixture(scope="module")
+def toy_result():
+    adapter, probes = concept_toy()
+    ctx = context(
+        "intervention_transfer", probes, model_access(adapter), ["text"], MAIN, **toy_metric()
+    )
+    return get_kind("intervention_transfer").score(ctx), adapter
+
+
+def test_planted_direction_transfers_and_random_directions_do_not(toy_result):
+    out, _ = toy_result
+    same_axis = curve_points(out, "transfer", "en_us:text->de_de:text")
+    other_axis = curve_points(out, "transfer", "en_us:text->fr_fr:text")
+    for layer in ("embeddings", "layer_1", "layer_2"):
+        point = same_axis[layer]
+        assert point.value == pytest.approx(1.0, abs=0.2), layer
+        assert abs(point.null_mean) < 0.2  # random directions of the same norm: no transfer
+        assert point.ci_low <= point.value <= point.ci_high and point.ci_high - point.ci_low < 0.3
+        assert abs(other_axis[layer].value) < 0.25  # the target carries the concept elsewhere
+    assert out.main_score.value > out.main_score.null_q95
+    assert out.main_score.layer.rule == "best" and out.main_score.layer.selection
+    # the source itself is moved: its effect grows with alpha and its away items flip
+    (dose,) = [m for m in out.matrices if m.name == "effect/en_us:text"]
+    column = [row[dose.columns.index("layer_1")] for row in dose.values]
+    assert dose.rows == ["0", "0.5", "1", "2"] and column[0] == 0
+    assert column[1] < column[2] < column[3]
+    flips = curve_points(out, "flips_source", "en_us:text")["layer_1"]
+    assert flips.value > 0.8 and flips.null_mean < 0.5
+
+
+def test_alpha_zero_through_the_hook_changes_nothing(toy_result):
+    out, _ = toy_result
+    assert set(out.details["alpha_zero_max_abs_change"].values()) == {0.0}
+    assert out.details["item_passes"] > 0
+    assert out.details["steer_layers"] == ["embeddings", "layer_1", "layer_2"]
+
+
+def test_steering_changes_the_steered_layer_and_downstream_only():
+    adapter, probes = concept_toy(n_per_group=6, dim=16)
+    passes = Passes(adapter, probes, "encoder", "mean", 8)
+    layers = ["embeddings", "layer_1", "layer_2"]
+    items = list(range(12))
+    base = passes.pooled("en_us", "text", items, layers)
+    vector = np.linspace(-1, 1, 16)
+    with steering(adapter.layer_module("text", "layer_1", "encoder"), np.zeros(16)):
+        zero = passes.pooled("en_us", "text", items, layers)
+    with steering(adapter.layer_module("text", "layer_1", "encoder"), vector):
+        moved = passes.pooled("en_us", "text", items, layers)
+    after = passes.pooled("en_us", "text", items, layers)
+    np.testing.assert_array_equal(zero, base)
+    np.testing.assert_array_equal(moved[0], base[0])  # upstream: untouched
+    np.testing.assert_allclose(moved[1] - base[1], np.tile(vector, (12, 1)), atol=1e-5)
+    assert np.abs(moved[2] - base[2]).max() > 0.5  # downstream: changed
+    np.testing.assert_array_equal(after, base)  # the hook is gone
+
+
+def test_steering_a_config_built_decoder_lm_at_its_embeddings_tap(tiny_llama):
+    from benchmark.models import load_adapter
+
+    adapter = load_adapter(str(tiny_llama))
+    batch = BatchInputs(modality="text", language="en_us", texts=["The old dog sleeps."])
+    base = adapter.forward(batch)
+    dim = base["layer_1"].hidden.shape[-1]
+    with steering(adapter.layer_module("text", "embeddings"), torch.ones(dim)):
+        moved = adapter.forward(batch)
+    mask = base["embeddings"].mask
+    delta = moved["embeddings"].hidden - base["embeddings"].hidden
+    assert torch.allclose(delta[mask], torch.ones(dim), atol=1e-5)
+    assert not torch.allclose(moved["layer_2"].hidden, base["layer_2"].hidden)
+    again = adapter.forward(batch)
+    assert torch.equal(again["layer_2"].hidden, base["layer_2"].hidden)
+
+
+def test_probe_weight_direction_also_transfers():
+    adapter, probes = concept_toy(seed=1)
+    ctx = context(
+        "intervention_transfer",
+        probes,
+        model_access(adapter),
+        ["text"],
+        {**MAIN, "layer": "layer_1"},
+        **toy_metric(direction="probe", targets=TARGETS[:1], steer_layers=[0.5]),
+    )
+    out = get_kind("intervention_transfer").score(ctx)
+    assert out.main_score.layer.rule == "fixed" and out.main_score.layer.layer == "layer_1"
+    assert out.main_score.value == pytest.approx(1.0, abs=0.25)
+    assert out.details["direction"] == "probe"
+
+
+# --- not applicable ------------------------------------------------------------------------------
+
+
+def _no_load():
+    raise AssertionError("the model was loaded although the verdict needs no weights")
+
+
+def test_separate_encoders_without_a_shared_stack_are_not_applicable():
+    """Seamless-like stacks: text and speech go through different encoders by default."""
+    _, probes = concept_toy(n_per_group=12)
+    stacks = {
+        "speech_encoder": ("speech",),
+        "text_encoder": ("text",),
+        "text_decoder": ("text", "speech"),
+    }
+    access = ModelAccess(
+        load=_no_load,
+        family="seamless_m4t_v2",
+        stacks=stacks,
+        default_stacks={"speech": "speech_encoder", "text": "text_encoder"},
+    )
+    metric = toy_metric(targets=[{"language": "en_us", "modality": "speech"}])
+    main = {"name": "x", "measure": "transfer"}
+    ctx = context("intervention_transfer", probes, access, ["text", "speech"], main, **metric)
+    with pytest.raises(NotApplicable, match="share no stack.*text_decoder"):
+        get_kind("intervention_transfer").score(ctx)
+    ctx.params.stack = ["decoder", "language_model"]
+    with pytest.raises(NotApplicable, match="no stack among"):
+        get_kind("intervention_transfer").score(ctx)
+
+
+def test_text_encoder_asked_for_speech_is_not_applicable_without_loading(
+    tiny_models, steer_tasks, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("benchmark.runner.load_adapter", lambda *a, **k: _no_load())
+    summary = run(_options(tiny_models["bert"], tmp_path, tasks="iv_modality"))
+    result = summary.results["iv_modality"]
+    assert result.status == "not_applicable" and "needs text and speech" in result.reason
+    assert not summary.model_loaded
+
+
+# --- bad input, before any model loads -----------------------------------------------------------
+
+TASK = """\
+name: iv_bad
+version: 1
+kind: intervention_transfer
+modalities: [text]
+probes: {{source: concepts, languages: [en_us, de_de], n: 200}}
+metric:
+  source: {{language: en_us, modality: text}}
+  targets: [{{language: de_de, modality: text}}]
+  concepts: {{by: category, toward: animals, away_from: food}}
+  alphas: {alphas}
+  main_alpha: {main_alpha}
+  steer_layers: {steer}
+  read_layer: {read}
+main_score: {{name: iv_bad_transfer, {main_fields}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"steer": "[1.5]"}, "metric.steer_layers: relative depth 1.5 is outside [0, 1]"),
+        ({"steer": "['layer 3!']"}, "metric.steer_layers: 'layer 3!' is not a layer name"),
+        ({"read": "-0.2"}, "metric.read_layer: relative depth -0.2 is outside [0, 1]"),
+        ({"alphas": "[]"}, "field `metric.alphas`"),
+        ({"alphas": "[0]", "main_alpha": "0"}, "metric.alphas [0.0]: give at least one alpha > 0"),
+        ({"main_alpha": "3"}, "metric.main_alpha 3.0 must be one of metric.alphas"),
+        ({"steer": "[]"}, "metric.steer_layers: an empty list"),
+        ({"main": "{measure: effect_target, group: 'en_us:text'}"}, "effect_target is read from"),
+        ({"main": "{measure: transfer, group: de_de}"}, "main_score.group 'de_de': transfer"),
+    ],
+)
+def test_bad_settings_fail_with_one_line_naming_the_field(tmp_path, fields, message):
+    values = {"alphas": "[0.5, 1]", "main_alpha": "1", "steer": "all", "read": "last"} | fields
+    values["main_fields"] = values.pop("main", "{measure: transfer}")[1:-1]
+    path = tmp_path / "iv_bad.yaml"
+    path.write_text(TASK.format(**values))
+    with pytest.raises(ConfigError) as err:
+        load_task(path)
+    assert message in str(err.value)
+
+
+def test_small_concept_groups_fail_before_the_model_loads(
+    tiny_models, steer_tasks, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("benchmark.runner.load_adapter", lambda *a, **k: _no_load())
+    settings = {
+        "metric.concepts": {"by": "label", "toward": "ANIMAL.dog", "away_from": "FOOD.bread"}
+    }
+    with pytest.raises(
+        UsageError, match=r"metric.concepts: label 'ANIMAL.dog' has \d items.*min_items=10"
+    ):
+        run(_options(tiny_models["bert"], tmp_path, tasks="iv_text", task_settings=settings))
+
+
+def test_a_layer_the_model_lacks_is_named_when_it_loads():
+    adapter, probes = concept_toy(n_per_group=12)
+    metric = toy_metric(targets=TARGETS[:1], steer_layers=["layer_9"], n_null=0)
+    ctx = context("intervention_transfer", probes, model_access(adapter), ["text"], MAIN, **metric)
+    with pytest.raises(UsageError, match="metric.steer_layers: Unknown layer 'layer_9'.*layer_1"):
+        get_kind("intervention_transfer").score(ctx)
+
+
+# --- end to end from YAML through the runner -----------------------------------------------------
+
+TASKS = {
+    "iv_text": """\
+name: iv_text
+version: 1
+kind: intervention_transfer
+modalities: [text]
+probes: {source: concepts, languages: [en_us, de_de], n: 200}
+metric:
+  source: {language: en_us, modality: text}
+  targets: [{language: de_de, modality: text}]
+  concepts: {by: category, toward: animals, away_from: food}
+  steer_layers: [embeddings, layer_1]
+  alphas: [1, 4]
+  main_alpha: 4
+  n_null: 3
+  n_resamples: 20
+main_score: {name: iv_text_transfer, measure: transfer, layer: best}
+""",
+    "iv_modality": """\
+name: iv_modality
+version: 1
+kind: intervention_transfer
+modalities: [text, speech]
+probes: {source: concepts, languages: [en_us], n: 200}
+metric:
+  source: {language: en_us, modality: text}
+  targets: [{language: en_us, modality: speech}]
+  concepts: {by: category, toward: animals, away_from: food}
+  stack: [decoder, text_decoder, language_model]
+  steer_layers: [layer_1]
+  alphas: [4]
+  main_alpha: 4
+  min_items: 6
+  n_null: 2
+  n_resamples: 20
+main_score: {name: iv_modality_transfer, measure: transfer, layer: best}
+""",
+}
+
+
+@pytest.fixture
+def steer_tasks(tmp_path, monkeypatch):
+    directory = tmp_path / "tasks"
+    directory.mkdir()
+    for name, text in TASKS.items():
+        (directory / f"{name}.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("INTERLINGUA_TASKS_DIR", str(directory))
+    return directory
+
+
+def _options(model: Path, tmp_path: Path, **overrides) -> RunOptions:
+    base = {
+        "model": str(model),
+        "output": tmp_path / "results",
+        "cache_dir": tmp_path / "cache",
+        "progress": False,
+    }
+    return RunOptions(**(base | overrides))
+
+
+def _concept_probes(languages, n=200):
+    from benchmark.probes import ProbeSpec, load_probes
+
+    return load_probes(ProbeSpec(source="concepts", languages=tuple(languages), n=n))
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory):
+    from benchmark.models.testing import build_tiny_decoder_lm
+
+    path = build_tiny_decoder_lm(tmp_path_factory.mktemp("steer") / "llama", "llama")
+    return plant_concept(path, _concept_probes(["en_us", "de_de"]), "animals", "food", 3.0)
+
+
+@pytest.fixture(scope="module")
+def planted_whisper(tmp_path_factory):
+    from benchmark.models.testing import build_tiny_whisper
+
+    path = build_tiny_whisper(tmp_path_factory.mktemp("steer") / "whisper")
+    return plant_concept(path, _concept_probes(["en_us", "de_de"]), "animals", "food", 3.0)
+
+
+def _cache_files(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_decoder_lm_end_to_end_and_the_cache_is_untouched(
+    tiny_llama, steer_tasks, tmp_path, monkeypatch
+):
+    # a gap task first fills the cache for the same (language, modality) units
+    (steer_tasks / "gap.yaml").write_text(
+        "include: "
+        + str(Path(__file__).resolve().parent.parent / "tasks" / "_defaults.yaml")
+        + "\nname: gap\nversion: 1\nkind: cross_lingual_gap\nmodalities: [text]\n"
+        "probes: {source: concepts, languages: [en_us, de_de], n: 40}\n"
+        "metric: {svcca_k: 4, n_null: 5, n_resamples: 5}\nmain_score: {name: gap_svcca}\n"
+    )
+    assert run(_options(tiny_llama, tmp_path, tasks="gap")).failed == []
+    before = _cache_files(tmp_path / "cache")
+    assert before
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the intervention kind went through the representation cache")
+
+    monkeypatch.setattr("benchmark.representations.store.RepresentationStore.get", refuse)
+    monkeypatch.setattr("benchmark.representations.cache.RepresentationCache.save", refuse)
+    monkeypatch.setattr("benchmark.representations.cache.RepresentationCache.load", refuse)
+    summary = run(_options(tiny_llama, tmp_path, tasks="iv_text"))
+    result = read_result(summary.paths["iv_text"])
+    assert result.status == "ok", result.reason
+    assert _cache_files(tmp_path / "cache") == before  # nothing written, nothing changed
+    main = result.main_score
+    assert main.name == "iv_text_transfer" and main.layer.layer in ("embeddings", "layer_1")
+    assert main.value > main.null_q95  # the planted axis is shared by English and German
+    assert main.inference.n_null == 3 and main.bounds is None
+    assert {c.measure for c in result.curves} >= {"transfer", "effect_source", "flips_target"}
+    assert any(m.name == "transfer/en_us:text->de_de:text" for m in result.matrices)
+    assert result.details["stack"] == "decoder" and result.details["read_layer"] == "layer_2"
+
+
+def test_whisper_decoder_text_to_speech_end_to_end(planted_whisper, steer_tasks, tmp_path):
+    """Modality transfer inside one stack: text alone vs. the transcript over its audio."""
+    options = _options(
+        planted_whisper, tmp_path, tasks="iv_modality", model_settings={"window": "cropped"}
+    )
+    summary = run(options)
+    result = read_result(summary.paths["iv_modality"])
+    assert result.status == "ok", result.reason
+    assert result.details["stack"] == "decoder"
+    assert result.main_score.group == "en_us:text->en_us:speech"
+    assert result.main_score.value == pytest.approx(1.0, abs=0.5)
+    assert set(result.details["alpha_zero_max_abs_change"].values()) == {0.0}
+
+
+def test_seamless_shared_decoder_is_chosen_and_default_stacks_are_not_applicable(
+    tiny_models, steer_tasks, tmp_path
+):
+    """SeamlessM4T: text and speech share only its text decoder (named in the task's stack
+    list); with each modality's default stack (separate encoders) nothing is shared."""
+    model = tiny_models["seamless_m4t_v2"]
+    small = {"limit": 80, "task_settings": {"metric.min_items": 4}}  # 4 to 10 items per group
+    summary = run(_options(model, tmp_path, tasks="iv_modality", **small))
+    result = read_result(summary.paths["iv_modality"])
+    assert result.status == "ok", result.reason
+    assert result.details["stack"] == "text_decoder"
+    defaults = run(
+        _options(
+            model,
+            tmp_path / "defaults",
+            tasks="iv_modality",
+            task_settings={"metric.stack": None},
+        )
+    )
+    verdict = defaults.results["iv_modality"]
+    assert verdict.status == "not_applicable"
+    assert "share no stack" in verdict.reason and "text_decoder" in verdict.reason
+    assert not defaults.model_loaded
