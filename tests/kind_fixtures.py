@@ -45,10 +45,8 @@ def probe_set(languages, n, categories=None, words=None, durations=None) -> Prob
     )
 
 
-def context(
-    kind: str, probes: ProbeSet, reps, modalities, main: dict, available=None, words=None, **metric
-) -> TaskContext:
-    params = get_kind(kind).params(**{"n_null": 30, "n_resamples": 30, **metric})
+def task_config(kind: str, probes: ProbeSet, modalities, main: dict, params) -> TaskConfig:
+    """A task config for `params` over all of `probes`, checked as a task file would be."""
     config = TaskConfig(
         name=f"toy_{kind}",
         version=1,
@@ -59,6 +57,14 @@ def context(
         main_score=MainScoreConfig(**main),
     )
     get_kind(kind).check_config(config)
+    return config
+
+
+def context(
+    kind: str, probes: ProbeSet, reps, modalities, main: dict, available=None, words=None, **metric
+) -> TaskContext:
+    params = get_kind(kind).params(**{"n_null": 30, "n_resamples": 30, **metric})
+    config = task_config(kind, probes, modalities, main, params)
     return TaskContext(
         config=config,
         params=params,

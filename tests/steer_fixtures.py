@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from kind_fixtures import task_config
 from torch import nn
 
-from benchmark.config import MainScoreConfig, ProbesConfig, TaskConfig
 from benchmark.kinds import ModelAccess, TaskContext, get_kind
 from benchmark.models.base import AdapterInfo, BatchInputs, OutputHead
 from benchmark.models.common import LayeredAdapter, same_positions
 from benchmark.models.hooks import Positions, Tap
 from benchmark.probes import ProbeSet
+from benchmark.runner import RunOptions
 
 
 def model_access(adapter, family: str = "toy", **overrides) -> ModelAccess:
@@ -32,16 +33,7 @@ def model_access(adapter, family: str = "toy", **overrides) -> ModelAccess:
 
 def context(kind: str, probes: ProbeSet, access: ModelAccess, modalities, main: dict, **metric):
     params = get_kind(kind).params(**metric)
-    config = TaskConfig(
-        name=f"toy_{kind}",
-        version=1,
-        kind=kind,
-        probes=ProbesConfig(languages=probes.languages, n=len(probes.ids)),
-        modalities=list(modalities),
-        metric=params.model_dump(),
-        main_score=MainScoreConfig(**main),
-    )
-    get_kind(kind).check_config(config)
+    config = task_config(kind, probes, modalities, main, params)
     get_kind(kind).check_probes(config, probes)
     return TaskContext(
         config=config,
@@ -273,3 +265,14 @@ def plant_concept(path: Path, probes: ProbeSet, toward: str, away: str, scale: f
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def run_options(model: Path, tmp_path: Path, **overrides) -> RunOptions:
+    """Options of a quiet run of `model` into `tmp_path` (results and cache)."""
+    base = {
+        "model": str(model),
+        "output": tmp_path / "results",
+        "cache_dir": tmp_path / "cache",
+        "progress": False,
+    }
+    return RunOptions(**(base | overrides))

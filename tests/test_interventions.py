@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from steer_fixtures import concept_toy, context, model_access, plant_concept
+from steer_fixtures import concept_toy, context, model_access, plant_concept, run_options
 
 from benchmark.errors import ConfigError, NotApplicable, UsageError
 from benchmark.kinds import ModelAccess, get_kind
 from benchmark.kinds.passes import Passes, steering
 from benchmark.models.base import BatchInputs
 from benchmark.results import read_result
-from benchmark.runner import RunOptions, run
+from benchmark.runner import run
 from benchmark.taskfiles import load_task
 
 MAIN = {"name": "toy_transfer", "measure": "transfer", "group": "en_us:text->de_de:text"}
@@ -169,7 +169,7 @@ def test_text_encoder_asked_for_speech_is_not_applicable_without_loading(
     tiny_models, steer_tasks, tmp_path, monkeypatch
 ):
     monkeypatch.setattr("benchmark.runner.load_adapter", lambda *a, **k: _no_load())
-    summary = run(_options(tiny_models["bert"], tmp_path, tasks="iv_modality"))
+    summary = run(run_options(tiny_models["bert"], tmp_path, tasks="iv_modality"))
     result = summary.results["iv_modality"]
     assert result.status == "not_applicable" and "needs text and speech" in result.reason
     assert not summary.model_loaded
@@ -229,7 +229,7 @@ def test_small_concept_groups_fail_before_the_model_loads(
     with pytest.raises(
         UsageError, match=r"metric.concepts: label 'ANIMAL.dog' has \d items.*min_items=10"
     ):
-        run(_options(tiny_models["bert"], tmp_path, tasks="iv_text", task_settings=settings))
+        run(run_options(tiny_models["bert"], tmp_path, tasks="iv_text", task_settings=settings))
 
 
 def test_a_layer_the_model_lacks_is_named_when_it_loads():
@@ -292,16 +292,6 @@ def steer_tasks(tmp_path, monkeypatch):
     return directory
 
 
-def _options(model: Path, tmp_path: Path, **overrides) -> RunOptions:
-    base = {
-        "model": str(model),
-        "output": tmp_path / "results",
-        "cache_dir": tmp_path / "cache",
-        "progress": False,
-    }
-    return RunOptions(**(base | overrides))
-
-
 def _concept_probes(languages, n=200):
     from benchmark.probes import ProbeSpec, load_probes
 
@@ -343,7 +333,7 @@ def test_decoder_lm_end_to_end_and_the_cache_is_untouched(
         "probes: {source: concepts, languages: [en_us, de_de], n: 40}\n"
         "metric: {svcca_k: 4, n_null: 5, n_resamples: 5}\nmain_score: {name: gap_svcca}\n"
     )
-    assert run(_options(tiny_llama, tmp_path, tasks="gap")).failed == []
+    assert run(run_options(tiny_llama, tmp_path, tasks="gap")).failed == []
     before = _cache_files(tmp_path / "cache")
     assert before
 
@@ -353,7 +343,7 @@ def test_decoder_lm_end_to_end_and_the_cache_is_untouched(
     monkeypatch.setattr("benchmark.representations.store.RepresentationStore.get", refuse)
     monkeypatch.setattr("benchmark.representations.cache.RepresentationCache.save", refuse)
     monkeypatch.setattr("benchmark.representations.cache.RepresentationCache.load", refuse)
-    summary = run(_options(tiny_llama, tmp_path, tasks="iv_text"))
+    summary = run(run_options(tiny_llama, tmp_path, tasks="iv_text"))
     result = read_result(summary.paths["iv_text"])
     assert result.status == "ok", result.reason
     assert _cache_files(tmp_path / "cache") == before  # nothing written, nothing changed
@@ -368,7 +358,7 @@ def test_decoder_lm_end_to_end_and_the_cache_is_untouched(
 
 def test_whisper_decoder_text_to_speech_end_to_end(planted_whisper, steer_tasks, tmp_path):
     """Modality transfer inside one stack: text alone vs. the transcript over its audio."""
-    options = _options(
+    options = run_options(
         planted_whisper, tmp_path, tasks="iv_modality", model_settings={"window": "cropped"}
     )
     summary = run(options)
@@ -387,12 +377,12 @@ def test_seamless_shared_decoder_is_chosen_and_default_stacks_are_not_applicable
     list); with each modality's default stack (separate encoders) nothing is shared."""
     model = tiny_models["seamless_m4t_v2"]
     small = {"limit": 80, "task_settings": {"metric.min_items": 4}}  # 4 to 10 items per group
-    summary = run(_options(model, tmp_path, tasks="iv_modality", **small))
+    summary = run(run_options(model, tmp_path, tasks="iv_modality", **small))
     result = read_result(summary.paths["iv_modality"])
     assert result.status == "ok", result.reason
     assert result.details["stack"] == "text_decoder"
     defaults = run(
-        _options(
+        run_options(
             model,
             tmp_path / "defaults",
             tasks="iv_modality",

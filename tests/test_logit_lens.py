@@ -5,18 +5,16 @@ end to end from YAML on a tiny Whisper (text and speech through its decoder) and
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-from steer_fixtures import LensToy, WordTokenizer, context, model_access, text_probes
+from steer_fixtures import LensToy, WordTokenizer, context, model_access, run_options, text_probes
 
 from benchmark.errors import ConfigError, NotApplicable, UsageError
 from benchmark.kinds import ModelAccess, get_kind
 from benchmark.kinds.logit_lens.words import first_tokens, predicting_positions, word_span
 from benchmark.models.base import LayerStates
 from benchmark.results import read_result
-from benchmark.runner import RunOptions, run
+from benchmark.runner import run
 from benchmark.taskfiles import load_task
 
 # (English, German, label) concept words; sentences "the <word> is here" / "der <Wort> ist hier"
@@ -211,26 +209,16 @@ def lens_tasks(tmp_path, monkeypatch):
     return directory
 
 
-def _options(model: Path, tmp_path: Path, **overrides) -> RunOptions:
-    base = {
-        "model": str(model),
-        "output": tmp_path / "results",
-        "cache_dir": tmp_path / "cache",
-        "progress": False,
-    }
-    return RunOptions(**(base | overrides))
-
-
 def test_a_reference_language_missing_from_the_probes_fails_before_loading(
     tiny_models, lens_tasks, tmp_path, monkeypatch
 ):
     monkeypatch.setattr("benchmark.runner.load_adapter", lambda *a, **k: _no_load())
     with pytest.raises(UsageError, match="metric.reference_language 'en_us'"):
-        run(_options(tiny_models["whisper"], tmp_path, tasks="ll_no_english"))
+        run(run_options(tiny_models["whisper"], tmp_path, tasks="ll_no_english"))
 
 
 def test_whisper_decoder_text_and_speech_end_to_end(tiny_models, lens_tasks, tmp_path):
-    options = _options(
+    options = run_options(
         tiny_models["whisper"], tmp_path, tasks="ll,ll_speech", model_settings={"window": "cropped"}
     )
     summary = run(options)
@@ -250,14 +238,14 @@ def test_decoder_lm_end_to_end_and_text_encoder_not_applicable(tiny_models, lens
     from benchmark.models.testing import build_tiny_decoder_lm
 
     llama = build_tiny_decoder_lm(tmp_path / "llama", "llama")
-    summary = run(_options(llama, tmp_path, tasks="ll,ll_speech"))
+    summary = run(run_options(llama, tmp_path, tasks="ll,ll_speech"))
     result = read_result(summary.paths["ll"])
     assert result.status == "ok", result.reason
     assert {c.group.split("/")[0] for c in result.curves} == {"text"}  # no speech in a text LM
     assert "RMSNorm" in result.details["lenses"]["normed"]
     speech = read_result(summary.paths["ll_speech"])
     assert speech.status == "not_applicable" and "needs" in speech.reason
-    bert = run(_options(tiny_models["bert"], tmp_path / "bert", tasks="ll"))
+    bert = run(run_options(tiny_models["bert"], tmp_path / "bert", tasks="ll"))
     verdict = bert.results["ll"]
     assert verdict.status == "not_applicable" and "no output vocabulary" in verdict.reason
     assert not bert.model_loaded
