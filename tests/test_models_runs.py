@@ -6,6 +6,8 @@ the keys; batch size "auto" halves on out-of-memory and records what it used."""
 # ruff: noqa: F811 (pytest fixtures imported from tiny_families are parameters of the tests)
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from tiny_families import TEXTS, families, loaded  # noqa: F401 (fixtures)
@@ -14,8 +16,16 @@ from benchmark.representations.extract import BatchSize, extract
 from benchmark.results import read_result
 from benchmark.runner import RunOptions, run
 
+ROOT = Path(__file__).resolve().parent.parent
 LANGS = ["en_us", "es_419"]
 QUICK = {"metric.n_null": 10, "metric.n_resamples": 10}
+# one steering depth, one alpha, two random directions: 4 passes per item and side, not 34
+STEER_QUICK = {
+    "metric.n_null": 2,
+    "metric.n_resamples": 10,
+    "metric.steer_layers": [0.5],
+    "metric.alphas": [1],
+}
 
 
 def options(model, tmp_path, **overrides) -> RunOptions:
@@ -32,10 +42,37 @@ def options(model, tmp_path, **overrides) -> RunOptions:
     return RunOptions(**(base | overrides))
 
 
+STEERING = ("intervention_", "logit_lens")  # kinds that run their own passes
+ALL_TASKS = sorted(p.stem for p in (ROOT / "tasks").glob("[!_]*.yaml"))
+READING = ",".join(t for t in ALL_TASKS if not t.startswith(STEERING))
+STEERED = ",".join(t for t in ALL_TASKS if t.startswith("intervention_"))
+
+
 @pytest.mark.parametrize("name", ["seamless_m4t_v2", "qwen2_audio", "llama"])
 def test_all_tasks_run_and_write_results(families, tmp_path, name):
-    summary = run(options(families[name], tmp_path))
-    assert summary.results and summary.failed == []
+    # the kinds that read cached representations on two languages and 40 sentences; the steering
+    # kinds on their own languages and every sentence of their two concept groups
+    summary = run(options(families[name], tmp_path, tasks=READING))
+    steered = {}
+    for tasks, settings in ((STEERED, STEER_QUICK), ("logit_lens", {"metric.n_null": 10})):
+        done = run(
+            options(
+                families[name],
+                tmp_path,
+                tasks=tasks,
+                languages=None,
+                limit=None,
+                task_settings=dict(settings),
+            )
+        )
+        assert done.failed == []
+        steered |= done.results
+    assert set(summary.results) | set(steered) == set(ALL_TASKS)
+    assert summary.failed == []
+    for task, result in steered.items():
+        # not applicable only for a reason: no speech (Llama), no Russian token (tiny Seamless)
+        why = result.reason or ""
+        assert result.status == "ok" or "speech" in why or "has no __rus__ token" in why, task
     speech = name != "llama"
     for task in summary.results:
         assert summary.paths[task].is_file()

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.errors import NotApplicable
 from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, OutputHead
 from benchmark.models.common import (
     LayeredAdapter,
@@ -87,7 +88,7 @@ def seamless_language(code: str, vocab: dict[str, int]) -> str:
     prefix = fleurs_prefix(code)
     token = f"__{SEAMLESS_CODES.get(prefix, prefix)}__"
     if token not in vocab:
-        raise ValueError(
+        raise NotApplicable(
             f"language {code!r}: this Seamless tokenizer has no {token} token, so its text encoder "
             f"cannot read that language; drop {code!r} from the probe languages for this model"
         )

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.errors import NotApplicable
 from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, LayerStates, OutputHead
 from benchmark.models.common import (
     LayeredAdapter,
@@ -77,7 +78,7 @@ def whisper_language_token(code: str, vocab: dict[str, int] | Sequence[str]) -> 
     prefix = fleurs_prefix(code)
     token = f"<|{WHISPER_ALIASES.get(prefix, prefix)}|>"
     if token not in vocab:
-        raise ValueError(
+        raise NotApplicable(
             f"language {code!r}: this Whisper tokenizer has no {token} token, so Whisper cannot be "
             f"prompted in that language; drop {code!r} from the probe languages for this model"
         )
