@@ -210,8 +210,9 @@ def test_golden_suite_reproduces_the_committed_results():
     """The tiny-model suite against tests/golden/results. If this fails because a change moved
     the numbers on purpose, regenerate with `make golden` and commit the diff."""
     from benchmark.compare import render
-    from benchmark.golden import check
+    from benchmark.golden import TASKS, check
 
     comparison = check()
     assert comparison.exit_code == 0, render(comparison)
-    assert comparison.n_pairs == 18  # 9 tasks x 2 models
+    tasks = list(TASKS.glob("*.yaml"))
+    assert len(tasks) == 12 and comparison.n_pairs == 2 * len(tasks)  # every task x 2 models
