@@ -5,7 +5,7 @@ RESULTS ?= results
 SITE ?= build/site
 # The main job's tasks: every task that reads the cached representations (one extraction pass per
 # model). The steering tasks (intervention_*, logit_lens) run their own forward passes, about
-# 45 more minutes for whisper-base on 2 cores: `make run TASKS=all`.
+# an hour more for whisper-base on 2 cores: `make run TASKS=all`.
 TASKS ?= cross_lingual_gap_text,cross_lingual_gap_speech,cross_modal_gap,retrieval_text,retrieval_speech,retrieval_speech_text,concept_words_text,concept_words_speech,concept_sentences
 
 .PHONY: setup run site board test test-fast lint format bench probes golden screenshots clean
