@@ -152,3 +152,18 @@ def test_submit_refuses_a_bad_file_before_running(tmp_path, monkeypatch, capsys)
     assert main(["submit", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not pinned" in err
+
+
+def test_the_committed_board_reads_and_builds(tmp_path):
+    """leaderboard/results (what `make board` wrote) holds one row per submission, every file in
+    today's schema, and no error files; a schema change that would strand it fails here."""
+    from benchmark.results import iter_result_files, read_result
+    from leaderboard.build import build_site
+
+    root = REPO / "leaderboard" / "results"
+    files = list(iter_result_files(root))
+    assert files and not list(root.rglob("*.error.json"))
+    results = [read_result(path) for path in files]
+    assert {r.status for r in results} <= {"ok", "not_applicable"}
+    report = build_site(root, tmp_path / "site", submissions=REPO / "submissions")
+    assert report.n_rows == len(list((REPO / "submissions").glob("*.yaml")))
