@@ -164,6 +164,7 @@ class Passes:
             progress=False,
             texts=[texts[i] for i in items] if modality == "speech" else None,
             stack=self.stack,
+            words=[self.probes.words(language)[i] for i in items],
         )
         self.item_passes += len(items)
         return reps.array

@@ -61,6 +61,11 @@ class BatchInputs:
     texts: Sequence[str] | None = None
     audio: Sequence[np.ndarray] | None = None  # float32 mono at SAMPLE_RATE
     stack: str | None = None
+    # The probe items' ids and labelled words (dicts as in the probe set: word, label, char_start,
+    # char_end, start_s, end_s). Trained models ignore them; the known-answer reference models
+    # (benchmark.models.known*) build their states from them, by construction.
+    ids: Sequence[int] | None = None
+    words: Sequence[Sequence[dict]] | None = None
 
 
 @dataclass

@@ -131,6 +131,7 @@ def extract(
     stack: str | None = None,
     items: Sequence[int] | None = None,
     on_states: Callable[[dict[str, LayerStates], np.ndarray], None] | None = None,
+    words: Sequence[Sequence[dict]] | None = None,
 ) -> Representations:
     """Pooled per-layer representations of `inputs` (strings or 16 kHz waveforms).
 
@@ -140,7 +141,8 @@ def extract(
     modality's default. `items` restricts the work to those input indices (a shard of a
     multi-process run); the result then holds only them, in input order. `on_states(states,
     item indices)` sees every batch's full states before they are dropped (word-level vectors are
-    taken there, from the same forward pass).
+    taken there, from the same forward pass). `ids` and `words` (each item's labelled words) go
+    with every batch: known-answer reference models are built from them.
     """
     names = list(layers) if layers is not None else adapter.layer_names(modality, stack)
     sizer = BatchSize.of(batch_size)
@@ -168,6 +170,8 @@ def extract(
             texts=batch if modality == "text" else transcripts,
             audio=batch if modality == "speech" else None,
             stack=stack,
+            ids=[ids[i] for i in idx],
+            words=[words[i] for i in idx] if words is not None else None,
         )
         try:
             states = adapter.forward(batch_inputs)

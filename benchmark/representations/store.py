@@ -213,6 +213,7 @@ class RepresentationStore:
             stack=stack,
             items=items,
             on_states=collector,
+            words=probes.words(lang),
         )
         if collector is not None and not collector.failed:
             for aggregation in collector.aggregations:

@@ -176,5 +176,6 @@ def extract_words(
         texts=texts if modality == "speech" else None,
         stack=stack,
         on_states=collector,
+        words=words,
     )
     return collector.result(aggregation)
