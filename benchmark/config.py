@@ -66,6 +66,19 @@ class StatsParams(Strict):
         return self
 
 
+Verdict = Literal["ceiling", "above_null", "at_null", "neutral", "not_applicable"]
+
+
+class ValidityConfig(Strict):
+    """What the task's known-answer reference models must score (docs/validity.md): `expect`
+    maps a reference model (`known:<name>`, written without the prefix) to its verdict, and
+    `ceiling` is the region the ceiling model must reach. Not part of the result key: it changes
+    no number, only the check."""
+
+    ceiling: float | None = None
+    expect: dict[str, Verdict] = Field(default_factory=dict)
+
+
 class TaskConfig(Strict):
     name: str
     version: int = Field(ge=1)
@@ -77,8 +90,11 @@ class TaskConfig(Strict):
     pooling: Literal["mean", "first", "last", "max"] = "mean"
     metric: dict[str, Any] = Field(default_factory=dict)
     main_score: MainScoreConfig
+    validity: ValidityConfig = ValidityConfig()
 
     def config_hash(self) -> str:
-        """sha256 of the resolved config: two results with the same hash ran the same task."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """sha256 of the resolved config: two results with the same hash ran the same task (the
+        validity expectations change no number and stay out of it)."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"validity"}), sort_keys=True)
+        blob = blob.encode()
         return hashlib.sha256(blob).hexdigest()
