@@ -22,11 +22,14 @@ import torch
 
 from benchmark.config import TaskConfig
 from benchmark.errors import NotApplicable
+from benchmark.evaluation import Draws
 from benchmark.fileio import atomic_write_text, check_writable_dir
 from benchmark.kinds import ModelAccess, TaskContext, get_kind
 from benchmark.models import ModelPlan, load_adapter, plan_model
+from benchmark.models.family import Stack
 from benchmark.probes import ProbeSet
 from benchmark.representations import ModelHandle, RepresentationStore, distributed
+from benchmark.representations.service import TaskRepresentations
 from benchmark.results import (
     ModelRecord,
     ProbesRecord,
@@ -215,26 +218,21 @@ def run_task(
         )
         reason = f"model takes {', '.join(plan.modalities)}; task {config.name!r} needs {needed}"
         return finish(status="not_applicable", reason=reason)
+    reps = TaskRepresentations(store, probes, config.pooling, config.layers)
     ctx = TaskContext(
         config=config,
-        params=kind.params(**config.metric),
+        params=config.params,
         probes=probes,
         modalities=available,
-        representations=lambda lang, modality: store.get(
-            probes, lang, modality, config.pooling, config.layers
-        ),
-        words=lambda lang, modality, aggregation: store.words(
-            probes, lang, modality, aggregation, config.layers
-        ),
-        # [steer] for kinds that run their own forward passes (uncached): the model on demand
+        reps=reps,
         model=ModelAccess(
             load=store.model.get,
-            family=plan.family,
-            stacks=dict(plan.stacks),
+            stacks=_stack_roles(plan),
             default_stacks={m: plan.default_stack(m) for m in plan.modalities},
             pooling=plan.settings.get("pooling"),
             batch_size=store.batch,
         ),
+        draws=Draws.of(config.params),
     )
     try:
         output = kind.score(ctx)
@@ -250,9 +248,19 @@ def run_task(
         main_score=output.main_score,
         curves=output.curves,
         matrices=output.matrices,
-        details=output.details,
+        details={**output.details, "pooling": reps.pooling_record()},
         notes=output.notes,
     )
+
+
+def _stack_roles(plan: ModelPlan) -> dict[str, Stack]:
+    """The plan's stacks with their roles (TEMPORARY: until every family declares its Stack
+    roles, encoders are taken to have no output head)."""
+    encoders = ("text-encoder", "speech-encoder", "sonar")
+    return {
+        n: s if isinstance(s, Stack) else Stack(tuple(s), head=plan.family not in encoders)
+        for n, s in plan.stacks.items()
+    }
 
 
 def applicable_modalities(task: PlannedTask, plan: ModelPlan) -> list[str]:

@@ -98,7 +98,9 @@ def test_run_writes_keyed_results_and_rescores_without_the_model(
     assert (
         main_score.layer.selection == "max over layers within each permutation and each replicate"
     )
-    (curve,) = [c for c in result.curves if c.measure == "svcca" and c.group == "same_language"]
+    (curve,) = [
+        c for c in result.curves if c.measure == "svcca" and c.group == "pairs=same_language"
+    ]
     assert len(curve.points) == 3  # embeddings + 2 layers of the tiny model, aligned
     assert "--tasks cross_modal_gap" in result.run.command
 
@@ -161,7 +163,7 @@ def test_text_model_gets_not_applicable_for_speech_tasks(tiny_models, tasks_dir,
         result = summary.results[name]
         assert result.status == "not_applicable" and "speech" in result.reason
     text = summary.results["cross_lingual_gap_text"]
-    assert text.status == "ok" and {c.group for c in text.curves} == {"text"}
+    assert text.status == "ok" and {c.group for c in text.curves} == {"modality=text"}
 
 
 def test_a_changed_setting_writes_a_new_result_beside_the_old(
