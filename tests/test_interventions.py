@@ -343,7 +343,7 @@ def test_decoder_lm_end_to_end_and_the_cache_is_untouched(
     def refuse(*args, **kwargs):
         raise AssertionError("the intervention kind went through the representation cache")
 
-    monkeypatch.setattr("benchmark.representations.store.RepresentationStore.get", refuse)
+    monkeypatch.setattr("benchmark.representations.service.RepresentationService.get", refuse)
     monkeypatch.setattr("benchmark.representations.cache.RepresentationCache.save", refuse)
     monkeypatch.setattr("benchmark.representations.cache.RepresentationCache.load", refuse)
     summary = run(run_options(tiny_llama, tmp_path, tasks="iv_text"))

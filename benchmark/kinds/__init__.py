@@ -79,6 +79,10 @@ def _no_check(*_args) -> None:
     return None
 
 
+def _no_requests(*_args) -> list:
+    return []
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -92,6 +96,9 @@ class Kind:
     version: str = "1"
     check_config: Callable[[TaskConfig, Any], None] = _no_check
     check_probes: Callable[[TaskConfig, Any, ProbeSet], None] = _no_check
+    # what the kind will read, announced before any task is scored (representations.service:
+    # Pooled, Words): requests of all tasks that share a unit are served by one forward pass
+    requests: Callable[[TaskConfig, Any, ProbeSet, list[Modality]], list] = _no_requests
 
     def main_group(self, config: TaskConfig) -> dict[str, str]:
         """The fields of the group the task's main score reads: the task's over the kind's."""

@@ -35,6 +35,7 @@ from benchmark.layers import LayerAxis, paired_axis
 from benchmark.metrics.clustering import cap_indices, purity_estimates, ward_clusters
 from benchmark.metrics.concepts import concept_estimates
 from benchmark.probes import ProbeSet
+from benchmark.representations import Pooled, Words
 
 NULL_METHOD = "labels permuted over points, clusters fixed (the same permutations at every layer)"
 WORD_MEASURES = (
@@ -134,6 +135,13 @@ def check_probes(config: TaskConfig, params: ConceptParams, probes: ProbeSet) ->
             f"metric.clusters={params.clusters} exceeds the {smallest} points of the smallest "
             f"group; use fewer clusters or more probe items"
         )
+
+
+def requests(config: TaskConfig, params: ConceptParams, probes: ProbeSet, modalities) -> list:
+    used = sorted({m for g in params.groups if set(g) <= set(modalities) for m in g})
+    if params.level == "word":
+        return [Words(lang, m, params.aggregation) for m in used for lang in probes.languages]
+    return [Pooled(lang, m, config.pooling) for m in used for lang in probes.languages]
 
 
 # --- points ---------------------------------------------------------------------------------------
@@ -289,5 +297,6 @@ register_kind(
         needs="any",
         check_config=check_config,
         check_probes=check_probes,
+        requests=requests,
     )
 )

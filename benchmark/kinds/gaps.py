@@ -32,6 +32,7 @@ from benchmark.metrics import Decomposition, cka_from, decompose, pairwise_matri
 from benchmark.metrics.decomposition import measure_bounds
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet, length_features
+from benchmark.representations import Pooled
 from benchmark.results import Matrix
 
 NULL_METHOD = "permutation of the sentence pairing (the same permutations for every pair and layer)"
@@ -133,6 +134,10 @@ def check_probes(config: TaskConfig, params: GapParams, probes: ProbeSet) -> Non
         + ". Use "
         + " or ".join(fixes)
     )
+
+
+def requests(config: TaskConfig, params: GapParams, probes: ProbeSet, modalities) -> list:
+    return [Pooled(lang, m, config.pooling) for m in modalities for lang in probes.languages]
 
 
 # --- shared machinery --------------------------------------------------------------------------
@@ -398,6 +403,7 @@ register_kind(
         version="2",
         check_config=check_config,
         check_probes=check_probes,
+        requests=requests,
     )
 )
 register_kind(
@@ -411,5 +417,6 @@ register_kind(
         version="2",
         check_config=check_config,
         check_probes=check_probes,
+        requests=requests,
     )
 )

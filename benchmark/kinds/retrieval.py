@@ -34,6 +34,7 @@ from benchmark.metrics.retrieval import (
 )
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet
+from benchmark.representations import Pooled
 from benchmark.results import Matrix
 
 NULL_METHOD = "permutation of the gold targets (the same permutations for every pair and layer)"
@@ -103,6 +104,16 @@ def check_probes(config: TaskConfig, params: RetrievalParams, probes: ProbeSet) 
         raise UsageError(f"metric.xsim_k={params.xsim_k} needs n > {params.xsim_k}, got n={n}")
     if params.ci_method == "subsample" and params.n_resamples and n < 8:
         raise UsageError(f"task {config.name!r}: half-sample intervals need n >= 8, got n={n}")
+
+
+def requests(config: TaskConfig, params: RetrievalParams, probes: ProbeSet, modalities) -> list:
+    used = {
+        m
+        for g in params.groups
+        if {g.query, g.target} <= set(modalities)
+        for m in (g.query, g.target)
+    }
+    return [Pooled(lang, m, config.pooling) for m in sorted(used) for lang in probes.languages]
 
 
 def _pairs(group: RetrievalGroup, languages: list[str]) -> list[tuple[str, str]]:
@@ -257,5 +268,6 @@ register_kind(
         needs="any",
         check_config=check_config,
         check_probes=check_probes,
+        requests=requests,
     )
 )
