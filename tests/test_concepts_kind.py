@@ -164,3 +164,70 @@ def test_checks_before_any_model_loads():
                 clusters=5,
             )
         )
+
+
+# --- the lexical floor: repeats of one word form are not a concept ---------------------------------
+
+FORM_WORDS = {  # each concept has its own form in each language; every form repeats 5 times
+    lang: [
+        [{"word": f"{lang[:2]}{i % 8}", "label": f"concept{i % 8}", "char_start": 0, "char_end": 3}]
+        for i in range(N)
+    ]
+    for lang in LANGS
+}
+
+
+def form_context(represent: str, **metric):
+    """Words represented by their form alone (one random vector per written form, as a model
+    that only knows the token would), or by their concept (the same vector in every language)."""
+
+    def words(lang, modality, aggregation):
+        rng = np.random.default_rng(stable_seed("f", lang))
+        keys = [w[represent] for ws in FORM_WORDS[lang] for w in ws]
+        centre = {k: np.random.default_rng(stable_seed("v", k)).normal(size=12) * 10 for k in keys}
+        array = np.stack([centre[k] for k in keys]) + rng.normal(size=(len(keys), 12))
+        return WordRepresentations(LAYERS, list(range(N)), np.arange(N), np.stack([array, array]))
+
+    probes = probe_set(LANGS, N, words=FORM_WORDS)
+    return context(
+        "concept_purity",
+        probes,
+        None,
+        ["text"],
+        {"name": "a", "measure": "alignment_score", "group": "modalities=text"},
+        words=words,
+        level="word",
+        groups=[["text"]],
+        **{"clusters": 24, "n_null": 60, **metric},
+    )
+
+
+def test_a_word_form_only_representation_sits_at_its_null():
+    out = get_kind("concept_purity").score(form_context("word"))
+    main = out.main_score
+    # every cluster is one form repeated: perfectly 'pure', and no concept at all
+    assert main.value == pytest.approx(0.0) and main.p_value > 0.05
+    assert out.details["groups"]["text"]["forms"] == 24
+
+
+def test_the_old_rule_let_repeated_forms_look_like_concepts():
+    """With one form enough and labels shuffled point by point (the old measure), the same
+    form-only representation scored far above its null: the confound this rule removes."""
+    from benchmark.metrics.clustering import ward_clusters
+    from benchmark.metrics.concepts import concept_estimates
+
+    ctx = form_context("word")
+    reps = ctx.reps.words("en_us", "text", "last")
+    x = np.concatenate([ctx.reps.words(lang, "text", "last").array[1] for lang in LANGS])
+    labels = [w["label"] for lang in LANGS for ws in FORM_WORDS[lang] for w in ws]
+    clusters = ward_clusters(x, 24)
+    perms = np.stack([np.random.default_rng(s).permutation(len(labels)) for s in range(60)])
+    old = concept_estimates(clusters, labels, 0.9, 2, permutations=perms)["alignment_score"]
+    assert old.value > 0.9 and old.value > np.quantile(old.null, 0.95)
+    assert reps.array.shape[1] == N
+
+
+def test_a_concept_representation_clears_the_form_level_null():
+    out = get_kind("concept_purity").score(form_context("label"))
+    main = out.main_score
+    assert main.value > 0.7 and main.p_value < 0.05 and main.verdict == "above_null"

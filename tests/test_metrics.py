@@ -386,3 +386,30 @@ def test_evaluate_modules_match_similarity(monkeypatch):
     assert deb["cka_debiased"] == pytest.approx(
         compare(x, y, "cka", debiased=True).score, abs=1e-12
     )
+
+
+def _coverage_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "interval_coverage.py"
+    spec = importlib.util.spec_from_file_location("interval_coverage", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_accuracy_intervals_keep_their_coverage_near_one():
+    """True accuracy 0.99, n = 40: the 95 % interval covers 93-97 % of the time with one pair,
+    and no less than 93 % when the score averages many pairs (before: 84 % with 20 pairs)."""
+    script = _coverage_script()
+    assert 0.93 <= script.coverage(0.99, 40, 1, 1500, outcomes=True) <= 0.97
+    assert script.coverage(0.99, 40, 20, 800, outcomes=True) >= 0.93
+    assert script.coverage(0.99, 40, 20, 800, outcomes=False) < 0.9  # the old interval did not
+
+
+def test_a_perfect_share_still_gets_an_interval_with_width():
+    from benchmark.metrics.intervals import interval_from_replicates
+
+    low, high, se = interval_from_replicates(np.ones(50), 1.0, "subsample", 0.95, 40, outcomes=40)
+    assert se > 0 and 0.8 < low < 0.99 and high == 1.0  # (Clopper-Pearson: 0.91)

@@ -23,7 +23,7 @@ import numpy as np
 from benchmark.config import MainScoreConfig, StatsParams
 from benchmark.core import Group
 from benchmark.errors import NotApplicable, UsageError
-from benchmark.evaluation.series import KindOutput, Measure, Series
+from benchmark.evaluation.series import KindOutput, Series
 from benchmark.metrics.statistics import Estimate, Inference, choose_layer, summarize
 from benchmark.results import Curve, CurvePoint, LayerChoice, MainScore, Margin
 from benchmark.results import Inference as InferenceRecord
@@ -40,12 +40,20 @@ class Evaluation:
     notes: list[str] = field(default_factory=list)
 
 
-def inference_for(measure: Measure, params: StatsParams, n: int) -> Inference:
-    return Inference(params.ci_method, params.ci_level, n, measure.bounds, measure.higher_is_better)
+def inference_for(series: Series, params: StatsParams, n: int) -> Inference:
+    measure = series.measure
+    return Inference(
+        params.ci_method,
+        params.ci_level,
+        n,
+        measure.bounds,
+        measure.higher_is_better,
+        series.outcomes,
+    )
 
 
 def to_curve(series: Series, params: StatsParams, n: int) -> Curve:
-    inference = inference_for(series.measure, params, n)
+    inference = inference_for(series, params, n)
     points = []
     for layer, depth, est in zip(
         series.layers.names, series.layers.depths, series.estimates, strict=True
@@ -117,7 +125,7 @@ def main_score(
 ) -> MainScore:
     """The task's headline from its series: `config.layer` chosen with its selection paid for."""
     measure, axis = series.measure, series.layers
-    inference = inference_for(measure, params, n)
+    inference = inference_for(series, params, n)
     estimate, choice = choose_layer(
         series.estimates, axis.names, config.layer, measure.higher_is_better, axis.selectable
     )

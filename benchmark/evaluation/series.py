@@ -50,6 +50,9 @@ class Series:
     estimates: list[Estimate]
     modalities: tuple[str, ...]
     baselines: dict[str, float | list[Estimate]] = field(default_factory=dict)
+    # a share of 0/1 outcomes (accuracy@1: one per query and pair): how many it averages, for
+    # intervals that keep their coverage near 0 and 1 (benchmark.metrics.intervals)
+    outcomes: int | None = None
 
     def __post_init__(self):
         if len(self.estimates) != len(self.layers):

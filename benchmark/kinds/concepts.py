@@ -33,11 +33,15 @@ from benchmark.evaluation import KindOutput, Measure, Series
 from benchmark.kinds import Kind, TaskContext, register_kind
 from benchmark.layers import LayerAxis, paired_axis
 from benchmark.metrics.clustering import cap_indices, purity_estimates, ward_clusters
-from benchmark.metrics.concepts import concept_estimates
+from benchmark.metrics.concepts import concept_estimates, form_units
 from benchmark.probes import ProbeSet
 from benchmark.representations import Pooled, Words
 
-NULL_METHOD = "labels permuted over points, clusters fixed (the same permutations at every layer)"
+NULL_METHOD = (
+    "word level: concepts permuted over (word form, concept) units, so identical forms move "
+    "together; sentence level: labels permuted over points; clusters fixed (the same "
+    "permutations at every layer)"
+)
 WORD_MEASURES = (
     "alignment_score",
     "aligned_share",
@@ -56,6 +60,9 @@ class ConceptParams(StatsParams):
     clusters: int = Field(ge=2)  # K, per layer
     theta: float = Field(default=0.9, gt=0, le=1)  # a cluster aligns when > theta carry a concept
     min_size: int = Field(default=2, ge=1)  # clusters with fewer members are not considered
+    # word level: a cluster aligns only when it holds at least this many distinct word forms
+    # (written forms, lower-cased, in any language): repeats of one form are not a concept
+    min_forms: int = Field(default=3, ge=1)
     aggregation: Literal["last", "first", "mean"] = "last"  # subword tokens -> word (text)
     cap: int = Field(default=4000, ge=10)  # points per group at most (deterministic sample)
 
@@ -74,6 +81,11 @@ def group_name(modalities) -> str:
 
 def _measures(params: ConceptParams) -> tuple[str, ...]:
     return WORD_MEASURES if params.level == "word" else SENTENCE_MEASURES
+
+
+def word_form(word: dict) -> str:
+    """A word's written form as the form-level statistics see it: lower-cased, stripped."""
+    return str(word.get("word") or "").strip().lower()
 
 
 def group_key(modalities) -> Group:
@@ -155,7 +167,8 @@ def _points(ctx: TaskContext, modalities: list[str]) -> dict:
     params: ConceptParams = ctx.params
     probes = ctx.probes
     category = probes.frame.set_index(["lang_code", "id"])["category"]
-    rows: dict[str, list] = {k: [] for k in ("item", "language", "modality", "label", "key")}
+    fields = ("item", "language", "modality", "label", "form", "key")
+    rows: dict[str, list] = {k: [] for k in fields}
     arrays: dict[str, list] = {m: [] for m in modalities}  # per modality: [L, n, D] per language
     layer_names: dict[str, list[str]] = {}
     for modality in modalities:
@@ -166,11 +179,13 @@ def _points(ctx: TaskContext, modalities: list[str]) -> dict:
                 items = reps.item_index
                 present = list(zip(items, reps.word_index, strict=True))
                 labels = [words[i][j]["label"] for i, j in present]
+                forms = [word_form(words[i][j]) for i, j in present]
                 keys = [f"{modality}/{lang}/{probes.ids[i]}/{j}" for i, j in present]
             else:
                 reps = ctx.reps.pooled(lang, modality)
                 items = np.arange(len(probes.ids))
                 labels = [category[(lang, i)] for i in probes.ids]
+                forms = [""] * len(items)
                 keys = [f"{modality}/{lang}/{i}" for i in probes.ids]
             layer_names[modality] = reps.layers
             arrays[modality].append(reps.array)
@@ -178,6 +193,7 @@ def _points(ctx: TaskContext, modalities: list[str]) -> dict:
             rows["language"] += [lang] * len(items)
             rows["modality"] += [modality] * len(items)
             rows["label"] += labels
+            rows["form"] += forms
             rows["key"] += keys
     if len(modalities) == 2 and layer_names["speech"] != layer_names["text"]:
         axis, pairs = paired_axis("speech", layer_names["speech"], "text", layer_names["text"])
@@ -210,7 +226,10 @@ def estimate_concepts(ctx: TaskContext) -> KindOutput:
     for modalities in groups:
         points = _points(ctx, modalities)
         n_points, axis = len(points["key"]), points["axis"]
-        perms = ctx.draws.permutations(n_points)
+        if params.level == "word":  # the null moves identical forms together
+            perms = ctx.draws.permutations(form_units(points["label"], points["form"]))
+        else:
+            perms = ctx.draws.permutations(n_points)
         weights = None if sentence_weights is None else sentence_weights[:, points["item"]]
         per_measure: dict[str, list] = {}
         for li in range(len(axis)):
@@ -228,6 +247,11 @@ def estimate_concepts(ctx: TaskContext) -> KindOutput:
             "points_before_cap": points["n_before_cap"],
             "concepts": len(set(points["label"])),
             "languages": sorted(set(points["language"])),
+            **(
+                {"forms": len(set(points["form"])), "form_units": len(perms[0])}
+                if params.level == "word" and perms is not None
+                else {}
+            ),
         }
     missing = {
         group_key(g).label: f"the main score reads {group_name(g)}; the model takes "
@@ -241,6 +265,7 @@ def estimate_concepts(ctx: TaskContext) -> KindOutput:
         "level": params.level,
         "cap": params.cap,
         "aggregation": params.aggregation,
+        "min_forms": params.min_forms,
     }
     return KindOutput(
         series, n, [], details, _notes(params), missing=missing, null_method=NULL_METHOD
@@ -256,8 +281,11 @@ def _layer_estimates(params, clusters, points, modalities, perms, weights) -> di
             params.min_size,
             languages=points["language"],
             modalities=points["modality"] if len(modalities) > 1 else None,
+            types=points["form"],
+            min_forms=params.min_forms,
             permutations=perms,
             point_weights=weights,
+            form_null=True,
         )
     out = {
         "category_purity": purity_estimates(
@@ -295,6 +323,7 @@ register_kind(
         estimate=estimate_concepts,
         default_group=default_group,
         needs="any",
+        version="2",  # 2: aligned clusters hold min_forms word forms; form-level null
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,

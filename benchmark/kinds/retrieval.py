@@ -137,6 +137,11 @@ def _measure(metric: str, n: int) -> Measure:
     )
 
 
+def _binary(metric: str) -> bool:
+    """Shares of 0/1 outcomes per query (their intervals get a binomial floor)."""
+    return metric.startswith(("accuracy@", "recall@"))
+
+
 def estimate_retrieval(ctx: TaskContext) -> KindOutput:
     params: RetrievalParams = ctx.params
     probes, languages, n = ctx.probes, list(ctx.probes.languages), len(ctx.probes.ids)
@@ -190,6 +195,7 @@ def estimate_retrieval(ctx: TaskContext) -> KindOutput:
                 ests,
                 modalities,
                 {"length_only": baselines[metric]} if metric in baselines else {},
+                outcomes=n * len(pairs) if _binary(metric) else None,
             )
             for metric, ests in per_metric.items()
         ]
@@ -266,6 +272,7 @@ register_kind(
         estimate=estimate_retrieval,
         default_group=default_group,
         needs="any",
+        version="2",  # 2: intervals of accuracy@k and recall@k keep their coverage near 1
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,

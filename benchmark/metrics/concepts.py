@@ -110,17 +110,19 @@ class _Problem:
         types,
         min_types,
         unlabelled,
+        min_forms=1,
     ):
         _check_theta(theta)
         if min_size < 1 or min_types < 1:
             raise ValueError(f"min_size and min_types must be >= 1, got {min_size}, {min_types}")
-        if min_types > 1 and types is None:
-            raise ValueError("min_types needs `types` (the word type of every point)")
+        if (min_types > 1 or min_forms > 1) and types is None:
+            raise ValueError("min_types and min_forms need `types` (the word type of every point)")
         self.cluster_ids = np.asarray(cluster_ids)
         self.g, self.k = _cluster_codes(cluster_ids)
         self.n = len(self.g)
         self.c, self.concepts = _codes(concept_labels, self.n, "concept_labels", unlabelled)
         self.theta, self.min_size, self.min_types = float(theta), min_size, min_types
+        self.min_forms = int(min_forms)
         self.groups = {}
         for name, v in (("languages", languages), ("modalities", modalities), ("types", types)):
             if v is not None:
@@ -129,11 +131,17 @@ class _Problem:
                     raise ValueError(f"{name}: every point needs a value (found None)")
                 self.groups[name] = (codes, len(keys))
 
-    def stats(self, perm: np.ndarray | None = None, w: np.ndarray | None = None) -> dict:
-        """All statistics with annotations taken from points perm[i] and point weights w."""
+    def stats(
+        self,
+        perm: np.ndarray | None = None,
+        w: np.ndarray | None = None,
+        concepts: np.ndarray | None = None,
+    ) -> dict:
+        """All statistics with annotations taken from points perm[i] and point weights w;
+        `concepts` replaces the points' concept codes alone (the form-level null)."""
         g, k = self.g, self.k
         take = (lambda a: a) if perm is None else (lambda a: a[perm])
-        c = take(self.c)
+        c = take(self.c) if concepts is None else concepts
         w = np.ones(self.n) if w is None else w
         size = np.bincount(g, weights=w, minlength=k)
         lab = (c >= 0) & (w > 0)
@@ -151,6 +159,11 @@ class _Problem:
             share = np.where(size > 0, majority / np.where(size > 0, size, 1), 0.0)
         # "more than theta"; theta = 1 means every member (strictly more would be impossible)
         aligned = considered & ((share > self.theta) | (share >= 1.0))
+        if self.min_forms > 1:  # a concept, not repeats of one form: enough distinct carriers
+            codes, nt = self.groups["types"]
+            t, carrier = take(codes), (c == concept[g]) & lab
+            pairs = np.unique(g[carrier] * nt + t[carrier])
+            aligned &= np.bincount(pairs // nt, minlength=k) >= self.min_forms
         n_clusters, n_aligned = int(considered.sum()), int(aligned.sum())
         present = np.flatnonzero(cont.sum(0) > 0)
         covered = np.unique(concept[aligned])
@@ -194,6 +207,7 @@ def concept_alignment(
     min_types: int = 1,
     unlabelled: Hashable | None = None,
     weights=None,
+    min_forms: int = 1,
 ) -> ConceptAlignment:
     """Alignment of clusters with concept labels, one label (or None) per point.
 
@@ -213,6 +227,7 @@ def concept_alignment(
         types,
         min_types,
         unlabelled,
+        min_forms,
     )
     w = None if weights is None else _weights(weights, prob.n)
     s = prob.stats(w=w)
@@ -223,6 +238,31 @@ def concept_alignment(
     return ConceptAlignment(
         **{k: v for k, v in s.items() if not k.startswith("_")}, aligned=aligned
     )
+
+
+def form_level_concepts(prob: _Problem, forms: Sequence[Hashable], perms) -> list[np.ndarray]:
+    """The null's concept codes when identical forms move together: each (form, concept) unit
+    — every occurrence of one written form with one concept — takes the concept of the unit at
+    the same place in a permutation of the units (row p of `perms`, over the units). A
+    representation that keeps only the word form (the same vector wherever a form occurs) scores
+    under this null exactly what it scores on the data, so it sits at its null."""
+    units, index = np.unique(
+        np.array([f"{c}\x1f{f}" for c, f in zip(prob.c, forms, strict=True)]), return_inverse=True
+    )
+    unit_concept = np.full(len(units), -1, dtype=np.int64)
+    unit_concept[index] = prob.c
+    p = np.asarray(perms)
+    if p.ndim != 2 or p.shape[1] != len(units):
+        raise ValueError(
+            f"form-level permutations must have shape [P, {len(units)}] (one per form unit), "
+            f"got {p.shape}"
+        )
+    return [unit_concept[row][index] for row in p]
+
+
+def form_units(concept_labels: Sequence[Hashable | None], forms: Sequence[Hashable]) -> int:
+    """How many (form, concept) units the form-level null permutes."""
+    return len({(str(c), str(f)) for c, f in zip(concept_labels, forms, strict=True)})
 
 
 def concept_estimates(
@@ -239,6 +279,8 @@ def concept_estimates(
     permutations=None,
     point_weights=None,
     recluster: tuple | None = None,
+    form_null: bool = False,
+    min_forms: int = 1,
 ) -> dict[str, Estimate]:
     """Point value, null draws [P] and replicate draws [R] of every alignment statistic.
 
@@ -249,6 +291,11 @@ def concept_estimates(
     for the cost). Returns {statistic: Estimate} for aligned_share, concept_coverage,
     alignment_score, mean_purity and, when their groups are given, cross_lingual and
     cross_modal. Draws where a statistic is undefined (no aligned cluster) are NaN.
+    min_forms: an aligned cluster's members carrying its concept must hold at least this many
+    distinct `types` (word forms): repeats of one form are not a concept.
+    form_null: the null permutes concepts over (form, concept) units (`types` are the forms;
+    `permutations` then has one column per unit, `form_units`): identical forms keep one concept
+    together, so what word forms alone give is in the null (see `form_level_concepts`).
     """
     opts = dict(
         theta=theta,
@@ -258,6 +305,7 @@ def concept_estimates(
         types=types,
         min_types=min_types,
         unlabelled=unlabelled,
+        min_forms=min_forms,
     )
     prob = _Problem(cluster_ids, concept_labels, **opts)
     keys = [
@@ -267,12 +315,18 @@ def concept_estimates(
         and not (s == "cross_modal" and modalities is None)
     ]
     point = prob.stats()
-    perms = (
-        _check_perms(permutations, prob.n)
-        if permutations is not None
-        else np.empty((0, prob.n), int)
-    )
-    nulls = [prob.stats(perm=p) for p in perms]
+    if form_null:  # identical forms keep one concept together; permutations over form units
+        if types is None:
+            raise ValueError("form_null needs `types` (the word form of every point)")
+        perms = np.empty((0, 1), int) if permutations is None else permutations
+        nulls = [prob.stats(concepts=c) for c in form_level_concepts(prob, types, perms)]
+    else:
+        perms = (
+            _check_perms(permutations, prob.n)
+            if permutations is not None
+            else np.empty((0, prob.n), int)
+        )
+        nulls = [prob.stats(perm=p) for p in perms]
     reps = []
     if point_weights is not None:
         w = _check_point_weights(point_weights, prob.n)

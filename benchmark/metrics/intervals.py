@@ -19,6 +19,15 @@ and the ends mapped back. The interval then never leaves [0, 1] (a symmetric int
 scale reached 1.04 near the top), and it is asymmetric where the score is near a bound. Values are
 clipped to [0.5/n, 1 - 0.5/n] of the range first (the empirical logit: a share of n items cannot
 be resolved more finely), so a replicate at exactly 0 or 1 does not blow the interval up.
+
+Shares of 0/1 outcomes (accuracy@1, recall@5: one outcome per query and language pair) near a
+bound need more: when every replicate of a near-perfect score lies above the clip edge, the
+replicates collapse onto it and the interval has no width. For them the edge is half an outcome
+of the outcomes the score averages (n x pairs, not n), and the logit-scale SE is at least that of
+a binomial share over those outcomes (with half a success and half a failure added, finite at 0
+and 1). In simulation (benchmarks/interval_coverage.py: true accuracy 0.99, n = 40 sentences,
+1 / 6 / 20 language pairs, 100 half-samples) the 95 % intervals cover 93.9 / 97.8 / 96.6 % of
+the time, against 93.9 / 90.1 / 83.7 % before; at accuracy 0.9 and 0.5, 95.5-98.5 %.
 """
 
 from __future__ import annotations
@@ -52,6 +61,14 @@ def _from_scale(v: float, bounds) -> float:
     return float(low + (high - low) / (1 + math.exp(-v)))
 
 
+def _binomial_se(score: float, bounds, n: int) -> float:
+    """The logit-scale SE of a share of n independent 0/1 outcomes, with half a success and half
+    a failure added (finite at 0 and 1): sqrt(1 / (n p (1 - p)))."""
+    low, high = bounds or (0.0, 1.0)
+    p = ((score - low) / (high - low) * n + 0.5) / (n + 1)
+    return math.sqrt(1.0 / (n * p * (1 - p)))
+
+
 def interval_from_replicates(
     replicates,
     score: float,
@@ -59,10 +76,14 @@ def interval_from_replicates(
     level: float,
     n: int,
     bounds: tuple[float, float] | None = (0.0, 1.0),
+    outcomes: int | None = None,
 ) -> tuple[float, float, float]:
     """(low, high, se) from replicate scores (NaN replicates dropped). `n` is the number of
     sentences (the half-sample SE needs it); `bounds` the score's range, or None if unbounded.
-    The SE is on the scale the interval is built on (logit when bounded)."""
+    `outcomes`: for a share of 0/1 outcomes (accuracy@1: one per query and language pair), how
+    many it averages: the logit is clipped at half an outcome of those (not of n sentences), and
+    the interval is never narrower than a binomial one over them (see the module doc). The SE is
+    on the scale the interval is built on (logit when bounded)."""
     v = np.asarray(replicates, dtype=np.float64)
     v = v[np.isfinite(v)]
     if len(v) < 2:
@@ -70,8 +91,9 @@ def interval_from_replicates(
     if method == "percentile":
         low, high = np.quantile(v, [(1 - level) / 2, (1 + level) / 2])
         return float(low), float(high), float(v.std())
-    t = _to_scale(v, bounds, n)
-    centre = float(_to_scale(score, bounds, n))
+    edge_n = outcomes or n  # the score's resolution: one outcome in how many
+    t = _to_scale(v, bounds, edge_n)
+    centre = float(_to_scale(score, bounds, edge_n))
     dev2 = float(((t - t.mean()) ** 2).mean())
     if method == "jackknife":
         g = len(t)
@@ -80,6 +102,8 @@ def interval_from_replicates(
     elif method == "subsample":
         kept = n // 2
         se = math.sqrt(kept / (n - kept) * dev2)
+        if outcomes:  # a share of 0/1 outcomes: never narrower than the binomial allows
+            se = max(se, _binomial_se(score, bounds, outcomes))
         half = float(normal.ppf((1 + level) / 2)) * se
     else:
         raise ValueError(f"ci_method must be one of {CI_METHODS}, got {method!r}")

@@ -47,6 +47,7 @@ class Inference:
     n: int = 0
     bounds: tuple[float, float] | None = (0.0, 1.0)
     higher_is_better: bool = True
+    outcomes: int | None = None  # a share of 0/1 outcomes: how many (benchmark.metrics.intervals)
 
 
 def _stack_mean(arrays: Sequence[np.ndarray | None]) -> np.ndarray | None:
@@ -173,6 +174,7 @@ def summarize(est: Estimate, inference: Inference) -> dict:
                 inference.ci_level,
                 inference.n,
                 inference.bounds,
+                inference.outcomes,
             )
             out.update(ci_low=low, ci_high=high, se=se)
     return out
