@@ -55,7 +55,14 @@ def probe_set(durations=None) -> ProbeSet:
     durations = np.random.default_rng(1).uniform(1, 10, N) if durations is None else durations
     frame = pd.DataFrame(
         [
-            {"lang_code": lang, "id": i, "duration_s": d, "n_chars": int(d * 15), "n_words": 3}
+            {
+                "lang_code": lang,
+                "id": i,
+                "raw_transcription": f"{lang}{i} says {lang}",  # no form shared across languages
+                "duration_s": d,
+                "n_chars": int(d * 15),
+                "n_words": 3,
+            }
             for lang in LANGS
             for i, d in enumerate(durations)
         ]
@@ -292,3 +299,68 @@ def test_best_layer_on_pure_noise_beats_its_null_about_5_percent_of_the_time():
     # compares it with one layer's null
     assert 0.01 <= aware <= 0.095, aware
     assert naive > 0.15, naive
+
+
+# --- the lexical floor: what word forms alone give ------------------------------------------------
+
+
+def _named_probes():
+    """Every other sentence carries a name written alike in every language (as names, numbers
+    and cognates are); the rest share no word form across languages."""
+    probes = probe_set()
+
+    def text(i: int, lang: str) -> str:  # words of its own, unrelated to the translations'
+        word = np.random.default_rng(stable_seed(lang, i)).integers(7)
+        return (f"name{i} " if i % 2 == 0 else "") + f"{lang}word{word} {lang}verb."
+
+    probes.frame["raw_transcription"] = [
+        text(i, lang) for i, lang in zip(probes.frame["id"], probes.frame["lang_code"], strict=True)
+    ]
+    return probes
+
+
+def _lexical_context(reps):
+    ctx = context("cross_lingual_gap", reps, modalities=("text",), group="modality=text")
+    ctx.probes = _named_probes()
+    return ctx
+
+
+def test_word_forms_and_their_overlap():
+    from benchmark.probes.lexicon import form_overlap, shared_forms, word_forms
+
+    assert word_forms("Der HUND, der Hund!") == ["der", "hund", "der", "hund"]
+    assert word_forms("Der Hund!", punctuation=True) == ["der", "hund", "!"]
+    assert word_forms("我的狗 runs") == ["我", "的", "狗", "runs"]  # unspaced scripts by character
+    texts = {"en_us": ["Paris is big", "a dog"], "de_de": ["Paris ist groß", "ein Hund"]}
+    assert shared_forms(texts, "de_de") == [{"paris"}, set()]
+    assert form_overlap(texts) == {"de_de|en_us": round((1 / 5 + 0) / 2, 4)}
+
+
+def test_a_form_only_model_scores_its_lexical_floor_and_nothing_once_forms_are_controlled():
+    from benchmark.probes.lexicon import floor_vectors
+
+    probes = _named_probes()
+
+    def forms_only(lang, modality):
+        texts = probes.texts(lang)
+        array = np.stack([floor_vectors(texts)] * len(LAYERS))
+        return Representations(LAYERS, list(range(N)), array)
+
+    out = get_kind("cross_lingual_gap").score(_lexical_context(forms_only))
+    main = out.main_score
+    assert main.baselines["lexical_floor"] == pytest.approx(main.value)  # it IS the floor
+    margin = main.margins["lexical_floor"]
+    assert margin.value == pytest.approx(0.0, abs=1e-9) and margin.ci_high == pytest.approx(0)
+    controlled = curve_of(out, "svcca_lexical_controlled", "modality=text").points[1]
+    assert controlled.p_value > 0.05  # and nothing is left once the shared forms are out
+    assert out.details["lexical"]["form_overlap"]["de_de|en_us"] > 0
+    assert out.details["lexical"]["disjoint_items"] == N // 2
+
+
+def test_a_shared_meaning_clears_the_lexical_floor():
+    out = get_kind("cross_lingual_gap").score(_lexical_context(synthetic_reps()))
+    main = out.main_score
+    margin = main.margins["lexical_floor"]
+    assert margin.value > 0.1 and margin.ci_low > 0
+    controlled = curve_of(out, "svcca_lexical_controlled", "modality=text").points[1]
+    assert controlled.value > controlled.null_q95

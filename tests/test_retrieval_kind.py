@@ -139,3 +139,59 @@ def test_config_and_probe_checks():
     with pytest.raises(UsageError, match="at least two"):
         get_kind("retrieval").check_probes(ctx.config, ctx.params, ctx.probes)
     assert issubclass(ConfigError, UsageError)
+
+
+def _named_probes():
+    """Every other sentence carries a name written alike in every language; the other words are
+    each language's own, unrelated to the translations'."""
+    probes = probe_set(LANGS, N)
+
+    def text(i: int, lang: str) -> str:
+        word = np.random.default_rng(stable_seed(lang, i)).integers(5)
+        return (f"name{i} " if i % 2 == 0 else "") + f"{lang}word{word} {lang}verb."
+
+    frame = probes.frame
+    frame["raw_transcription"] = [
+        text(i, lang) for i, lang in zip(frame["id"], frame["lang_code"], strict=True)
+    ]
+    return probes
+
+
+def _lexical_run(reps):
+    ctx = context(
+        "retrieval",
+        _named_probes(),
+        reps,
+        ("text",),
+        {"name": "acc", "measure": "accuracy@1"},
+        groups=[GROUPS[0]],
+    )
+    return get_kind("retrieval").score(ctx)
+
+
+def test_forms_alone_retrieve_what_they_share_and_nothing_among_disjoint_items():
+    from benchmark.probes.lexicon import floor_vectors
+
+    probes = _named_probes()
+
+    def forms_only(lang, modality):
+        array = np.stack([floor_vectors(probes.texts(lang))] * len(LAYERS))
+        return Representations(LAYERS, list(range(N)), array)
+
+    out = _lexical_run(forms_only)
+    main = out.main_score
+    assert main.value > 0.45  # the named half is found by its name
+    assert main.margins["lexical_floor"].value == pytest.approx(0.0, abs=1e-12)
+    label = "query=text, target=text, languages=cross"
+    disjoint = curve_of(out, "accuracy@1_lexical_controlled", label).points[1]
+    assert disjoint.p_value > 0.05  # among items sharing no form, forms find nothing
+    assert out.details["lexical"]["disjoint_items"] == N // 2
+
+
+def test_a_shared_meaning_retrieves_beyond_the_lexical_floor():
+    out = _lexical_run(reps_fn())
+    margin = out.main_score.margins["lexical_floor"]
+    assert margin.value > 0.3 and margin.ci_low > 0
+    label = "query=text, target=text, languages=cross"
+    disjoint = curve_of(out, "accuracy@1_lexical_controlled", label).points[1]
+    assert disjoint.value > 0.8 and disjoint.p_value < 0.05

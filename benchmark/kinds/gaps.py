@@ -17,6 +17,7 @@ cross_modal_gap:   speech vs text of the same sentences, same language (group
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Literal
 
@@ -32,6 +33,7 @@ from benchmark.metrics import Decomposition, cka_from, decompose, pairwise_matri
 from benchmark.metrics.decomposition import measure_bounds
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet, length_features
+from benchmark.probes.lexicon import disjoint_items, floor_vectors, form_overlap
 from benchmark.representations import Pooled
 from benchmark.results import Matrix
 
@@ -50,6 +52,10 @@ class GapParams(StatsParams):
     # "residualize": regress each item's length features out of its representation before
     # scoring, so that length alone cannot make languages or modalities look alike
     length_control: Literal["none", "residualize"] = "residualize"
+    # text: score what word forms alone give (the lexical floor, drawn on the same draws: every
+    # text score carries its margin over it) and each measure with the shared forms' leading
+    # directions regressed out too (`<measure>_lexical_controlled`); benchmark.probes.lexicon
+    lexical_floor: bool = True
 
     @model_validator(mode="after")
     def _one_svcca_rule(self) -> GapParams:
@@ -150,8 +156,9 @@ def residualize(x: np.ndarray, covariates: np.ndarray) -> np.ndarray:
     return x - design @ coef
 
 
-def _decompose_all(ctx: TaskContext, matrices: dict) -> dict[tuple, Decomposition]:
-    """One decomposition per (modality, language) for a layer, reused by every pair."""
+def _decompose_all(ctx: TaskContext, matrices: dict, rows=None) -> dict[tuple, Decomposition]:
+    """One decomposition per (modality, language) for a layer, reused by every pair; `rows`: the
+    items the matrices hold (default: all)."""
     params: GapParams = ctx.params
     rule = (
         {"k": params.svcca_k, "variance": params.svcca_variance}
@@ -160,13 +167,17 @@ def _decompose_all(ctx: TaskContext, matrices: dict) -> dict[tuple, Decompositio
     )
     if params.length_control == "residualize":
         matrices = {
-            key: residualize(x, length_features(ctx.probes, key[1], key[0]))
+            key: residualize(x, _rows(length_features(ctx.probes, key[1], key[0]), rows))
             for key, x in matrices.items()
         }
     return {
         key: decompose(x, min_ratio=params.min_ratio, name="/".join(key), **rule)
         for key, x in matrices.items()
     }
+
+
+def _rows(x: np.ndarray, rows) -> np.ndarray:
+    return x if rows is None else x[rows]
 
 
 def _estimates(decomps: dict, pairs: list[tuple], measure: str, params: GapParams) -> dict:
@@ -243,51 +254,97 @@ def _notes(params: GapParams) -> list[str]:
 # --- cross-lingual gap -------------------------------------------------------------------------
 
 
+def _needed_n(params: GapParams) -> int:
+    """Items a score needs: n >= min_ratio * k for SVCCA, 8 for half-samples."""
+    k = params.svcca_k if "svcca" in params.measures and params.svcca_k else 0
+    return max(math.ceil(params.min_ratio * k), 8)
+
+
+def _lexical(ctx: TaskContext, modality: str) -> bool:
+    return ctx.params.lexical_floor and modality == "text"
+
+
+def _mean_estimates(ctx, matrices: dict, pairs: list[tuple], rows=None) -> dict:
+    """Per measure, the mean over `pairs` of one layer's matrices, and every pair's estimate."""
+    decomps = _decompose_all(ctx, {k: _rows(x, rows) for k, x in matrices.items()}, rows)
+    out = {}
+    for measure in ctx.params.measures:
+        ests = _estimates(decomps, pairs, measure, ctx.params)
+        out[measure] = (mean_of(list(ests.values())), ests)
+    return out
+
+
+def _modality_series(ctx: TaskContext, modality: str, matrices: list, pair_details: dict):
+    """Every series of one modality: each measure per layer (with the length-only baseline and,
+    for text, the lexical floor drawn on the same draws), and for text each measure again on
+    the lexically disjoint items alone (`<measure>_lexical_controlled`, when enough of them)."""
+    params: GapParams = ctx.params
+    languages = list(ctx.probes.languages)
+    reps = {lang: ctx.reps.pooled(lang, modality) for lang in languages}
+    layers = reps[languages[0]].layers
+    keys = [(modality, lang) for lang in languages]
+    pairs = [(a, b) for i, a in enumerate(keys) for b in keys[i + 1 :]]
+    baseline = _length_baseline(ctx, pairs)
+    by_measure: dict[str, list[Estimate]] = {m: [] for m in params.measures}
+    controlled: dict[str, list[Estimate]] = {m: [] for m in params.measures}
+    lexical = _lexical(ctx, modality)
+    disjoint = None
+    if lexical:
+        texts = {lang: ctx.probes.texts(lang) for lang in languages}
+        floor = _mean_estimates(ctx, {k: floor_vectors(texts[k[1]]) for k in keys}, pairs)
+        disjoint = disjoint_items(texts)
+        if len(disjoint) < _needed_n(params):
+            disjoint = None  # too few to score: said in the details
+    for layer in layers:
+        here = {key: reps[key[1]].layer(layer) for key in keys}
+        for measure, (mean, ests) in _mean_estimates(ctx, here, pairs).items():
+            by_measure[measure].append(mean)
+            values = {(a[1], b[1]): e.value for (a, b), e in ests.items()}
+            values |= {(b, a): v for (a, b), v in values.items()}
+            matrices.append(_matrix(measure, modality, layer, languages, languages, values))
+            pair_details.setdefault(measure, {}).setdefault(modality, {})[layer] = {
+                f"{a[1]}|{b[1]}": round(e.value, 6) for (a, b), e in ests.items()
+            }
+        if disjoint is not None:
+            for measure, (mean, _) in _mean_estimates(ctx, here, pairs, disjoint).items():
+                controlled[measure].append(mean)
+    axis, group = LayerAxis.of(layers), Group.of(modality=modality)
+    out = []
+    for measure, ests in by_measure.items():
+        bases: dict = _baselines(measure, baseline)
+        if lexical:
+            bases["lexical_floor"] = [floor[measure][0]] * len(layers)
+        out.append(Series(group, _measure(measure, params), axis, ests, (modality,), bases))
+        if disjoint is not None:
+            name = f"{measure}_lexical_controlled"
+            measure_ = dataclasses.replace(_measure(measure, params), name=name)
+            out.append(Series(group, measure_, axis, controlled[measure], (modality,)))
+    return out
+
+
 def estimate_cross_lingual(ctx: TaskContext) -> KindOutput:
     params: GapParams = ctx.params
     languages = list(ctx.probes.languages)
     series, matrices, pair_details = [], [], {}
     for modality in ctx.modalities:
-        reps = {lang: ctx.reps.pooled(lang, modality) for lang in languages}
-        layers = reps[languages[0]].layers
-        pairs = [
-            ((modality, a), (modality, b))
-            for i, a in enumerate(languages)
-            for b in languages[i + 1 :]
-        ]
-        baseline = _length_baseline(ctx, pairs)
-        by_measure: dict[str, list[Estimate]] = {m: [] for m in params.measures}
-        for layer in layers:
-            decomps = _decompose_all(
-                ctx, {(modality, lang): reps[lang].layer(layer) for lang in languages}
-            )
-            for measure in params.measures:
-                ests = _estimates(decomps, pairs, measure, params)
-                by_measure[measure].append(mean_of(list(ests.values())))
-                values = {(a[1], b[1]): e.value for (a, b), e in ests.items()}
-                values |= {(b, a): v for (a, b), v in values.items()}
-                matrices.append(_matrix(measure, modality, layer, languages, languages, values))
-                pair_details.setdefault(measure, {}).setdefault(modality, {})[layer] = {
-                    f"{a[1]}|{b[1]}": round(e.value, 6) for (a, b), e in ests.items()
-                }
-        axis = LayerAxis.of(layers)
-        series += [
-            Series(
-                Group.of(modality=modality),
-                _measure(measure, params),
-                axis,
-                ests,
-                (modality,),
-                _baselines(measure, baseline),
-            )
-            for measure, ests in by_measure.items()
-        ]
+        series += _modality_series(ctx, modality, matrices, pair_details)
     missing = {
         Group.of(modality=m).label: f"the model has no {m} input; this task's main score is {m}"
         for m in ctx.config.modalities
         if m not in ctx.modalities
     }
     details = {"languages": languages, "pairs": pair_details, "svcca_k": _svcca_k(ctx)}
+    if "text" in ctx.modalities and params.lexical_floor:
+        texts = {lang: ctx.probes.texts(lang) for lang in languages}
+        details["lexical"] = {
+            "form_overlap": form_overlap(texts),
+            "floor": "each sentence as the mean of one random vector per written word form "
+            "(benchmark.probes.lexicon): what word forms alone give, scored like the model",
+            "controlled": "each measure again on the lexically disjoint items: those whose "
+            "translations share no word form (punctuation aside)",
+            "disjoint_items": len(disjoint_items(texts)),
+            "needed": _needed_n(params),
+        }
     return KindOutput(
         series,
         len(ctx.probes.ids),

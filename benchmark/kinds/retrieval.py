@@ -15,6 +15,7 @@ The main score is one fixed (metric, group) from the YAML, at a layer chosen as 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Literal
 
 import numpy as np
@@ -34,6 +35,7 @@ from benchmark.metrics.retrieval import (
 )
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet
+from benchmark.probes.lexicon import disjoint_items, floor_vectors, form_overlap
 from benchmark.representations import Pooled
 from benchmark.results import Matrix
 
@@ -57,6 +59,9 @@ class RetrievalParams(StatsParams):
     groups: list[RetrievalGroup] = Field(min_length=1)
     metrics: list[str] = Field(default=["accuracy@1", "recall@5", "mrr", "xsim"], min_length=1)
     xsim_k: int = Field(default=4, ge=1)  # neighbours for LASER's ratio margin
+    # text -> text: what written forms alone retrieve (the lexical floor, on the same draws:
+    # each score's margin over it) and each metric among lexically disjoint items only
+    lexical_floor: bool = True
 
 
 def default_group(config: TaskConfig, params: RetrievalParams) -> dict[str, str]:
@@ -142,9 +147,97 @@ def _binary(metric: str) -> bool:
     return metric.startswith(("accuracy@", "recall@"))
 
 
+def _pair_means(sims: dict, params: RetrievalParams, draws: dict) -> dict[str, tuple]:
+    """Per metric, the mean over pairs of each pair's estimate, and each pair's value."""
+    by_pair = {pair: _estimates(sim, params, draws) for pair, sim in sims.items()}
+    return {
+        m: (
+            mean_of([est[f"q2t/{m}"] for est in by_pair.values()]),
+            {pair: est[f"q2t/{m}"].value for pair, est in by_pair.items()},
+        )
+        for m in params.metrics
+    }
+
+
+def _lexical_parts(ctx: TaskContext, group: RetrievalGroup, pairs, draws) -> tuple:
+    """For text -> text: the lexical floor's estimate per metric (forms alone, on the same
+    draws), and the lexically disjoint items with their draws (None when too few)."""
+    if not (ctx.params.lexical_floor and group.query == group.target == "text"):
+        return None, None
+    languages = list(ctx.probes.languages)
+    texts = {lang: ctx.probes.texts(lang) for lang in languages}
+    floor = {lang: floor_vectors(texts[lang]) for lang in languages}
+    sims = {(a, b): cosine_similarity(floor[a], floor[b]) for a, b in pairs}
+    means = {m: est for m, (est, _) in _pair_means(sims, ctx.params, draws).items()}
+    rows = disjoint_items(texts)
+    if len(rows) < max(8, ctx.params.xsim_k + 1):
+        return means, None
+    weights = draws["query_weights"]
+    sub = {
+        "permutations": ctx.draws.permutations(len(rows)),
+        "query_weights": None if weights is None else weights[:, rows],
+        "directions": ("q2t",),
+    }
+    return means, (np.asarray(rows), sub)
+
+
+def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices: list) -> list:
+    params: RetrievalParams = ctx.params
+    languages, n = list(ctx.probes.languages), len(ctx.probes.ids)
+    pairs = _pairs(group, languages)
+    queries = {lang: ctx.reps.pooled(lang, group.query) for lang in languages}
+    targets = {lang: ctx.reps.pooled(lang, group.target) for lang in languages}
+    axis, aligned = paired_axis(
+        group.query, queries[languages[0]].layers, group.target, targets[languages[0]].layers
+    )
+    floor, disjoint = _lexical_parts(ctx, group, pairs, draws)
+    per_metric: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
+    controlled: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
+    for (q_layer, t_layer), label in zip(aligned, axis.names, strict=True):
+        sims = {
+            (a, b): cosine_similarity(queries[a].layer(q_layer), targets[b].layer(t_layer))
+            for a, b in pairs
+        }
+        for metric, (mean, values) in _pair_means(sims, params, draws).items():
+            per_metric[metric].append(mean)
+            matrices.append(
+                Matrix(
+                    name=f"{metric}/{group.key.label}/{label}",
+                    measure=metric,
+                    group=group.key.label,
+                    layer=label,
+                    rows=languages,
+                    columns=languages,
+                    values=[[values.get((a, b)) for b in languages] for a in languages],
+                )
+            )
+        if disjoint is not None:
+            rows, sub = disjoint
+            subset = {pair: sim[np.ix_(rows, rows)] for pair, sim in sims.items()}
+            for metric, (mean, _) in _pair_means(subset, params, sub).items():
+                controlled[metric].append(mean)
+    lengths = _length_baseline(ctx.probes, group, pairs, params)
+    modalities = tuple(sorted({group.query, group.target}))
+    out = []
+    for metric, ests in per_metric.items():
+        bases: dict = {"length_only": lengths[metric]} if metric in lengths else {}
+        if floor is not None:
+            bases["lexical_floor"] = [floor[metric]] * len(axis)
+        outcomes = n * len(pairs) if _binary(metric) else None
+        out.append(Series(group.key, _measure(metric, n), axis, ests, modalities, bases, outcomes))
+        if disjoint is not None:
+            m = len(disjoint[0])
+            measure = dataclasses.replace(_measure(metric, m), name=f"{metric}_lexical_controlled")
+            outcomes = m * len(pairs) if _binary(metric) else None
+            out.append(
+                Series(group.key, measure, axis, controlled[metric], modalities, {}, outcomes)
+            )
+    return out
+
+
 def estimate_retrieval(ctx: TaskContext) -> KindOutput:
     params: RetrievalParams = ctx.params
-    probes, languages, n = ctx.probes, list(ctx.probes.languages), len(ctx.probes.ids)
+    languages, n = list(ctx.probes.languages), len(ctx.probes.ids)
     groups = [g for g in params.groups if {g.query, g.target} <= set(ctx.modalities)]
     draws = {
         "permutations": ctx.draws.permutations(n),
@@ -153,52 +246,7 @@ def estimate_retrieval(ctx: TaskContext) -> KindOutput:
     }
     series, matrices = [], []
     for group in groups:
-        pairs = _pairs(group, languages)
-        queries = {lang: ctx.reps.pooled(lang, group.query) for lang in languages}
-        targets = {lang: ctx.reps.pooled(lang, group.target) for lang in languages}
-        axis, aligned = paired_axis(
-            group.query, queries[languages[0]].layers, group.target, targets[languages[0]].layers
-        )
-        per_metric: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
-        for (q_layer, t_layer), label in zip(aligned, axis.names, strict=True):
-            by_pair = {
-                (a, b): _estimates(
-                    cosine_similarity(queries[a].layer(q_layer), targets[b].layer(t_layer)),
-                    params,
-                    draws,
-                )
-                for a, b in pairs
-            }
-            for metric in params.metrics:
-                per_metric[metric].append(
-                    mean_of([est[f"q2t/{metric}"] for est in by_pair.values()])
-                )
-                values = {pair: est[f"q2t/{metric}"].value for pair, est in by_pair.items()}
-                matrices.append(
-                    Matrix(
-                        name=f"{metric}/{group.key.label}/{label}",
-                        measure=metric,
-                        group=group.key.label,
-                        layer=label,
-                        rows=languages,
-                        columns=languages,
-                        values=[[values.get((a, b)) for b in languages] for a in languages],
-                    )
-                )
-        baselines = _length_baseline(probes, group, pairs, params)
-        modalities = tuple(sorted({group.query, group.target}))
-        series += [
-            Series(
-                group.key,
-                _measure(metric, n),
-                axis,
-                ests,
-                modalities,
-                {"length_only": baselines[metric]} if metric in baselines else {},
-                outcomes=n * len(pairs) if _binary(metric) else None,
-            )
-            for metric, ests in per_metric.items()
-        ]
+        series += _group_series(ctx, group, draws, matrices)
     missing = {
         g.key.label: f"the main score reads {g.key.label}; the model takes "
         f"{', '.join(ctx.modalities)}"
@@ -211,6 +259,15 @@ def estimate_retrieval(ctx: TaskContext) -> KindOutput:
         "skipped_groups": list(missing),
         "xsim": {"k": params.xsim_k, "candidates": "the query's k cosine-nearest (LASER)"},
     }
+    if any(g.query == g.target == "text" for g in groups) and params.lexical_floor:
+        texts = {lang: ctx.probes.texts(lang) for lang in languages}
+        details["lexical"] = {
+            "form_overlap": form_overlap(texts),
+            "floor": "each sentence as the mean of one random vector per written form "
+            "(benchmark.probes.lexicon), retrieved by cosine like the model's vectors",
+            "controlled": "each metric again among the lexically disjoint items only",
+            "disjoint_items": len(disjoint_items(texts)),
+        }
     return KindOutput(
         series, n, matrices, details, _notes(params, n), missing=missing, null_method=NULL_METHOD
     )
@@ -272,7 +329,7 @@ register_kind(
         estimate=estimate_retrieval,
         default_group=default_group,
         needs="any",
-        version="2",  # 2: intervals of accuracy@k and recall@k keep their coverage near 1
+        version="2",  # 2: coverage near 1; the lexical floor and the disjoint-items control
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,
