@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmark.core import Modality
+from benchmark.errors import UsageError
 from benchmark.models.base import ModelAdapter
 from benchmark.probes import ProbeSet
 from benchmark.representations.cache import RepresentationCache, cache_key
@@ -80,7 +81,7 @@ def memory_budget() -> int:
     try:
         mb = float(raw) if raw else DEFAULT_MEMORY_MB
     except ValueError:
-        raise ValueError(f"{MEMORY_ENV}={raw!r}: expected a number of megabytes") from None
+        raise UsageError(f"{MEMORY_ENV}={raw!r}: expected a number of megabytes") from None
     return int(mb * 2**20)
 
 
@@ -286,7 +287,7 @@ def select_layers(reps, layers: str | list[str]):
         return reps
     unknown = [name for name in layers if name not in reps.layers]
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"Unknown layer(s) {unknown} in the task's `layers`; this model has {reps.layers}."
         )
     index = [reps.layers.index(name) for name in layers]
