@@ -87,9 +87,10 @@ def cmd_tasks_validate(args: argparse.Namespace) -> int:
             )
             probes = load_probes(spec)
             get_kind(config.kind).check_probes(config, probes)
-        except (UsageError, ValueError) as err:
+        except UsageError as err:
             failures += 1
-            print(f"{path}: {err}", file=sys.stderr)
+            text = str(err)
+            print(text if text.startswith(str(path)) else f"{path}: {text}", file=sys.stderr)
         else:
             print(
                 f"ok  {path} ({config.name} v{config.version}, kind {config.kind}, "
