@@ -321,6 +321,33 @@ def test_a_bad_task_setting_names_the_flag(tiny_models, env, tmp_path, monkeypat
     assert "Invalid task file" not in line
 
 
+def test_a_users_damaged_files_and_settings_are_their_fault_not_a_bug(
+    tiny_models, env, tmp_path, monkeypatch, capsys
+):
+    """Each is checked and named (exit 2, or 3 for a model that cannot be had), never exit 70."""
+    bert = tiny_models["bert"]
+    capsys.readouterr()
+    monkeypatch.setattr("benchmark.runner.load_adapter", _must_not_load)
+    probes = tmp_path / "probes"
+    probes.mkdir()
+    (probes / "en_us.parquet").write_bytes(b"PAR1 not really parquet")
+    task = tmp_path / "latin1.yaml"
+    task.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    sharded = tmp_path / "sharded"
+    shutil.copytree(bert, sharded)
+    (sharded / "model.safetensors").rename(sharded / "model-00001-of-00001.safetensors")
+    (sharded / "model.safetensors.index.json").write_text("{not json")
+    cases = [
+        (bert, ["--model-setting", "dtype=float8"], 2, "dtype must be one of"),
+        (bert, ["--probes", str(probes)], 2, f"{probes / 'en_us.parquet'}: not a readable"),
+        (bert, ["--tasks", str(task)], 2, f"{task}: not UTF-8"),
+        (sharded, [], 3, "model.safetensors.index.json: a damaged shard index"),
+    ]
+    for model, flags, code, needle in cases:
+        assert main(run_args(model, tmp_path / "out", tmp_path / "cache", *flags)) == code, needle
+        assert needle in one_line(capsys.readouterr().err)
+
+
 def test_cache_dir_holds_everything_the_run_keeps(tiny_models, env, tmp_path, capsys):
     box = tmp_path / "box"
     box.mkdir()

@@ -55,10 +55,10 @@ def user_recordings(path: Path, spec: ProbeSpec) -> Recordings:
     for i, file in enumerate(files):
         try:
             schema = pq.read_schema(file)
+            names = [c for c in schema.names if c != "audio"]
+            table = pq.read_table(file, columns=names)
         except Exception as err:
             raise UsageError(f"{file}: not a readable Parquet file ({err}).") from err
-        names = [c for c in schema.names if c != "audio"]
-        table = pq.read_table(file, columns=names)
         audio_paths = parquet_audio_paths(file, schema)
         stem = file.stem if file.stem in LANGUAGES else None
         frame = recordings_frame(
