@@ -271,7 +271,7 @@ def _judge(b, c, tolerance: float, higher_is_better: bool, strict: bool) -> str:
     if _defined(bv) and not _defined(cv):
         return "regressed"  # a number became NaN, infinite or none: a broken checkpoint fails
     if bv is None or cv is None:
-        return "same" if bv is cv else "new"
+        return "same" if bv is cv else ("missing" if cv is None else "new")
     if any(map(_bad, (bv, cv))):
         return "same" if _same(bv, cv) else "changed"
     delta = cv - bv
