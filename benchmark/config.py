@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from benchmark.core import Modality
+from benchmark.core import Modality, parse_group
 from benchmark.metrics.intervals import BIASED_CI_METHODS
 from benchmark.results.keys import config_sha256
 
@@ -32,14 +32,27 @@ class ProbesConfig(Strict):
 
 class MainScoreConfig(Strict):
     """The one number that headlines the task (a leaderboard column): `measure` read from the
-    curve `group` (the kind's default group when omitted) at `layer`: "best" (selection-aware:
-    the null and interval are those of the best of all layers), "last", "mean" (over layers), or a
-    layer name such as "layer_4"."""
+    series of `group` at `layer`: "best" (selection-aware: the null and interval are those of the
+    best of all layers), "last", "mean" (over layers), or a layer name such as "layer_4".
+
+    `group` names the fields of a structured group (benchmark.evaluation.Group), as a mapping
+    ({query: speech, target: text, languages: same}) or its label ("query=speech, target=text,
+    languages=same"); fields left out take the kind's defaults."""
 
     name: str
     measure: str = "svcca"
-    group: str | None = None
+    group: dict[str, str] | str | None = None
     layer: str = "best"
+
+    @field_validator("group")
+    @classmethod
+    def _group_fields(cls, value):
+        if isinstance(value, str):
+            return parse_group(value)
+        return {str(k): str(v) for k, v in value.items()} if value is not None else None
+
+    def group_fields(self) -> dict[str, str]:
+        return dict(self.group or {})
 
 
 class StatsParams(Strict):
@@ -90,6 +103,21 @@ class TaskConfig(Strict):
     metric: dict[str, Any] = Field(default_factory=dict)
     main_score: MainScoreConfig
     validity: ValidityConfig = ValidityConfig()
+    # the kind's typed `metric:` model, parsed once when the task file is read
+    # (benchmark.taskfiles) and carried to the end; `metric` keeps its plain form for the key
+    _params: Any = PrivateAttr(default=None)
+
+    @property
+    def params(self) -> Any:
+        if self._params is None:
+            raise RuntimeError(f"task {self.name!r}: its metric block was never parsed")
+        return self._params
+
+    def with_params(self, params: BaseModel) -> TaskConfig:
+        """This config with `params` as its metric block (typed and plain, kept in step)."""
+        out = self.model_copy(update={"metric": params.model_dump(mode="json")})
+        out._params = params
+        return out
 
     def config_hash(self) -> str:
         """sha256 of the resolved config: two results with the same hash ran the same task (the

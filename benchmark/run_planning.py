@@ -172,10 +172,7 @@ def plan_tasks(opts: RunOptions, plan: ModelPlan | None = None) -> list[PlannedT
                 f"{undecodable[0]} Task {config.name!r} reads speech: fix the files, or pass "
                 "--skip-undecodable to leave those items out of every language"
             )
-        try:
-            get_kind(config.kind).check_probes(config, probes)
-        except UsageError as err:
-            raise UsageError(str(err)) from None
+        get_kind(config.kind).check_probes(config, config.params, probes)
         described = probes.describe()
         probes_key = {
             k: described[k] for k in ("name", "revision", "languages", "ids_sha256", "reading")

@@ -22,11 +22,18 @@ import torch
 
 from benchmark.config import TaskConfig
 from benchmark.errors import NotApplicable
+from benchmark.evaluation import Draws
 from benchmark.fileio import atomic_write_text, check_writable_dir
 from benchmark.kinds import ModelAccess, TaskContext, get_kind
 from benchmark.models import ModelPlan, load_adapter, plan_model
+from benchmark.models.family import Stack
 from benchmark.probes import ProbeSet
-from benchmark.representations import ModelHandle, RepresentationStore, distributed
+from benchmark.representations import (
+    ModelHandle,
+    RepresentationService,
+    TaskRepresentations,
+    distributed,
+)
 from benchmark.results import (
     ModelRecord,
     ProbesRecord,
@@ -74,15 +81,15 @@ def run(opts: RunOptions) -> RunSummary:
     dist = distributed.current(opts.device)
     device = dist.device if dist is not None and opts.device != "cpu" else opts.device
     handle = ModelHandle(lambda: load_adapter(plan, device=device))
-    store = RepresentationStore(
+    service = RepresentationService(
         plan.key_fields(),
         handle,
         cache_dir(opts),
         batch_size=opts.batch_size,
         progress=opts.progress,
         recompute=opts.overwrite,
-        pooling=plan.settings.get("pooling"),  # [models] the model's pooling wins over the task's
-        stacks={m: plan.default_stack(m) for m in plan.modalities},  # [models] default stacks
+        pooling=plan.settings.get("pooling"),  # the model's pooling wins over the task's
+        stacks={m: plan.default_stack(m) for m in plan.modalities},
     )
     summary = RunSummary(results={}, paths={}, seconds=seconds)
     todo = []
@@ -99,19 +106,22 @@ def run(opts: RunOptions) -> RunSummary:
             summary.results[task.config.name], summary.paths[task.config.name] = previous, path
             continue
         todo.append((task, key, path))
-    if dist is not None:  # [models] every process extracts its shards; process 0 merges, scores
-        jobs = [(t.probes, applicable_modalities(t, plan), t.config.pooling) for t, _, _ in todo]
-        distributed.extract_shards(store, distributed.units_of(store, jobs), dist)
+    for task, _, _ in todo:  # what every task will read: one pass per unit serves them all
+        kind, config = get_kind(task.config.kind), task.config
+        modalities = applicable_modalities(task, plan)
+        service.plan(task.probes, kind.requests(config, config.params, task.probes, modalities))
+    if dist is not None:  # every process extracts its shards; process 0 merges and scores
+        distributed.extract_shards(service, dist)
         if not dist.is_main:
             summary.model_loaded = handle.loaded
             return summary
     for task, key, path in todo:
-        result = run_task(task, key, plan, store, opts)
+        result = run_task(task, key, plan, service, opts)
         summary.results[task.config.name] = result
         summary.paths[task.config.name] = write_result(path, result)
     summary.model_loaded = handle.loaded
     seconds["model_load"] = handle.load_seconds
-    seconds["extraction"] = store.extraction_seconds
+    seconds["extraction"] = service.extraction_seconds
     seconds["total"] = time.perf_counter() - clock
     seconds["scoring_and_writing"] = seconds["total"] - sum(
         seconds[k] for k in ("plan_model", "plan_tasks", "model_load", "extraction")
@@ -173,18 +183,22 @@ def reproduce_command(opts: RunOptions, task: TaskConfig) -> str:
 
 
 def run_task(
-    task: PlannedTask, key: str, plan: ModelPlan, store: RepresentationStore, opts: RunOptions
+    task: PlannedTask,
+    key: str,
+    plan: ModelPlan,
+    service: RepresentationService,
+    opts: RunOptions,
 ) -> TaskResult:
     config, probes = task.config, task.probes
     kind = get_kind(config.kind)
     started = datetime.now(timezone.utc)
     clock = time.perf_counter()
-    extraction_before = store.extraction_seconds
+    extraction_before = service.extraction_seconds
 
     def finish(**fields) -> TaskResult:
         total = time.perf_counter() - clock
-        extraction = store.extraction_seconds - extraction_before
-        facts = model_facts(plan, store.model, facts_dir(opts))
+        extraction = service.extraction_seconds - extraction_before
+        facts = model_facts(plan, service.model, facts_dir(opts))
         return TaskResult(
             key=key,
             task=TaskRecord(
@@ -204,9 +218,9 @@ def run_task(
                 seconds_total=round(total, 3),
                 seconds_extraction=round(extraction, 3),
                 seconds_scoring=round(total - extraction, 3),
-                model_loaded=store.model.loaded,
+                model_loaded=service.model.loaded,
                 device=opts.device,
-                batch_size=store.batch_size,  # [models] with "auto": the size that was used
+                batch_size=service.batch_size,  # with "auto": the size that was used
                 command=reproduce_command(opts, config),
             ),
             environment=environment(),
@@ -222,26 +236,21 @@ def run_task(
         )
         reason = f"model takes {', '.join(plan.modalities)}; task {config.name!r} needs {needed}"
         return finish(status="not_applicable", reason=reason)
+    reps = TaskRepresentations(service, probes, config.pooling, config.layers)
     ctx = TaskContext(
         config=config,
-        params=kind.params(**config.metric),
+        params=config.params,
         probes=probes,
         modalities=available,
-        representations=lambda lang, modality: store.get(
-            probes, lang, modality, config.pooling, config.layers
-        ),
-        words=lambda lang, modality, aggregation: store.words(
-            probes, lang, modality, aggregation, config.layers
-        ),
-        # [steer] for kinds that run their own forward passes (uncached): the model on demand
+        reps=reps,
         model=ModelAccess(
-            load=store.model.get,
-            family=plan.family,
-            stacks=dict(plan.stacks),
+            load=service.model.get,
+            stacks=_stack_roles(plan),
             default_stacks={m: plan.default_stack(m) for m in plan.modalities},
             pooling=plan.settings.get("pooling"),
-            batch_size=store.batch,
+            batch_size=service.batch,
         ),
+        draws=Draws.of(config.params),
     )
     try:
         output = kind.score(ctx)
@@ -257,9 +266,19 @@ def run_task(
         main_score=output.main_score,
         curves=output.curves,
         matrices=output.matrices,
-        details=output.details,
+        details={**output.details, "pooling": reps.pooling_record()},
         notes=output.notes,
     )
+
+
+def _stack_roles(plan: ModelPlan) -> dict[str, Stack]:
+    """The plan's stacks with their roles (TEMPORARY: until every family declares its Stack
+    roles, encoders are taken to have no output head)."""
+    encoders = ("text-encoder", "speech-encoder", "sonar")
+    return {
+        n: s if isinstance(s, Stack) else Stack(tuple(s), head=plan.family not in encoders)
+        for n, s in plan.stacks.items()
+    }
 
 
 def applicable_modalities(task: PlannedTask, plan: ModelPlan) -> list[str]:

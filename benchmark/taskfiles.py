@@ -81,17 +81,17 @@ def load_task(name_or_path: str | Path, overrides: dict[str, Any] | None = None)
         raise ConfigError(_format_validation_error(path, err, nodes, TaskConfig)) from None
     try:
         kind = get_kind(config.kind)
-    except KeyError as err:
+    except UsageError as err:
         where = nodes.get(("kind",), (path, 1))
-        raise ConfigError(f"{_where(where)}: field `kind`: {err.args[0]}") from None
+        raise ConfigError(f"{_where(where)}: field `kind`: {err}") from None
     try:
-        config.metric = kind.params(**config.metric).model_dump()
+        config = config.with_params(kind.params(**config.metric))
     except ValidationError as err:
         raise ConfigError(
             _format_validation_error(path, err, nodes, kind.params, prefix=("metric",))
         ) from None
     try:
-        kind.check_config(config)
+        kind.check_config(config, config.params)
     except UsageError as err:
         raise ConfigError(f"{path}: {err}") from None
     return config

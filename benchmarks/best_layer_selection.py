@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.config import MainScoreConfig, ProbesConfig, TaskConfig
-from benchmark.kinds import TaskContext, get_kind
+from benchmark.evaluation import Draws
+from benchmark.kinds import ModelAccess, TaskContext, get_kind
 from benchmark.probes import ProbeSet
 from benchmark.representations import Representations
 
@@ -35,7 +36,7 @@ def one_run(seed: int, layers: int, n: int, d: int, k: int, n_null: int) -> tupl
         modalities=["text"],
         metric=params.model_dump(),
         main_score=MainScoreConfig(name="noise_svcca"),
-    )
+    ).with_params(params)
     lengths = np.arange(n) % 7 + 3  # the length baseline needs lengths; the scores ignore them
     frame = pd.DataFrame(
         {
@@ -52,7 +53,12 @@ def one_run(seed: int, layers: int, n: int, d: int, k: int, n_null: int) -> tupl
         rng = np.random.default_rng(zlib.crc32(f"{lang}:{seed}".encode()))
         return Representations(names, list(range(n)), rng.normal(size=(layers, n, d)))
 
-    out = kind.score(TaskContext(config, params, probes, ["text"], reps))
+    class Reps:  # what a kind sees of the representations (benchmark.representations.service)
+        pooling = "mean"
+        pooled = staticmethod(reps)
+
+    model = ModelAccess(load=None, stacks={}, default_stacks={})
+    out = kind.score(TaskContext(config, params, probes, ["text"], Reps(), model, Draws.of(params)))
     main = out.main_score
     chosen = next(p for p in out.curves[0].points if p.layer == main.layer.layer)
     return main.value > main.null_q95, main.value > chosen.null_q95

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from benchmark.config import MainScoreConfig, ProbesConfig, TaskConfig
-from benchmark.kinds import TaskContext, get_kind
+from benchmark.evaluation import Draws
+from benchmark.kinds import ModelAccess, TaskContext, get_kind
 from benchmark.probes import ProbeSet
 
 
@@ -55,9 +58,32 @@ def task_config(kind: str, probes: ProbeSet, modalities, main: dict, params) -> 
         modalities=list(modalities),
         metric=params.model_dump(),
         main_score=MainScoreConfig(**main),
-    )
-    get_kind(kind).check_config(config)
+    ).with_params(params)
+    get_kind(kind).check_config(config, params)
     return config
+
+
+@dataclass
+class FakeReps:
+    """What a kind sees of the representations (benchmark.representations.service), from
+    functions: pooled(language, modality) and words(language, modality, aggregation)."""
+
+    pooled_fn: Any = None
+    words_fn: Any = None
+    pooling: str = "mean"
+
+    def pooled(self, language, modality):
+        return self.pooled_fn(language, modality)
+
+    def words(self, language, modality, aggregation):
+        return self.words_fn(language, modality, aggregation)
+
+
+def no_model() -> ModelAccess:
+    def load():
+        raise AssertionError("this kind must not load the model")
+
+    return ModelAccess(load=load, stacks={}, default_stacks={})
 
 
 def context(
@@ -70,8 +96,9 @@ def context(
         params=params,
         probes=probes,
         modalities=list(available or modalities),
-        representations=reps,
-        words=words,
+        reps=FakeReps(reps, words),
+        model=no_model(),
+        draws=Draws.of(params),
     )
 
 

@@ -9,22 +9,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from kind_fixtures import task_config
+from kind_fixtures import FakeReps, task_config
 from torch import nn
 
+from benchmark.evaluation import Draws
 from benchmark.kinds import ModelAccess, TaskContext, get_kind
 from benchmark.models.base import AdapterInfo, BatchInputs, OutputHead
 from benchmark.models.common import LayeredAdapter, same_positions
+from benchmark.models.family import Stack
 from benchmark.models.hooks import Positions, Tap
 from benchmark.probes import ProbeSet
 from benchmark.runner import RunOptions
 
 
-def model_access(adapter, family: str = "toy", **overrides) -> ModelAccess:
+def model_access(adapter, heads=None, **overrides) -> ModelAccess:
+    """The adapter as a planned model; `heads`: its stacks with an output head (default: those
+    whose adapter builds one)."""
+    heads = set(getattr(adapter, "_heads", {})) if heads is None else set(heads)
     fields = {
         "load": lambda: adapter,
-        "family": family,
-        "stacks": dict(adapter.stacks),
+        "stacks": {n: Stack(tuple(m), head=n in heads) for n, m in adapter.stacks.items()},
         "default_stacks": {m: adapter.default_stack(m) for m in adapter.modalities},
         "batch_size": 64,
     }
@@ -34,14 +38,15 @@ def model_access(adapter, family: str = "toy", **overrides) -> ModelAccess:
 def context(kind: str, probes: ProbeSet, access: ModelAccess, modalities, main: dict, **metric):
     params = get_kind(kind).params(**metric)
     config = task_config(kind, probes, modalities, main, params)
-    get_kind(kind).check_probes(config, probes)
+    get_kind(kind).check_probes(config, params, probes)
     return TaskContext(
         config=config,
         params=params,
         probes=probes,
         modalities=list(modalities),
-        representations=None,
+        reps=FakeReps(pooling="mean"),
         model=access,
+        draws=Draws.of(params),
     )
 
 

@@ -34,7 +34,7 @@ def sentences(**main):
         probes,
         sentence_reps,
         ["text", "speech"],
-        {"name": "p", "measure": "category_purity", "group": "text", **main},
+        {"name": "p", "measure": "category_purity", "group": "modalities=text", **main},
         level="sentence",
         groups=[["text"], ["text", "speech"]],
         clusters=5,
@@ -44,13 +44,13 @@ def sentences(**main):
 
 def test_sentence_layers_group_by_surface_then_by_meaning():
     out = sentences()
-    category = curve_of(out, "category_purity", "text")
-    language = curve_of(out, "language_purity", "text")
+    category = curve_of(out, "category_purity", "modalities=text")
+    language = curve_of(out, "language_purity", "modalities=text")
     assert category.points[1].value == pytest.approx(1.0)  # meaning layer: pure categories
     assert language.points[0].value == pytest.approx(1.0)  # surface layer: pure languages
     assert category.points[0].value < category.points[0].null_q95 + 0.05  # near chance there
     assert out.main_score.layer.layer == "layer_1"
-    modality = curve_of(out, "modality_purity", "speech+text")
+    modality = curve_of(out, "modality_purity", "modalities=speech+text")
     assert modality.points[1].value < 0.75  # text and speech of a sentence cluster together
 
 
@@ -95,7 +95,7 @@ def word_context(tight=True, **metric):
         probes,
         None,
         ["text"],
-        {"name": "a", "measure": "alignment_score", "group": "text"},
+        {"name": "a", "measure": "alignment_score", "group": "modalities=text"},
         words=word_reps(tight),
         level="word",
         groups=[["text"]],
@@ -105,22 +105,24 @@ def word_context(tight=True, **metric):
 
 def test_words_aligned_with_concepts_across_languages():
     out = get_kind("concept_purity").score(word_context())
-    aligned = curve_of(out, "aligned_share", "text")
+    aligned = curve_of(out, "aligned_share", "modalities=text")
     assert aligned.points[1].value == pytest.approx(1.0)
-    assert curve_of(out, "concept_coverage", "text").points[1].value == pytest.approx(1.0)
-    assert curve_of(out, "cross_lingual", "text").points[1].value == pytest.approx(1.0)
+    assert curve_of(out, "concept_coverage", "modalities=text").points[1].value == pytest.approx(
+        1.0
+    )
+    assert curve_of(out, "cross_lingual", "modalities=text").points[1].value == pytest.approx(1.0)
     assert (
         out.main_score.value == pytest.approx(1.0)
         and out.main_score.value > out.main_score.null_q95
     )
     # the noise layer: no better than its null
-    noise = curve_of(out, "alignment_score", "text").points[0]
+    noise = curve_of(out, "alignment_score", "modalities=text").points[0]
     assert noise.value <= noise.null_q95 + 0.1
 
 
 def test_unstructured_words_sit_at_their_null():
     out = get_kind("concept_purity").score(word_context(tight=False))
-    point = curve_of(out, "alignment_score", "text").points[1]
+    point = curve_of(out, "alignment_score", "modalities=text").points[1]
     assert point.p_value > 0.05
 
 
@@ -128,10 +130,10 @@ def test_checks_before_any_model_loads():
     kind = get_kind("concept_purity")
     ctx = word_context(clusters=500)
     with pytest.raises(UsageError, match="metric.clusters=500 exceeds the 120 points"):
-        kind.check_probes(ctx.config, ctx.probes)
+        kind.check_probes(ctx.config, ctx.params, ctx.probes)
     bare = probe_set(LANGS, N)  # no words, no categories
     with pytest.raises(UsageError, match="lacks .*char_end.*the embedded `concepts` set has them"):
-        kind.check_probes(word_context().config, bare)
+        kind.check_probes(word_context().config, word_context().params, bare)
     sentence = sentences  # noqa: F841 - the sentence level needs categories
     ctx = context(
         "concept_purity",
@@ -144,7 +146,7 @@ def test_checks_before_any_model_loads():
         clusters=5,
     )
     with pytest.raises(UsageError, match="needs a semantic `category`"):
-        kind.check_probes(ctx.config, bare)
+        kind.check_probes(ctx.config, ctx.params, bare)
     for theta in (0, 1.5):
         with pytest.raises(ValueError, match="theta"):
             kind.params(level="word", groups=[["text"]], clusters=5, theta=theta)

@@ -6,11 +6,13 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
+from kind_fixtures import FakeReps, no_model
 
 from benchmark.config import MainScoreConfig, ProbesConfig, TaskConfig
 from benchmark.errors import NotApplicable, UsageError
+from benchmark.evaluation import Draws
 from benchmark.kinds import TaskContext, get_kind
-from benchmark.kinds.gaps import align_layers
+from benchmark.layers import pair_layers
 from benchmark.probes import ProbeSet
 from benchmark.representations import Representations
 
@@ -83,14 +85,16 @@ def context(
         modalities=list(modalities),
         metric=params.model_dump(),
         main_score=MainScoreConfig(name="score", measure="svcca", layer=layer, group=group),
-    )
-    get_kind(kind).check_config(config)
+    ).with_params(params)
+    get_kind(kind).check_config(config, params)
     return TaskContext(
         config=config,
         params=params,
         probes=probe_set(),
         modalities=list(available or modalities),
-        representations=reps,
+        reps=FakeReps(reps),
+        model=no_model(),
+        draws=Draws.of(params),
     )
 
 
@@ -101,14 +105,14 @@ def curve_of(out, measure: str, group: str):
 
 def test_cross_lingual_finds_the_hub_layer_and_beats_the_null():
     out = get_kind("cross_lingual_gap").score(
-        context("cross_lingual_gap", synthetic_reps(), group="text")
+        context("cross_lingual_gap", synthetic_reps(), group="modality=text")
     )
     main = out.main_score
-    assert (main.group, main.modalities, main.layer.layer) == ("text", ["text"], "layer_1")
+    assert (main.group, main.modalities, main.layer.layer) == ("modality=text", ["text"], "layer_1")
     assert main.layer.rule == "best" and main.layer.selection.startswith("max over layers")
     assert main.value > main.null_q95 + 0.2 and main.p_value < 0.05
     assert main.ci_low < main.value < main.ci_high  # not symmetric on the logit scale
-    curve = curve_of(out, "svcca", "text")
+    curve = curve_of(out, "svcca", "modality=text")
     assert [p.layer for p in curve.points] == LAYERS
     assert [p.depth for p in curve.points] == [0.0, 0.5, 1.0]
     values = [p.value for p in curve.points]
@@ -118,41 +122,45 @@ def test_cross_lingual_finds_the_hub_layer_and_beats_the_null():
     assert matrix.rows == LANGS and matrix.values[0][0] is None
     assert matrix.values[0][1] == matrix.values[1][0]
     # the same durations in every language: length alone "aligns" them perfectly
-    assert curve_of(out, "cka", "speech").baselines["length_only_cka"] == pytest.approx(1.0)
+    assert curve_of(out, "cka", "modality=speech").baselines["length_only_cka"] == pytest.approx(
+        1.0
+    )
 
 
 def test_main_score_layer_rules():
     reps = synthetic_reps()
     kind = get_kind("cross_lingual_gap")
-    last = kind.score(context("cross_lingual_gap", reps, layer="last", group="text"))
+    last = kind.score(context("cross_lingual_gap", reps, layer="last", group="modality=text"))
     assert (last.main_score.layer.rule, last.main_score.layer.layer) == ("last", "layer_2")
     assert last.main_score.layer.selection is None
-    mean = kind.score(context("cross_lingual_gap", reps, layer="mean", group="text"))
-    text = [p.value for p in curve_of(mean, "svcca", "text").points]
+    mean = kind.score(context("cross_lingual_gap", reps, layer="mean", group="modality=text"))
+    text = [p.value for p in curve_of(mean, "svcca", "modality=text").points]
     assert mean.main_score.value == pytest.approx(np.mean(text))
-    fixed = kind.score(context("cross_lingual_gap", reps, layer="layer_2", group="speech"))
-    speech = curve_of(fixed, "svcca", "speech").points[2]
+    fixed = kind.score(context("cross_lingual_gap", reps, layer="layer_2", group="modality=speech"))
+    speech = curve_of(fixed, "svcca", "modality=speech").points[2]
     assert fixed.main_score.value == pytest.approx(speech.value)
     assert fixed.main_score.null_q95 == pytest.approx(speech.null_q95)
     with pytest.raises(ValueError, match="layer_9"):
-        kind.score(context("cross_lingual_gap", reps, layer="layer_9", group="text"))
+        kind.score(context("cross_lingual_gap", reps, layer="layer_9", group="modality=text"))
 
 
 def test_best_layer_null_is_the_null_of_the_maximum():
     out = get_kind("cross_lingual_gap").score(
-        context("cross_lingual_gap", synthetic_reps(), group="text", n_null=60)
+        context("cross_lingual_gap", synthetic_reps(), group="modality=text", n_null=60)
     )
-    per_layer_q95 = [p.null_q95 for p in curve_of(out, "svcca", "text").points]
+    per_layer_q95 = [p.null_q95 for p in curve_of(out, "svcca", "modality=text").points]
     # the maximum over layers of the null draws sits above every single layer's null
     assert out.main_score.null_q95 > max(per_layer_q95) - 1e-9
     assert (
         out.main_score.null_mean
-        > max(p.null_mean for p in curve_of(out, "svcca", "text").points) - 0.02
+        > max(p.null_mean for p in curve_of(out, "svcca", "modality=text").points) - 0.02
     )
 
 
 def test_a_missing_main_modality_is_not_applicable():
-    ctx = context("cross_lingual_gap", synthetic_reps(), group="speech", available=("text",))
+    ctx = context(
+        "cross_lingual_gap", synthetic_reps(), group="modality=speech", available=("text",)
+    )
     with pytest.raises(NotApplicable, match="no speech input"):
         get_kind("cross_lingual_gap").score(ctx)
 
@@ -163,19 +171,21 @@ def test_cross_modal_reports_modality_against_language_gap():
         context("cross_modal_gap", synthetic_reps(speech_only=1.5))
     )
     main = out.main_score
-    assert main.layer.layer == "speech:layer_1|text:layer_1" and main.group == "same_language"
+    assert main.layer.layer == "speech:layer_1|text:layer_1" and main.group == "pairs=same_language"
     assert main.value > main.null_q95
     rows = out.details["modality_vs_language_gap"]
     assert [r["layer"] for r in rows] == [f"speech:{x}|text:{x}" for x in LAYERS]
     assert all(r["modality_gap_exceeds_language_gap"] for r in rows)
     groups = {c.group for c in out.curves}
-    assert groups == {"same_language", "cross_language", "within_speech", "within_text"}
+    assert groups == {
+        f"pairs={g}" for g in ("same_language", "cross_language", "within_speech", "within_text")
+    }
     (matrix,) = [
         m for m in out.matrices if m.name == "svcca/speech->text/speech:layer_1|text:layer_1"
     ]
     # rows are speech languages, columns text languages: the diagonal is the same-language group
     diagonal = [matrix.values[i][i] for i in range(len(LANGS))]
-    same = curve_of(out, "svcca", "same_language").points[1].value
+    same = curve_of(out, "svcca", "pairs=same_language").points[1].value
     assert np.mean(diagonal) == pytest.approx(same)
     # without the speech-only signal, the modality gap is no larger than the language gap
     plain = get_kind("cross_modal_gap").score(context("cross_modal_gap", synthetic_reps()))
@@ -194,28 +204,30 @@ def test_svcca_needs_exactly_one_rule():
 
 def test_probe_checks_name_the_fix_and_the_fix_works():
     kind = get_kind("cross_lingual_gap")
-    config = context("cross_lingual_gap", synthetic_reps(), group="text", svcca_k=10).config
+    config = context(
+        "cross_lingual_gap", synthetic_reps(), group="modality=text", svcca_k=10
+    ).config
     small = probe_set()
     small.ids = list(range(12))
     with pytest.raises(UsageError) as err:
-        kind.check_probes(config, small)
+        kind.check_probes(config, config.params, small)
     message = str(err.value)
     assert (
         "metric.svcca_k=10 needs n >= 40" in message
         and "--task-setting metric.svcca_k=3" in message
     )
-    fixed = config.model_copy(update={"metric": {**config.metric, "svcca_k": 3}})
-    kind.check_probes(fixed, small)  # the advice works: no second error
+    fixed = config.params.model_copy(update={"svcca_k": 3})
+    kind.check_probes(config, fixed, small)  # the advice works: no second error
     tiny = probe_set()
     tiny.ids = list(range(5))
     with pytest.raises(UsageError, match="half-sample intervals"):
-        kind.check_probes(fixed, tiny)
+        kind.check_probes(config, fixed, tiny)
 
 
-def test_align_layers_by_relative_depth():
-    same = align_layers(["a", "b", "c"], ["x", "y", "z"])
+def test_pair_layers_by_relative_depth():
+    same = pair_layers(["a", "b", "c"], ["x", "y", "z"])
     assert same == [("a", "x"), ("b", "y"), ("c", "z")]
-    deeper_speech = align_layers(["e", "l1", "l2", "l3", "adaptor"], ["e", "l1", "l2"])
+    deeper_speech = pair_layers(["e", "l1", "l2", "l3", "adaptor"], ["e", "l1", "l2"])
     assert deeper_speech == [("e", "e"), ("l2", "l1"), ("adaptor", "l2")]
 
 
@@ -238,7 +250,7 @@ def test_residualizing_length_removes_a_length_only_similarity():
             length_control=control,
         )
         out = get_kind("cross_lingual_gap").score(ctx)
-        return [p.value - p.null_mean for p in curve_of(out, "cka", "speech").points]
+        return [p.value - p.null_mean for p in curve_of(out, "cka", "modality=speech").points]
 
     assert min(cka_excess("none")) > 0.3  # length alone makes the languages look alike
     assert max(cka_excess("residualize")) < 0.1  # gone once length is regressed out

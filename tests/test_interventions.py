@@ -17,11 +17,14 @@ from benchmark.errors import ConfigError, NotApplicable, UsageError
 from benchmark.kinds import ModelAccess, get_kind
 from benchmark.kinds.passes import Passes, steering
 from benchmark.models.base import BatchInputs
+from benchmark.models.family import Stack
 from benchmark.results import read_result
 from benchmark.runner import run
 from benchmark.taskfiles import load_task
 
-MAIN = {"name": "toy_transfer", "measure": "transfer", "group": "en_us:text->de_de:text"}
+MAIN = {"name": "toy_transfer", "measure": "transfer", "group": "target=de_de:text"}
+DE = "source=en_us:text, target=de_de:text"
+FR = "source=en_us:text, target=fr_fr:text"
 SOURCE = {"language": "en_us", "modality": "text"}
 TARGETS = [{"language": "de_de", "modality": "text"}, {"language": "fr_fr", "modality": "text"}]
 CONCEPTS = {"by": "category", "toward": "animals", "away_from": "food"}
@@ -56,8 +59,8 @@ def toy_result():
 
 def test_planted_direction_transfers_and_random_directions_do_not(toy_result):
     out, _ = toy_result
-    same_axis = curve_points(out, "transfer", "en_us:text->de_de:text")
-    other_axis = curve_points(out, "transfer", "en_us:text->fr_fr:text")
+    same_axis = curve_points(out, "transfer", DE)
+    other_axis = curve_points(out, "transfer", FR)
     for layer in ("embeddings", "layer_1", "layer_2"):
         point = same_axis[layer]
         assert point.value == pytest.approx(1.0, abs=0.2), layer
@@ -71,7 +74,7 @@ def test_planted_direction_transfers_and_random_directions_do_not(toy_result):
     column = [row[dose.columns.index("layer_1")] for row in dose.values]
     assert dose.rows == ["0", "0.5", "1", "2"] and column[0] == 0
     assert column[1] < column[2] < column[3]
-    flips = curve_points(out, "flips_source", "en_us:text")["layer_1"]
+    flips = curve_points(out, "flips_source", "side=en_us:text")["layer_1"]
     assert flips.value > 0.8 and flips.null_mean < 0.5
 
 
@@ -145,23 +148,22 @@ def test_separate_encoders_without_a_shared_stack_are_not_applicable():
     """Seamless-like stacks: text and speech go through different encoders by default."""
     _, probes = concept_toy(n_per_group=12)
     stacks = {
-        "speech_encoder": ("speech",),
-        "text_encoder": ("text",),
-        "text_decoder": ("text", "speech"),
+        "speech_encoder": Stack(("speech",)),
+        "text_encoder": Stack(("text",)),
+        "text_decoder": Stack(("text", "speech"), head=True),
     }
     access = ModelAccess(
         load=_no_load,
-        family="seamless_m4t_v2",
         stacks=stacks,
         default_stacks={"speech": "speech_encoder", "text": "text_encoder"},
     )
     metric = toy_metric(targets=[{"language": "en_us", "modality": "speech"}])
     main = {"name": "x", "measure": "transfer"}
     ctx = context("intervention_transfer", probes, access, ["text", "speech"], main, **metric)
-    with pytest.raises(NotApplicable, match="share no stack.*text_decoder"):
+    with pytest.raises(NotApplicable, match="share no stack.*shared would use text_decoder"):
         get_kind("intervention_transfer").score(ctx)
-    ctx.params.stack = ["decoder", "language_model"]
-    with pytest.raises(NotApplicable, match="no stack among"):
+    ctx.params.stack = "decoder"
+    with pytest.raises(NotApplicable, match="stack 'decoder' does not, or is not one"):
         get_kind("intervention_transfer").score(ctx)
 
 
@@ -205,8 +207,9 @@ main_score: {{name: iv_bad_transfer, {main_fields}}}
         ({"alphas": "[0]", "main_alpha": "0"}, "metric.alphas [0.0]: give at least one alpha > 0"),
         ({"main_alpha": "3"}, "metric.main_alpha 3.0 must be one of metric.alphas"),
         ({"steer": "[]"}, "metric.steer_layers: an empty list"),
-        ({"main": "{measure: effect_target, group: 'en_us:text'}"}, "effect_target is read from"),
-        ({"main": "{measure: transfer, group: de_de}"}, "main_score.group 'de_de': transfer"),
+        ({"main": "{measure: effect_target, group: 'side=en_us:text'}"}, "effect_target is read"),
+        ({"main": "{measure: transfer, group: 'target=de_de'}"}, "'target': 'de_de'}: transfer"),
+        ({"main": "{measure: transfer, group: de_de}"}, "expected FIELD=VALUE pairs"),
     ],
 )
 def test_bad_settings_fail_with_one_line_naming_the_field(tmp_path, fields, message):
@@ -270,7 +273,7 @@ metric:
   source: {language: en_us, modality: text}
   targets: [{language: en_us, modality: speech}]
   concepts: {by: category, toward: animals, away_from: food}
-  stack: [decoder, text_decoder, language_model]
+  stack: shared
   steer_layers: [layer_1]
   alphas: [4]
   main_alpha: 4
@@ -340,7 +343,7 @@ def test_decoder_lm_end_to_end_and_the_cache_is_untouched(
     def refuse(*args, **kwargs):
         raise AssertionError("the intervention kind went through the representation cache")
 
-    monkeypatch.setattr("benchmark.representations.store.RepresentationStore.get", refuse)
+    monkeypatch.setattr("benchmark.representations.service.RepresentationService.get", refuse)
     monkeypatch.setattr("benchmark.representations.cache.RepresentationCache.save", refuse)
     monkeypatch.setattr("benchmark.representations.cache.RepresentationCache.load", refuse)
     summary = run(run_options(tiny_llama, tmp_path, tasks="iv_text"))
@@ -352,7 +355,7 @@ def test_decoder_lm_end_to_end_and_the_cache_is_untouched(
     assert main.value > main.null_q95  # the planted axis is shared by English and German
     assert main.inference.n_null == 3 and main.bounds is None
     assert {c.measure for c in result.curves} >= {"transfer", "effect_source", "flips_target"}
-    assert any(m.name == "transfer/en_us:text->de_de:text" for m in result.matrices)
+    assert any(m.name == f"transfer/{DE}" for m in result.matrices)
     assert result.details["stack"] == "decoder" and result.details["read_layer"] == "layer_2"
 
 
@@ -365,7 +368,7 @@ def test_whisper_decoder_text_to_speech_end_to_end(planted_whisper, steer_tasks,
     result = read_result(summary.paths["iv_modality"])
     assert result.status == "ok", result.reason
     assert result.details["stack"] == "decoder"
-    assert result.main_score.group == "en_us:text->en_us:speech"
+    assert result.main_score.group == "source=en_us:text, target=mean"
     assert result.main_score.value == pytest.approx(1.0, abs=0.5)
     assert set(result.details["alpha_zero_max_abs_change"].values()) == {0.0}
 

@@ -14,7 +14,7 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.errors import UsageError
-from benchmark.results import Curve, CurvePoint, result_path, write_result
+from benchmark.results import SCHEMA_VERSION, Curve, CurvePoint, result_path, write_result
 from leaderboard import build_site
 from leaderboard.synthetic import synthetic_result, task_config
 
@@ -76,7 +76,7 @@ def test_site_pages_and_downloads(site):
     assert table["control"].sum() == 2
     assert pd.read_csv(out / "data" / "results.csv").shape == table.shape
     raw = sorted((out / "data" / "raw").rglob("*.json"))
-    assert len(raw) == 8 and json.loads(raw[0].read_text())["schema_version"] == "2.0"
+    assert len(raw) == 8 and json.loads(raw[0].read_text())["schema_version"] == SCHEMA_VERSION
 
 
 def test_main_table(site):
@@ -238,7 +238,7 @@ def test_other_schema_major_is_skipped_with_the_readers_message(tmp_path, capsys
     )
     err = capsys.readouterr().err
     assert code == 0
-    assert "skipped: " in err and "result schema 1.0, this version reads 2.0" in err
+    assert "skipped: " in err and f"result schema 1.0, this version reads {SCHEMA_VERSION}" in err
     assert "interlingua run --model org/old --tasks t --overwrite" in err
     assert "result schema 3.1" in err
 

@@ -13,6 +13,7 @@ from benchmark.errors import ConfigError, NotApplicable, UsageError
 from benchmark.kinds import ModelAccess, get_kind
 from benchmark.kinds.logit_lens.words import first_tokens, predicting_positions, word_span
 from benchmark.models.base import LayerStates
+from benchmark.models.family import Stack
 from benchmark.results import read_result
 from benchmark.runner import run
 from benchmark.taskfiles import load_task
@@ -50,9 +51,13 @@ def lens_toy(final_norm=None):
 
 
 def lens_context(adapter, probes, access=None, **metric):
-    main = {"name": "toy_share", "measure": "english_share", "group": "text/normed"}
+    main = {"name": "toy_share", "measure": "english_share", "group": "modality=text, lens=normed"}
     metric = {"n_null": 30, "n_resamples": 30, "min_words": 5} | metric
     return context("logit_lens", probes, access or model_access(adapter), ["text"], main, **metric)
+
+
+def G(modality: str, lens: str, language: str = "mean") -> str:  # noqa: N802 (a group label)
+    return f"modality={modality}, lens={lens}, language={language}"
 
 
 def points(out, measure, group):
@@ -63,9 +68,9 @@ def points(out, measure, group):
 def test_a_layer_that_predicts_the_english_word_shows_it():
     adapter, probes = lens_toy()
     out = get_kind("logit_lens").score(lens_context(adapter, probes))
-    share = points(out, "english_share", "text/normed")
-    english = points(out, "p_english", "text/normed/de_de")
-    native = points(out, "p_input", "text/normed/de_de")
+    share = points(out, "english_share", G("text", "normed"))
+    english = points(out, "p_english", G("text", "normed", "de_de"))
+    native = points(out, "p_input", G("text", "normed", "de_de"))
     assert share["layer_1"].value > 0.95  # the middle layer 'thinks in English'
     assert share["layer_2"].value < 0.05  # the top predicts the German word
     assert english["layer_1"].value > 0.9 and english["layer_1"].value > english["layer_1"].null_q95
@@ -74,7 +79,7 @@ def test_a_layer_that_predicts_the_english_word_shows_it():
     assert out.main_score.layer.layer == "layer_1" and out.main_score.value > 0.95
     assert out.details["words"]["text/de_de"]["used"] == N
     # raw and normed agree when the head has no final norm
-    raw = points(out, "english_share", "text/raw")
+    raw = points(out, "english_share", G("text", "raw"))
     assert raw["layer_1"].value == pytest.approx(share["layer_1"].value)
 
 
@@ -85,8 +90,8 @@ def test_the_final_norm_is_applied_by_the_normed_lens_only():
 
     adapter, probes = lens_toy(final_norm=Flip())
     out = get_kind("logit_lens").score(lens_context(adapter, probes))
-    assert points(out, "english_share", "text/raw")["layer_1"].value > 0.95
-    assert points(out, "p_english", "text/normed")["layer_1"].value < 0.2
+    assert points(out, "english_share", G("text", "raw"))["layer_1"].value > 0.95
+    assert points(out, "p_english", G("text", "normed"))["layer_1"].value < 0.2
     assert out.details["lenses"]["normed"].startswith("softmax(Flip(h)")
 
 
@@ -120,24 +125,24 @@ def test_a_text_encoder_has_no_vocabulary_and_is_not_loaded():
     adapter, probes = lens_toy()
     access = ModelAccess(
         load=_no_load,
-        family="text-encoder",
-        stacks={"encoder": ("text",)},
+        stacks={"encoder": Stack(("text",))},
         default_stacks={"text": "encoder"},
     )
-    with pytest.raises(NotApplicable, match="text encoder.*no output vocabulary"):
+    with pytest.raises(NotApplicable, match="no stack of this model predicts tokens"):
         get_kind("logit_lens").score(lens_context(adapter, probes, access))
 
 
 def test_a_model_without_an_output_head_is_not_applicable():
     adapter, probes = lens_toy()
-    adapter._heads = {}
+    access = model_access(adapter, heads=["decoder"])  # the plan says it predicts tokens
+    adapter._heads = {}  # but the loaded adapter gives no head
     with pytest.raises(NotApplicable, match="no output head"):
-        get_kind("logit_lens").score(lens_context(adapter, probes))
+        get_kind("logit_lens").score(lens_context(adapter, probes, access))
 
 
 def test_a_named_stack_the_model_lacks_is_not_applicable():
     adapter, probes = lens_toy()
-    with pytest.raises(NotApplicable, match="no stack among"):
+    with pytest.raises(NotApplicable, match="asked for 'text_decoder'"):
         get_kind("logit_lens").score(lens_context(adapter, probes, stack="text_decoder"))
 
 
@@ -161,8 +166,11 @@ main_score: {{name: ll_bad_share, measure: {measure}, group: {group}}}
             {"final_norm": "[false]"},
             "main_score.group: lens 'normed' is not among metric.final_norm",
         ),
-        ({"group": "speech/normed"}, "main_score.group: 'speech' is not in modalities"),
-        ({"group": "normed"}, "expected MODALITY/LENS"),
+        (
+            {"group": "'modality=speech'"},
+            "main_score.group: modality 'speech' is not in modalities",
+        ),
+        ({"group": "normed"}, "expected FIELD=VALUE pairs"),
         ({"measure": "p_french"}, "main_score.measure 'p_french' is not one of"),
         ({"final_norm": "[true, true]"}, "a lens is listed twice"),
         ({"final_norm": "[]"}, "field `metric.final_norm`"),
@@ -173,7 +181,7 @@ def test_bad_settings_fail_with_one_line_naming_the_field(tmp_path, fields, mess
         "languages": "[en_us, de_de]",
         "final_norm": "[true, false]",
         "measure": "english_share",
-        "group": "text/normed",
+        "group": "'modality=text, lens=normed'",
     } | fields
     path = tmp_path / "ll_bad.yaml"
     path.write_text(TASK.format(**values))
@@ -198,9 +206,9 @@ def lens_tasks(tmp_path, monkeypatch):
     directory = tmp_path / "tasks"
     directory.mkdir()
     tasks = {
-        "ll": ("[text, speech]", "[en_us, de_de]", "text/normed"),
-        "ll_speech": ("[speech]", "[en_us, de_de]", "speech/raw"),
-        "ll_no_english": ("[text]", "[de_de, es_419]", "text/normed"),
+        "ll": ("[text, speech]", "[en_us, de_de]", "'modality=text'"),
+        "ll_speech": ("[speech]", "[en_us, de_de]", "'modality=speech, lens=raw'"),
+        "ll_no_english": ("[text]", "[de_de, es_419]", "'modality=text'"),
     }
     for name, (modalities, languages, group) in tasks.items():
         text = LL_TASK.format(name=name, modalities=modalities, languages=languages, group=group)
@@ -226,12 +234,18 @@ def test_whisper_decoder_text_and_speech_end_to_end(tiny_models, lens_tasks, tmp
     result = read_result(summary.paths["ll"])
     assert result.status == "ok", result.reason
     groups = {c.group for c in result.curves}
-    assert {"text/normed", "text/raw", "speech/normed", "speech/raw", "text/normed/de_de"} <= groups
+    assert {
+        G("text", "normed"),
+        G("text", "raw"),
+        G("speech", "normed"),
+        G("speech", "raw"),
+        G("text", "normed", "de_de"),
+    } <= groups
     assert all(len(c.points) == 3 and c.stack == "decoder" for c in result.curves)
     assert 0 <= result.main_score.value <= 1 and result.main_score.null_q95 is not None
     assert result.details["words"]["speech/de_de"]["used"] >= 3
     speech = read_result(summary.paths["ll_speech"])
-    assert speech.status == "ok" and speech.main_score.group == "speech/raw"
+    assert speech.status == "ok" and speech.main_score.group == G("speech", "raw")
 
 
 def test_decoder_lm_end_to_end_and_text_encoder_not_applicable(tiny_models, lens_tasks, tmp_path):
@@ -241,11 +255,13 @@ def test_decoder_lm_end_to_end_and_text_encoder_not_applicable(tiny_models, lens
     summary = run(run_options(llama, tmp_path, tasks="ll,ll_speech"))
     result = read_result(summary.paths["ll"])
     assert result.status == "ok", result.reason
-    assert {c.group.split("/")[0] for c in result.curves} == {"text"}  # no speech in a text LM
+    assert {c.group.split(",")[0] for c in result.curves} == {
+        "modality=text"
+    }  # no speech in a text LM
     assert "RMSNorm" in result.details["lenses"]["normed"]
     speech = read_result(summary.paths["ll_speech"])
     assert speech.status == "not_applicable" and "needs" in speech.reason
     bert = run(run_options(tiny_models["bert"], tmp_path / "bert", tasks="ll"))
     verdict = bert.results["ll"]
-    assert verdict.status == "not_applicable" and "no output vocabulary" in verdict.reason
+    assert verdict.status == "not_applicable" and "no output" in verdict.reason
     assert not bert.model_loaded

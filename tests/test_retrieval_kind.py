@@ -39,7 +39,12 @@ def run(reps=None, modalities=("text", "speech"), available=None, **main):
         probe_set(LANGS, N),
         reps or reps_fn(),
         modalities,
-        {"name": "acc", "measure": "accuracy@1", "group": "text_to_text_cross", **main},
+        {
+            "name": "acc",
+            "measure": "accuracy@1",
+            "group": "query=text, target=text, languages=cross",
+            **main,
+        },
         available=available,
         groups=GROUPS,
     )
@@ -52,15 +57,19 @@ def test_finds_translations_at_the_hub_layer_against_chance_and_length():
     assert main.layer.layer == "layer_1" and main.value > 0.9
     assert main.chance == pytest.approx(1 / N) and main.null_q95 < 0.1
     assert main.ci_low < main.value <= main.ci_high <= 1
-    acc = curve_of(out, "accuracy@1", "text_to_text_cross")
+    acc = curve_of(out, "accuracy@1", "query=text, target=text, languages=cross")
     assert [round(p.value, 2) for p in acc.points][0] < 0.2  # the embeddings carry no meaning
     # the synthetic sentences have the same length in every language: length alone finds them
     assert acc.baselines["length_only"] > 0.5
-    xsim = curve_of(out, "xsim", "text_to_text_cross")
+    xsim = curve_of(out, "xsim", "query=text, target=text, languages=cross")
     assert not xsim.higher_is_better and xsim.points[1].value < 0.1  # an error rate
     assert xsim.points[1].null_q95 > 0.9  # its null sits near 1 - 1/n (5th percentile)
     # a language x language matrix per metric, group and layer; every ordered pair filled
-    (matrix,) = [m for m in out.matrices if m.name == "accuracy@1/text_to_text_cross/layer_1"]
+    (matrix,) = [
+        m
+        for m in out.matrices
+        if m.name == "accuracy@1/query=text, target=text, languages=cross/layer_1"
+    ]
     off = [matrix.values[i][j] for i in range(3) for j in range(3) if i != j]
     assert all(v > 0.8 for v in off) and matrix.values[0][0] is None
 
@@ -68,24 +77,27 @@ def test_finds_translations_at_the_hub_layer_against_chance_and_length():
 def test_length_alone_is_reported_when_it_retrieves():
     # every sentence has its own duration, identical across languages and modalities
     out = run()
-    same = curve_of(out, "accuracy@1", "speech_to_text_same")
+    same = curve_of(out, "accuracy@1", "query=speech, target=text, languages=same")
     # lengths: n_chars = 15 x duration for text; speech uses the duration itself
     assert same.baselines["length_only"] > 0.5
 
 
 def test_a_missing_main_group_is_not_applicable_and_a_missing_side_group_is_skipped():
-    with pytest.raises(NotApplicable, match="text_to_text_cross"):
+    with pytest.raises(NotApplicable, match="query=text, target=text, languages=cross"):
         run(available=("speech",))
     out = run(available=("text",))
-    assert {c.group for c in out.curves} == {"text_to_text_cross"}
-    assert out.details["skipped_groups"] == ["speech_to_text_same"]
+    assert {c.group for c in out.curves} == {"query=text, target=text, languages=cross"}
+    assert out.details["skipped_groups"] == ["query=speech, target=text, languages=same"]
 
 
 def test_an_undefined_margin_leaves_a_gap_not_a_crash():
-    out = run(reps=reps_fn(speech_flip=True), group="speech_to_text_same")
-    xsim = curve_of(out, "xsim", "speech_to_text_same")
+    out = run(reps=reps_fn(speech_flip=True), group="query=speech, target=text, languages=same")
+    xsim = curve_of(out, "xsim", "query=speech, target=text, languages=same")
     assert any(p.value is None for p in xsim.points)  # anti-aligned stacks: margin undefined
-    assert curve_of(out, "accuracy@1", "speech_to_text_same").points[0].value is not None
+    assert (
+        curve_of(out, "accuracy@1", "query=speech, target=text, languages=same").points[0].value
+        is not None
+    )
 
 
 def test_config_and_probe_checks():
@@ -125,5 +137,5 @@ def test_config_and_probe_checks():
         groups=GROUPS,
     )
     with pytest.raises(UsageError, match="at least two"):
-        get_kind("retrieval").check_probes(ctx.config, ctx.probes)
+        get_kind("retrieval").check_probes(ctx.config, ctx.params, ctx.probes)
     assert issubclass(ConfigError, UsageError)

@@ -17,6 +17,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from benchmark.cli import main
 from benchmark.representations import extract as real_extract
+from benchmark.representations.extract import run_batches as real_run_batches
 from benchmark.results import iter_result_files, read_result
 from benchmark.runner import RunOptions, run
 
@@ -55,9 +56,9 @@ def count_extractions(monkeypatch) -> list[tuple]:
 
     def counting(adapter, modality, language, *args, **kwargs):
         calls.append((language, modality))
-        return real_extract(adapter, modality, language, *args, **kwargs)
+        return real_run_batches(adapter, modality, language, *args, **kwargs)
 
-    monkeypatch.setattr("benchmark.representations.store.extract", counting)
+    monkeypatch.setattr("benchmark.representations.service.run_batches", counting)
     return calls
 
 
@@ -96,7 +97,9 @@ def test_run_writes_keyed_results_and_rescores_without_the_model(
     assert (
         main_score.layer.selection == "max over layers within each permutation and each replicate"
     )
-    (curve,) = [c for c in result.curves if c.measure == "svcca" and c.group == "same_language"]
+    (curve,) = [
+        c for c in result.curves if c.measure == "svcca" and c.group == "pairs=same_language"
+    ]
     assert len(curve.points) == 3  # embeddings + 2 layers of the tiny model, aligned
     assert "--tasks cross_modal_gap" in result.run.command
 
@@ -137,9 +140,9 @@ def test_interrupted_run_resumes_without_recomputing(tiny_models, tasks_dir, tmp
         if language == "es_419" and modality == "speech":
             raise RuntimeError("simulated crash")
         done.append((language, modality))
-        return real_extract(adapter, modality, language, *args, **kwargs)
+        return real_run_batches(adapter, modality, language, *args, **kwargs)
 
-    monkeypatch.setattr("benchmark.representations.store.extract", failing)
+    monkeypatch.setattr("benchmark.representations.service.run_batches", failing)
     summary = run(options(tiny_models["whisper"], tmp_path, tasks="cross_modal_gap"))
     assert summary.failed == ["cross_modal_gap"]
     assert "simulated crash" in summary.results["cross_modal_gap"].reason
@@ -159,7 +162,7 @@ def test_text_model_gets_not_applicable_for_speech_tasks(tiny_models, tasks_dir,
         result = summary.results[name]
         assert result.status == "not_applicable" and "speech" in result.reason
     text = summary.results["cross_lingual_gap_text"]
-    assert text.status == "ok" and {c.group for c in text.curves} == {"text"}
+    assert text.status == "ok" and {c.group for c in text.curves} == {"modality=text"}
 
 
 def test_a_changed_setting_writes_a_new_result_beside_the_old(
@@ -202,7 +205,7 @@ def test_a_failure_never_replaces_a_finished_result(tiny_models, tasks_dir, tmp_
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory, say")
 
-    monkeypatch.setattr("benchmark.representations.store.extract", broken)
+    monkeypatch.setattr("benchmark.representations.service.run_batches", broken)
     failed = run(options(tiny_models["bert"], tmp_path, tasks=task, overwrite=True))
     assert failed.failed == [task]
     assert path.read_bytes() == before  # the finished result is untouched
@@ -212,8 +215,7 @@ def test_a_failure_never_replaces_a_finished_result(tiny_models, tasks_dir, tmp_
 
 
 def _entries(cache: Path, pooled_only: bool = False) -> list[Path]:
-    """Cache entries; `pooled_only` leaves out the word-level entries the pooled pass also
-    writes when the probe set labels words."""
+    """Cache entries; `pooled_only` leaves out word-level entries."""
     paths = sorted(cache.rglob("*.safetensors"))
     if pooled_only:
         paths = [p for p in paths if "item_index" not in load_file(str(p))]
@@ -226,7 +228,7 @@ def test_cache_entries_are_verified_on_load(tiny_models, tasks_dir, tmp_path, mo
     value = first.results[task].main_score.value
     entries = _entries(tmp_path / "cache", pooled_only=True)
     assert len(entries) == 3  # 3 languages, text
-    assert len(_entries(tmp_path / "cache")) == 12  # + words: last, first, mean per language
+    assert len(_entries(tmp_path / "cache")) == 3  # only what the task asks for: no word entries
     originals = {p: p.read_bytes() for p in entries}
 
     def rescore(label: str) -> tuple[float, list]:
@@ -391,14 +393,14 @@ def test_pooled_and_word_level_vectors_come_from_one_pass(
         encoding="utf-8",
     )
     passes: list[tuple] = []
-    real = __import__("benchmark.representations.store", fromlist=["extract"]).extract
+    real = real_run_batches
 
     def counting(adapter, modality, language, *args, **kwargs):
         passes.append((language, modality))
         return real(adapter, modality, language, *args, **kwargs)
 
-    monkeypatch.setattr("benchmark.representations.store.extract", counting)
-    monkeypatch.setattr("benchmark.representations.words.extract", counting)
+    monkeypatch.setattr("benchmark.representations.service.run_batches", counting)
+    monkeypatch.setattr("benchmark.representations.words.run_batches", counting)
     for order in (
         ["concept_words_text", "cross_lingual_gap_text"],
         ["cross_lingual_gap_text", "concept_words_text"],

@@ -131,8 +131,8 @@ def test_a_main_score_is_one_modality(tmp_path):
     both = VALID.replace("modalities: [text]", "modalities: [text, speech]")
     with pytest.raises(ConfigError, match="main_score.group must name one modality"):
         load_task(write(tmp_path, "bad.yaml", both))
-    fixed = both.replace("{name: cross_lingual_svcca}", "{name: x, group: speech}")
-    assert load_task(write(tmp_path, "ok.yaml", fixed)).main_score.group == "speech"
+    fixed = both.replace("{name: cross_lingual_svcca}", "{name: x, group: {modality: speech}}")
+    assert load_task(write(tmp_path, "ok.yaml", fixed)).main_score.group == {"modality": "speech"}
 
 
 def test_no_tasks_is_an_error_that_says_where_it_looked(tmp_path, monkeypatch):

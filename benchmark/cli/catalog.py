@@ -86,7 +86,7 @@ def cmd_tasks_validate(args: argparse.Namespace) -> int:
                 repo=p.repo,
             )
             probes = load_probes(spec)
-            get_kind(config.kind).check_probes(config, probes)
+            get_kind(config.kind).check_probes(config, config.params, probes)
         except UsageError as err:
             failures += 1
             text = str(err)

@@ -1,112 +1,162 @@
 """Task kinds: the registry that maps a task's `kind:` to the code that scores it.
 
-A kind is a plain `score(ctx) -> TaskOutput` function, a pydantic model of its `metric:` block
-(derived from `benchmark.config.StatsParams`), and two checks that run before any model loads:
-`check_config(config)` (the task file alone) and `check_probes(config, probes)` (the selected
-items, e.g. enough sentences for k). A kind may raise `benchmark.errors.NotApplicable(reason)`
-from `score` when the task does not apply (a language the model has no token for, ...).
-Kinds that run their own forward passes (interventions, the logit lens) get the planned model
-through `TaskContext.model` (`ModelAccess`): its static stacks decide applicability without
-weights, and `load()` loads the weights only when called.
-Kinds register by name in `_KIND_MODULES`; a module is imported only when a task of its kind is
-loaded, so a new kind is one module and one line here.
+A kind declares, and the one evaluator (benchmark.evaluation) does the rest:
+  - `params`: a pydantic model of its `metric:` block (derived from `benchmark.config.StatsParams`
+    so nulls, intervals and seeds mean the same in every kind), parsed once when the task file is
+    read and carried typed to the end;
+  - `default_group(config, params)`: the fields of the group its main score reads when the task
+    names none (groups are structured: benchmark.evaluation.Group);
+  - `check_config(config, params)` (the task file alone) and `check_probes(config, params,
+    probes)` (the selected items: enough sentences for k, labelled words, ...), both before any
+    model loads: UsageError for a task that is wrong, NotApplicable for one that cannot run on
+    these probes (`--tasks all` then records it as not applicable);
+  - `estimate(ctx) -> KindOutput`: estimates per (group, measure, layer), drawn from `ctx.draws`.
+A kind registers itself with `register_kind(Kind(...))` when its module is imported. Built-in
+kinds are imported on first lookup; plug-in kinds live in other packages, named in
+$INTERLINGUA_KINDS (comma-separated modules) or the `interlingua.kinds` entry-point group: a new
+kind is its module, its YAML, its doc page, its golden case and its row in the validity table.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
 from benchmark.core import Modality
-from benchmark.errors import did_you_mean
+from benchmark.errors import UsageError, did_you_mean
 
 if TYPE_CHECKING:
     from benchmark.config import TaskConfig
+    from benchmark.evaluation import Draws, Evaluation, KindOutput
     from benchmark.models.base import ModelAdapter
     from benchmark.probes import ProbeSet
-    from benchmark.representations import Representations
-    from benchmark.representations.words import WordRepresentations
-    from benchmark.results import Curve, MainScore, Matrix
+    from benchmark.representations.service import TaskRepresentations
 
-# kind name -> module defining it (lazy: imported on first use)
-_KIND_MODULES: dict[str, str] = {
-    "cross_lingual_gap": "benchmark.kinds.gaps",
-    "cross_modal_gap": "benchmark.kinds.gaps",
-    "retrieval": "benchmark.kinds.retrieval",
-    "concept_purity": "benchmark.kinds.concepts",
-    "intervention_transfer": "benchmark.kinds.interventions",
-    "logit_lens": "benchmark.kinds.logit_lens",
-}
+BUILTIN = (
+    "benchmark.kinds.gaps",
+    "benchmark.kinds.retrieval",
+    "benchmark.kinds.concepts",
+    "benchmark.kinds.interventions",
+    "benchmark.kinds.logit_lens",
+)
+PLUGINS_ENV = "INTERLINGUA_KINDS"
+ENTRY_POINTS = "interlingua.kinds"
 
 
 @dataclass
 class ModelAccess:
-    """[steer] The planned model, for kinds that run their own forward passes (steering hooks,
-    the logit lens) instead of reading cached representations. Everything but `load` is known
-    from the plan, before any weights load."""
+    """The planned model, for kinds that run their own forward passes (steering, the logit
+    lens). Everything but `load` is known from the plan, before any weights load."""
 
     load: Callable[[], ModelAdapter]  # the adapter, loaded on the first call (the run's handle)
-    family: str
-    stacks: dict[str, tuple[str, ...]]  # stack -> modalities it takes (static, from the plan)
+    stacks: dict  # stack name -> benchmark.models.family.Stack (its roles)
     default_stacks: dict[str, str | None]  # modality -> the stack it goes through by default
-    pooling: str | None = None  # the model's own `pooling` setting: wins over the task's
+    pooling: str | None = None  # the model's own `pooling` setting (see TaskContext.pooling)
     batch_size: Any = 16  # the run's batch size (an int, or the store's BatchSize for "auto")
 
 
 @dataclass
 class TaskContext:
-    """Everything a kind may ask for: its config and parameters, the probes, and representations
-    on demand (from the cache, or extracted: the model loads only if something is missing)."""
+    """Everything a kind may ask for: its config and typed parameters, the probes, the model's
+    modalities the task uses, representations on demand, the model itself, and the task's draws."""
 
     config: TaskConfig
     params: Any  # the kind's validated `metric:` model
     probes: ProbeSet
-    modalities: list[Modality]  # the task's modalities that the model has
-    representations: Callable[[str, Modality], Representations]  # (language, modality) -> reps
-    # (language, modality, aggregation) -> word-level vectors of the probe set's labelled words
-    words: Callable[[str, Modality, str], WordRepresentations] | None = None
-    # [steer] the model itself, for kinds that run their own (e.g. steered) forward passes; such
-    # passes never go through the representation cache
-    model: ModelAccess | None = None
-
-
-@dataclass
-class TaskOutput:
-    main_score: MainScore
-    curves: list[Curve]
-    matrices: list[Matrix] = field(default_factory=list)
-    details: dict = field(default_factory=dict)  # kind-specific extras
-    notes: list[str] = field(default_factory=list)
+    modalities: list[Modality]
+    reps: TaskRepresentations
+    model: ModelAccess
+    draws: Draws
 
 
 def _no_check(*_args) -> None:
     return None
 
 
+def _no_requests(*_args) -> list:
+    return []
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
-    score: Callable[[TaskContext], TaskOutput]
-    params: type[BaseModel]
     description: str
-    # Which of the task's modalities the model must have for the task to apply: "all" or "any".
-    needs: str = "all"
-    # Bumped whenever the kind's code would change a score: part of every result's key.
+    params: type[BaseModel]
+    estimate: Callable[[TaskContext], KindOutput]
+    default_group: Callable[[TaskConfig, Any], dict[str, str]]
+    # which of the task's modalities the model must have for the task to apply: "all" or "any"
+    needs: Literal["all", "any"] = "all"
+    # bumped whenever the kind's code would change a score: part of every result's key
     version: str = "1"
-    check_config: Callable[[TaskConfig], None] = _no_check
-    check_probes: Callable[[TaskConfig, ProbeSet], None] = _no_check
+    check_config: Callable[[TaskConfig, Any], None] = _no_check
+    check_probes: Callable[[TaskConfig, Any, ProbeSet], None] = _no_check
+    # what the kind will read, announced before any task is scored (representations.service:
+    # Pooled, Words): requests of all tasks that share a unit are served by one forward pass
+    requests: Callable[[TaskConfig, Any, ProbeSet, list[Modality]], list] = _no_requests
+
+    def main_group(self, config: TaskConfig) -> dict[str, str]:
+        """The fields of the group the task's main score reads: the task's over the kind's."""
+        return {**self.default_group(config, config.params), **config.main_score.group_fields()}
+
+    def score(self, ctx: TaskContext) -> Evaluation:
+        """The kind's estimates, through the one evaluator: curves and the main score (raises
+        NotApplicable when the task does not apply)."""
+        from benchmark.evaluation import evaluate
+
+        output = self.estimate(ctx)
+        return evaluate(output, ctx.config.main_score, self.main_group(ctx.config), ctx.params)
+
+
+_KINDS: dict[str, Kind] = {}
+_loaded = False
+
+
+def register_kind(kind: Kind) -> Kind:
+    """Add a kind (built-in or plug-in); a different kind under a taken name is refused."""
+    if kind.name in _KINDS and _KINDS[kind.name] is not kind:
+        raise UsageError(f"a task kind named {kind.name!r} is already registered")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in BUILTIN:
+        importlib.import_module(module)
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise UsageError(
+                f"${PLUGINS_ENV}: cannot import kind module {module!r} ({err})"
+            ) from None
+    for entry in metadata.entry_points(group=ENTRY_POINTS):
+        entry.load()
+
+
+def reload_plugins() -> None:
+    """Read $INTERLINGUA_KINDS again (tests set it after the first lookup)."""
+    global _loaded
+    _loaded = False
+    _load_all()
 
 
 def get_kind(name: str) -> Kind:
-    if name not in _KIND_MODULES:
-        raise KeyError(did_you_mean("task kind", name, list(_KIND_MODULES)))
-    module = importlib.import_module(_KIND_MODULES[name])
-    return module.KINDS[name]
+    _load_all()
+    if name not in _KINDS:
+        raise UsageError(did_you_mean("task kind", name, list(_KINDS)))
+    return _KINDS[name]
 
 
-def list_kinds() -> list[str]:
-    return sorted(_KIND_MODULES)
+def kinds() -> dict[str, Kind]:
+    _load_all()
+    return dict(_KINDS)

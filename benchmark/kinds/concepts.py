@@ -27,14 +27,15 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from benchmark.config import StatsParams, TaskConfig
-from benchmark.errors import NotApplicable, UsageError
-from benchmark.kinds import Kind, TaskContext, TaskOutput
-from benchmark.kinds.reporting import curve, depths, inference_for, main_score
+from benchmark.core import Group
+from benchmark.errors import UsageError
+from benchmark.evaluation import KindOutput, Measure, Series
+from benchmark.kinds import Kind, TaskContext, register_kind
+from benchmark.layers import LayerAxis, paired_axis
 from benchmark.metrics.clustering import cap_indices, purity_estimates, ward_clusters
 from benchmark.metrics.concepts import concept_estimates
-from benchmark.metrics.nulls import permutations
-from benchmark.metrics.replicates import replicate_counts
 from benchmark.probes import ProbeSet
+from benchmark.representations import Pooled, Words
 
 NULL_METHOD = "labels permuted over points, clusters fixed (the same permutations at every layer)"
 WORD_MEASURES = (
@@ -75,20 +76,24 @@ def _measures(params: ConceptParams) -> tuple[str, ...]:
     return WORD_MEASURES if params.level == "word" else SENTENCE_MEASURES
 
 
-def _main_group(config: TaskConfig, params: ConceptParams) -> str:
-    return config.main_score.group or group_name(params.groups[0])
+def group_key(modalities) -> Group:
+    return Group.of(modalities=group_name(modalities))
 
 
-def check_config(config: TaskConfig) -> None:
-    params = ConceptParams(**config.metric)
+def default_group(config: TaskConfig, params: ConceptParams) -> dict[str, str]:
+    return group_key(params.groups[0]).as_dict()
+
+
+def check_config(config: TaskConfig, params: ConceptParams) -> None:
     if config.main_score.measure not in _measures(params):
         raise UsageError(
             f"main_score.measure {config.main_score.measure!r}: a {params.level}-level task "
             f"reports {list(_measures(params))}"
         )
-    names = [group_name(g) for g in params.groups]
-    if _main_group(config, params) not in names:
-        raise UsageError(f"main_score.group must be one of metric.groups: {names}")
+    wanted = {**default_group(config, params), **config.main_score.group_fields()}
+    if not any(group_key(g).matches(wanted) for g in params.groups):
+        labels = [group_key(g).label for g in params.groups]
+        raise UsageError(f"main_score.group {wanted} must be one of metric.groups: {labels}")
     for g in params.groups:
         if not set(g) <= set(config.modalities):
             raise UsageError(f"metric.groups: {group_name(g)} needs {g} in `modalities`")
@@ -98,9 +103,8 @@ def _labelled_words(probes: ProbeSet) -> dict[str, list[list[dict]]]:
     return {lang: probes.words(lang) for lang in probes.languages}
 
 
-def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
+def check_probes(config: TaskConfig, params: ConceptParams, probes: ProbeSet) -> None:
     """The fields the level needs, and K against the number of points: before any model loads."""
-    params = ConceptParams(**config.metric)
     if params.level == "sentence":
         categories = probes.frame["category"].astype(str)
         if (categories.str.strip() == "").any():
@@ -133,6 +137,13 @@ def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
         )
 
 
+def requests(config: TaskConfig, params: ConceptParams, probes: ProbeSet, modalities) -> list:
+    used = sorted({m for g in params.groups if set(g) <= set(modalities) for m in g})
+    if params.level == "word":
+        return [Words(lang, m, params.aggregation) for m in used for lang in probes.languages]
+    return [Pooled(lang, m, config.pooling) for m in used for lang in probes.languages]
+
+
 # --- points ---------------------------------------------------------------------------------------
 
 
@@ -141,8 +152,6 @@ def _points(ctx: TaskContext, modalities: list[str]) -> dict:
     language, modality, concept label and a stable key (for the cap). When the modalities'
     stacks differ in depth (Seamless's speech encoder has an adaptor), layers are paired by
     relative depth as in the cross-modal gap task; `layers` names them."""
-    from benchmark.kinds.gaps import align_layers
-
     params: ConceptParams = ctx.params
     probes = ctx.probes
     category = probes.frame.set_index(["lang_code", "id"])["category"]
@@ -152,14 +161,14 @@ def _points(ctx: TaskContext, modalities: list[str]) -> dict:
     for modality in modalities:
         for lang in probes.languages:
             if params.level == "word":
-                reps = ctx.words(lang, modality, params.aggregation)
+                reps = ctx.reps.words(lang, modality, params.aggregation)
                 words = probes.words(lang)
                 items = reps.item_index
                 present = list(zip(items, reps.word_index, strict=True))
                 labels = [words[i][j]["label"] for i, j in present]
                 keys = [f"{modality}/{lang}/{probes.ids[i]}/{j}" for i, j in present]
             else:
-                reps = ctx.representations(lang, modality)
+                reps = ctx.reps.pooled(lang, modality)
                 items = np.arange(len(probes.ids))
                 labels = [category[(lang, i)] for i in probes.ids]
                 keys = [f"{modality}/{lang}/{i}" for i in probes.ids]
@@ -171,81 +180,61 @@ def _points(ctx: TaskContext, modalities: list[str]) -> dict:
             rows["label"] += labels
             rows["key"] += keys
     if len(modalities) == 2 and layer_names["speech"] != layer_names["text"]:
-        pairs = align_layers(layer_names["speech"], layer_names["text"])
-        layers = [f"speech:{s}|text:{t}" for s, t in pairs]
+        axis, pairs = paired_axis("speech", layer_names["speech"], "text", layer_names["text"])
         index = {
             "speech": [layer_names["speech"].index(s) for s, _ in pairs],
             "text": [layer_names["text"].index(t) for _, t in pairs],
         }
     else:
-        layers = layer_names[modalities[0]]
-        index = {m: list(range(len(layers))) for m in modalities}
+        axis = LayerAxis.of(layer_names[modalities[0]])
+        index = {m: list(range(len(axis))) for m in modalities}
     keep = cap_indices(rows["key"], params.cap)
     vectors = {
         li: np.concatenate([a[index[m][li]] for m in modalities for a in arrays[m]])[keep]
-        for li in range(len(layers))
+        for li in range(len(axis))
     }
     return {
         "vectors": vectors,
-        "layers": layers,
+        "axis": axis,
         "n_before_cap": len(rows["key"]),
         **{k: [v[i] for i in keep] for k, v in rows.items()},
     }
 
 
-def score_concepts(ctx: TaskContext) -> TaskOutput:
+def estimate_concepts(ctx: TaskContext) -> KindOutput:
     params: ConceptParams = ctx.params
     groups = [g for g in params.groups if set(g) <= set(ctx.modalities)]
-    main_group = _main_group(ctx.config, params)
-    if main_group not in [group_name(g) for g in groups]:
-        raise NotApplicable(
-            f"the main score reads {main_group}; the model takes {', '.join(ctx.modalities)}"
-        )
     n = len(ctx.probes.ids)
-    sentence_weights = (
-        replicate_counts(params.ci_method, n, params.n_resamples, params.seed).numpy()
-        if params.n_resamples
-        else None
-    )
-    curves, main, details = [], None, {"groups": {}}
+    sentence_weights = ctx.draws.weights(n)
+    series, details = [], {"groups": {}}
     for modalities in groups:
-        name = group_name(modalities)
         points = _points(ctx, modalities)
-        n_points, layers = len(points["key"]), points["layers"]
-        perms = (
-            permutations(n_points, params.n_null, params.seed).numpy() if params.n_null else None
-        )
+        n_points, axis = len(points["key"]), points["axis"]
+        perms = ctx.draws.permutations(n_points)
         weights = None if sentence_weights is None else sentence_weights[:, points["item"]]
         per_measure: dict[str, list] = {}
-        for li in range(len(layers)):
+        for li in range(len(axis)):
             clusters = ward_clusters(points["vectors"][li], params.clusters)
             for measure, est in _layer_estimates(
                 params, clusters, points, modalities, perms, weights
             ).items():
                 per_measure.setdefault(measure, []).append(est)
-        inference = inference_for(params, n)
-        for measure, ests in per_measure.items():
-            curves.append(curve(measure, name, modalities, layers, ests, inference))
-            if name == main_group and measure == ctx.config.main_score.measure:
-                main = main_score(
-                    ctx.config.main_score,
-                    params,
-                    name,
-                    modalities,
-                    layers,
-                    ests,
-                    inference,
-                    null_method=NULL_METHOD,
-                    layer_depths=depths(layers),
-                )
-        details["groups"][name] = {
+        series += [
+            Series(group_key(modalities), Measure(measure), axis, ests, tuple(modalities))
+            for measure, ests in per_measure.items()
+        ]
+        details["groups"][group_name(modalities)] = {
             "points": n_points,
             "points_before_cap": points["n_before_cap"],
             "concepts": len(set(points["label"])),
             "languages": sorted(set(points["language"])),
         }
-    if main is None:
-        raise NotApplicable(f"{ctx.config.main_score.measure} is undefined for {main_group}")
+    missing = {
+        group_key(g).label: f"the main score reads {group_name(g)}; the model takes "
+        f"{', '.join(ctx.modalities)}"
+        for g in params.groups
+        if g not in groups
+    }
     details |= {
         "clusters": params.clusters,
         "theta": params.theta,
@@ -253,7 +242,9 @@ def score_concepts(ctx: TaskContext) -> TaskOutput:
         "cap": params.cap,
         "aggregation": params.aggregation,
     }
-    return TaskOutput(main, curves, [], details, _notes(params))
+    return KindOutput(
+        series, n, [], details, _notes(params), missing=missing, null_method=NULL_METHOD
+    )
 
 
 def _layer_estimates(params, clusters, points, modalities, perms, weights) -> dict:
@@ -296,14 +287,16 @@ def _notes(params: ConceptParams) -> list[str]:
     ]
 
 
-KINDS = {
-    "concept_purity": Kind(
+register_kind(
+    Kind(
         name="concept_purity",
-        score=score_concepts,
-        params=ConceptParams,
         description="clusters of words or sentences against concepts, languages and modalities",
+        params=ConceptParams,
+        estimate=estimate_concepts,
+        default_group=default_group,
         needs="any",
         check_config=check_config,
         check_probes=check_probes,
+        requests=requests,
     )
-}
+)

@@ -7,11 +7,12 @@ own null and interval (benchmark.metrics.statistics). By default each item's len
 regressed out of its representation first (`length_control: residualize`), so that length alone
 cannot make languages or modalities look alike; a length-only baseline is reported beside CKA.
 
-cross_lingual_gap: every language pair within a modality -> one curve per modality; the main score
-                   is one modality's curve (`main_score.group`, default: the task's only modality).
-cross_modal_gap:   speech vs text of the same sentences, same language (the main score) and across
-                   languages, with the within-modality cross-lingual curves beside it, so one
-                   result says whether the modality gap exceeds the language gap.
+cross_lingual_gap: every language pair within a modality -> one series per modality (group
+                   `modality=text`); the main score reads one (default: the task's only modality).
+cross_modal_gap:   speech vs text of the same sentences, same language (group
+                   `pairs=same_language`, the main score) and across languages, with the
+                   within-modality cross-lingual series beside it (`pairs=within_text`, ...), so
+                   one result says whether the modality gap exceeds the language gap.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from benchmark.config import StatsParams, TaskConfig
-from benchmark.errors import NotApplicable, UsageError
-from benchmark.kinds import Kind, TaskContext, TaskOutput
-from benchmark.kinds.reporting import curve, depths, inference_for, main_score
+from benchmark.errors import UsageError
+from benchmark.evaluation import Group, KindOutput, Measure, Series
+from benchmark.kinds import Kind, TaskContext, register_kind
+from benchmark.layers import LayerAxis, paired_axis
 from benchmark.metrics import Decomposition, cka_from, decompose, pairwise_matrix
 from benchmark.metrics.decomposition import measure_bounds
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet, length_features
+from benchmark.representations import Pooled
 from benchmark.results import Matrix
 
 NULL_METHOD = "permutation of the sentence pairing (the same permutations for every pair and layer)"
@@ -61,37 +64,43 @@ class GapParams(StatsParams):
 # --- checks before any model loads -------------------------------------------------------------
 
 
-def _main_group(config: TaskConfig) -> str:
-    if config.main_score.group is not None:
-        return config.main_score.group
+def default_group(config: TaskConfig, params: GapParams) -> dict[str, str]:
     if config.kind == "cross_modal_gap":
-        return "same_language"
+        return {"pairs": "same_language"}
     if len(config.modalities) == 1:
-        return config.modalities[0]
-    raise UsageError(
-        f"task {config.name!r}: main_score.group must name one modality of {config.modalities} "
-        "(a main score is one fixed measurement)"
-    )
+        return {"modality": config.modalities[0]}
+    return {}  # check_config asks the task to name one
 
 
-def check_config(config: TaskConfig) -> None:
-    params = GapParams(**config.metric)
+def check_config(config: TaskConfig, params: GapParams) -> None:
     if config.main_score.measure not in params.measures:
         raise UsageError(
             f"main_score.measure {config.main_score.measure!r} is not among metric.measures "
             f"{params.measures}"
         )
-    group = _main_group(config)
-    allowed = CROSS_MODAL_GROUPS[:2] if config.kind == "cross_modal_gap" else config.modalities
+    group = {**default_group(config, params), **config.main_score.group_fields()}
+    if config.kind == "cross_modal_gap":
+        if sorted(config.modalities) != ["speech", "text"]:
+            raise UsageError(
+                "cross_modal_gap compares speech with text: modalities: [text, speech]"
+            )
+        allowed = [{"pairs": g} for g in CROSS_MODAL_GROUPS[:2]]
+    else:
+        allowed = [{"modality": m} for m in config.modalities]
+        if not group:
+            raise UsageError(
+                f"main_score.group must name one modality of {config.modalities} (a main score "
+                "is one fixed measurement), e.g. group: {modality: text}"
+            )
     if group not in allowed:
-        raise UsageError(f"main_score.group {group!r} must be one of {list(allowed)}")
-    if config.kind == "cross_modal_gap" and sorted(config.modalities) != ["speech", "text"]:
-        raise UsageError("cross_modal_gap compares speech with text: modalities: [text, speech]")
+        raise UsageError(
+            f"main_score.group {group or '(none)'} must be one of {allowed} (a main score is one "
+            "fixed measurement)"
+        )
 
 
-def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
+def check_probes(config: TaskConfig, params: GapParams, probes: ProbeSet) -> None:
     """Enough sentences for k (and for half-samples), enough languages: refused before loading."""
-    params = GapParams(**config.metric)
     n = len(probes.ids)
     if config.kind == "cross_lingual_gap" and len(probes.languages) < 2:
         raise UsageError(
@@ -125,6 +134,10 @@ def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
         + ". Use "
         + " or ".join(fixes)
     )
+
+
+def requests(config: TaskConfig, params: GapParams, probes: ProbeSet, modalities) -> list:
+    return [Pooled(lang, m, config.pooling) for m in modalities for lang in probes.languages]
 
 
 # --- shared machinery --------------------------------------------------------------------------
@@ -166,7 +179,7 @@ def _estimates(decomps: dict, pairs: list[tuple], measure: str, params: GapParam
         n_resamples=params.n_resamples,
         ci_method=params.ci_method,
         ci=params.ci_level,
-        seed=params.seed,  # same seed -> same permutations and replicates for every pair
+        seed=params.seed,  # the task's draws: the same permutations and replicates for every pair
         keep_draws=True,
     )
     return {p: Estimate(s.score, s.null_draws, s.replicate_draws) for p, s in scored.items()}
@@ -182,10 +195,8 @@ def _length_baseline(ctx: TaskContext, pairs: list[tuple]) -> float:
     return float(np.mean([cka_from(features[a], features[b]) for a, b in pairs]))
 
 
-def _inference(ctx: TaskContext, measure: str):
-    params: GapParams = ctx.params
-    bounds = measure_bounds(measure, params.cka_debiased)
-    return inference_for(params, len(ctx.probes.ids), bounds)
+def _measure(name: str, params: GapParams) -> Measure:
+    return Measure(name, bounds=measure_bounds(name, params.cka_debiased))
 
 
 def _baselines(measure: str, value: float) -> dict[str, float]:
@@ -232,15 +243,12 @@ def _notes(params: GapParams) -> list[str]:
 # --- cross-lingual gap -------------------------------------------------------------------------
 
 
-def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
+def estimate_cross_lingual(ctx: TaskContext) -> KindOutput:
     params: GapParams = ctx.params
     languages = list(ctx.probes.languages)
-    group = _main_group(ctx.config)
-    if group not in ctx.modalities:
-        raise NotApplicable(f"the model has no {group} input; this task's main score is {group}")
-    curves, matrices, per_layer, pair_details = [], [], {}, {}
+    series, matrices, pair_details = [], [], {}
     for modality in ctx.modalities:
-        reps = {lang: ctx.representations(lang, modality) for lang in languages}
+        reps = {lang: ctx.reps.pooled(lang, modality) for lang in languages}
         layers = reps[languages[0]].layers
         pairs = [
             ((modality, a), (modality, b))
@@ -262,63 +270,39 @@ def score_cross_lingual(ctx: TaskContext) -> TaskOutput:
                 pair_details.setdefault(measure, {}).setdefault(modality, {})[layer] = {
                     f"{a[1]}|{b[1]}": round(e.value, 6) for (a, b), e in ests.items()
                 }
-        for measure, ests in by_measure.items():
-            curves.append(
-                curve(
-                    measure,
-                    modality,
-                    [modality],
-                    layers,
-                    ests,
-                    _inference(ctx, measure),
-                    baselines=_baselines(measure, baseline),
-                )
+        axis = LayerAxis.of(layers)
+        series += [
+            Series(
+                Group.of(modality=modality),
+                _measure(measure, params),
+                axis,
+                ests,
+                (modality,),
+                _baselines(measure, baseline),
             )
-        per_layer[modality] = (layers, by_measure, baseline)
-
-    layers, by_measure, baseline = per_layer[group]
-    main = main_score(
-        ctx.config.main_score,
-        params,
-        group,
-        [group],
-        layers,
-        by_measure[ctx.config.main_score.measure],
-        _inference(ctx, ctx.config.main_score.measure),
-        null_method=NULL_METHOD,
-        baselines=_baselines(ctx.config.main_score.measure, baseline),
-    )
+            for measure, ests in by_measure.items()
+        ]
+    missing = {
+        Group.of(modality=m).label: f"the model has no {m} input; this task's main score is {m}"
+        for m in ctx.config.modalities
+        if m not in ctx.modalities
+    }
     details = {"languages": languages, "pairs": pair_details, "svcca_k": _svcca_k(ctx)}
-    return TaskOutput(main, curves, matrices, details, _notes(params))
+    return KindOutput(
+        series,
+        len(ctx.probes.ids),
+        matrices,
+        details,
+        _notes(params),
+        missing=missing,
+        null_method=NULL_METHOD,
+    )
 
 
 # --- cross-modal gap ---------------------------------------------------------------------------
 
 
-def align_layers(speech: list[str], text: list[str]) -> list[tuple[str, str]]:
-    """Pair layers of two stacks by relative depth (identity when the depths match)."""
-    short, long_, speech_short = (
-        (speech, text, True) if len(speech) <= len(text) else (text, speech, False)
-    )
-    if len(short) == 1:
-        mapping = [(short[0], long_[-1])]
-    else:
-        mapping = [
-            (s, long_[round(i * (len(long_) - 1) / (len(short) - 1))]) for i, s in enumerate(short)
-        ]
-    return mapping if speech_short else [(s, t) for t, s in mapping]
-
-
-def score_cross_modal(ctx: TaskContext) -> TaskOutput:
-    params: GapParams = ctx.params
-    languages = list(ctx.probes.languages)
-    speech = {lang: ctx.representations(lang, "speech") for lang in languages}
-    text = {lang: ctx.representations(lang, "text") for lang in languages}
-    aligned = align_layers(speech[languages[0]].layers, text[languages[0]].layers)
-    speech_depths = depths(speech[languages[0]].layers)
-    layer_depths = [speech_depths[speech[languages[0]].layers.index(s)] for s, _ in aligned]
-    labels = [f"speech:{s}|text:{t}" for s, t in aligned]
-
+def _cross_modal_pairs(languages: list[str]) -> dict[str, list[tuple]]:
     groups = {
         "same_language": [(("speech", lang), ("text", lang)) for lang in languages],
         "cross_language": [
@@ -331,11 +315,22 @@ def score_cross_modal(ctx: TaskContext) -> TaskOutput:
             for m in ("speech", "text")
         },
     }
-    groups = {g: pairs for g, pairs in groups.items() if pairs}
+    return {g: pairs for g, pairs in groups.items() if pairs}
+
+
+def estimate_cross_modal(ctx: TaskContext) -> KindOutput:
+    params: GapParams = ctx.params
+    languages = list(ctx.probes.languages)
+    speech = {lang: ctx.reps.pooled(lang, "speech") for lang in languages}
+    text = {lang: ctx.reps.pooled(lang, "text") for lang in languages}
+    axis, aligned = paired_axis(
+        "speech", speech[languages[0]].layers, "text", text[languages[0]].layers
+    )
+    groups = _cross_modal_pairs(languages)
     all_pairs = [p for pairs in groups.values() for p in pairs]
     by_group = {m: {g: [] for g in groups} for m in params.measures}
     matrices = []
-    for (speech_layer, text_layer), label in zip(aligned, labels, strict=True):
+    for (speech_layer, text_layer), label in zip(aligned, axis.names, strict=True):
         here = {("speech", lang): speech[lang].layer(speech_layer) for lang in languages}
         here |= {("text", lang): text[lang].layer(text_layer) for lang in languages}
         decomps = _decompose_all(ctx, here)
@@ -348,40 +343,24 @@ def score_cross_modal(ctx: TaskContext) -> TaskOutput:
                 (a[1], b[1]): e.value for (a, b), e in ests.items() if a[0] == "speech" != b[0]
             }
             matrices.append(_matrix(measure, "speech->text", label, languages, languages, values))
-
     baselines = {g: _length_baseline(ctx, pairs) for g, pairs in groups.items()}
-    curves = [
-        curve(
-            measure,
-            g,
-            ["speech", "text"] if not g.startswith("within_") else [g.removeprefix("within_")],
-            labels,
+    series = [
+        Series(
+            Group.of(pairs=g),
+            _measure(measure, params),
+            axis,
             ests,
-            _inference(ctx, measure),
-            layer_depths=layer_depths,
-            baselines=_baselines(measure, baselines[g]),
+            ("speech", "text") if not g.startswith("within_") else (g.removeprefix("within_"),),
+            _baselines(measure, baselines[g]),
         )
         for measure, per_group in by_group.items()
         for g, ests in per_group.items()
     ]
-    group = _main_group(ctx.config)
     measure = ctx.config.main_score.measure
-    main = main_score(
-        ctx.config.main_score,
-        params,
-        group,
-        ["speech", "text"],
-        labels,
-        by_group[measure][group],
-        _inference(ctx, measure),
-        null_method=NULL_METHOD,
-        layer_depths=layer_depths,
-        baselines=_baselines(measure, baselines[group]),
-    )
     details = {
         "languages": languages,
         "aligned_layers": [list(pair) for pair in aligned],
-        "modality_vs_language_gap": _gap_comparison(by_group[measure], labels),
+        "modality_vs_language_gap": _gap_comparison(by_group[measure], list(axis.names)),
         "svcca_k": _svcca_k(ctx),
     }
     notes = _notes(params) + [
@@ -389,7 +368,9 @@ def score_cross_modal(ctx: TaskContext) -> TaskOutput:
         "modality_vs_language_gap: per layer, 1 - same-language speech/text similarity (modality "
         "gap) against 1 - mean within-modality cross-lingual similarity (language gap).",
     ]
-    return TaskOutput(main, curves, matrices, details, notes)
+    return KindOutput(
+        series, len(ctx.probes.ids), matrices, details, notes, null_method=NULL_METHOD
+    )
 
 
 def _gap_comparison(by_group: dict[str, list[Estimate]], labels: list[str]) -> list[dict]:
@@ -411,25 +392,31 @@ def _gap_comparison(by_group: dict[str, list[Estimate]], labels: list[str]) -> l
     return rows
 
 
-KINDS = {
-    "cross_lingual_gap": Kind(
+register_kind(
+    Kind(
         name="cross_lingual_gap",
-        score=score_cross_lingual,
-        params=GapParams,
         description="SVCCA/CKA between languages within each modality, per layer",
+        params=GapParams,
+        estimate=estimate_cross_lingual,
+        default_group=default_group,
         needs="any",
         version="2",
         check_config=check_config,
         check_probes=check_probes,
-    ),
-    "cross_modal_gap": Kind(
+        requests=requests,
+    )
+)
+register_kind(
+    Kind(
         name="cross_modal_gap",
-        score=score_cross_modal,
-        params=GapParams,
         description="SVCCA/CKA between speech and text of the same sentences, per layer",
+        params=GapParams,
+        estimate=estimate_cross_modal,
+        default_group=default_group,
         needs="all",
         version="2",
         check_config=check_config,
         check_probes=check_probes,
-    ),
-}
+        requests=requests,
+    )
+)

@@ -62,39 +62,32 @@ def resolve_layer(value: str | float, names: Sequence[str], field: str) -> str:
     return str(value)
 
 
-def shared_stack(
-    model: ModelAccess, modalities: Sequence[str], wanted: str | Sequence[str] | None
-) -> str:
+def shared_stack(model: ModelAccess, modalities: Sequence[str], wanted: str | None) -> str:
     """The stack that every one of `modalities` goes through, from the plan's static stacks.
 
-    `wanted` None: each modality's default stack, which must be one and the same; a name, or a list
-    of names (the first the model has that takes every modality). NotApplicable otherwise."""
+    `wanted` None: each modality's default stack, which must be one and the same; "shared": the
+    first stack that takes every modality (a role: whatever the family calls it); a name: that
+    stack. NotApplicable otherwise, naming the stacks that would work."""
     needed = sorted(set(modalities))
+    takers = [name for name, s in model.stacks.items() if set(needed) <= set(s.takes)]
     if wanted is None:
         defaults = {m: model.default_stacks.get(m) for m in needed}
         chosen = set(defaults.values())
         if len(chosen) == 1 and None not in chosen:
             return chosen.pop()
         routes = ", ".join(f"{m} -> {s}" for m, s in defaults.items())
-        takers = [s for s, mods in model.stacks.items() if set(needed) <= set(mods)]
-        hint = (
-            f"; name a stack that takes both with metric.stack (this model's: {takers})"
-            if takers
-            else ""
-        )
+        hint = f"; metric.stack: shared would use {takers[0]}" if takers else ""
         raise NotApplicable(
             f"the source and target inputs share no stack ({routes}): a vector found in one "
             f"cannot be added to the other's layers{hint}"
         )
-    candidates = [wanted] if isinstance(wanted, str) else list(wanted)
-    for name in candidates:
-        if name in model.stacks and set(needed) <= set(model.stacks[name]):
-            return name
-    have = ", ".join(f"{s} ({'+'.join(m)})" for s, m in model.stacks.items())
-    raise NotApplicable(
-        f"no stack among {candidates} takes {' and '.join(needed)} in this model (its stacks: "
-        f"{have})"
-    )
+    if wanted == "shared" and takers:
+        return takers[0]
+    if wanted in takers:
+        return wanted
+    have = ", ".join(f"{name} ({'+'.join(s.takes)})" for name, s in model.stacks.items())
+    which = "no stack" if wanted == "shared" else f"stack {wanted!r} does not, or is not one:"
+    raise NotApplicable(f"{which} takes {' and '.join(needed)} in this model (its stacks: {have})")
 
 
 def _add(output, vector: torch.Tensor):

@@ -21,11 +21,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchmark.config import StatsParams, TaskConfig
-from benchmark.errors import NotApplicable, UsageError
-from benchmark.kinds import Kind, TaskContext, TaskOutput
-from benchmark.kinds.reporting import curve, inference_for, main_score
-from benchmark.metrics.nulls import permutations
-from benchmark.metrics.replicates import replicate_counts
+from benchmark.errors import UsageError
+from benchmark.evaluation import Group, KindOutput, Measure, Series
+from benchmark.kinds import Kind, TaskContext, register_kind
+from benchmark.layers import paired_axis
 from benchmark.metrics.retrieval import (
     LENGTH_METRICS,
     LOWER_IS_BETTER,
@@ -35,12 +34,13 @@ from benchmark.metrics.retrieval import (
 )
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet
+from benchmark.representations import Pooled
 from benchmark.results import Matrix
 
 NULL_METHOD = "permutation of the gold targets (the same permutations for every pair and layer)"
 
 
-class Group(BaseModel):
+class RetrievalGroup(BaseModel):
     """Queries in one modality, targets in another (or the same), across or within languages."""
 
     model_config = ConfigDict(extra="forbid")
@@ -49,40 +49,43 @@ class Group(BaseModel):
     languages: Literal["cross", "same"] = "cross"
 
     @property
-    def name(self) -> str:
-        return f"{self.query}_to_{self.target}_{self.languages}"
+    def key(self) -> Group:
+        return Group.of(query=self.query, target=self.target, languages=self.languages)
 
 
 class RetrievalParams(StatsParams):
-    groups: list[Group] = Field(min_length=1)
+    groups: list[RetrievalGroup] = Field(min_length=1)
     metrics: list[str] = Field(default=["accuracy@1", "recall@5", "mrr", "xsim"], min_length=1)
     xsim_k: int = Field(default=4, ge=1)  # neighbours for LASER's ratio margin
 
 
-def _main_group(config: TaskConfig, params: RetrievalParams) -> str:
-    return config.main_score.group or params.groups[0].name
+def default_group(config: TaskConfig, params: RetrievalParams) -> dict[str, str]:
+    return params.groups[0].key.as_dict()
 
 
-def check_config(config: TaskConfig) -> None:
-    params = RetrievalParams(**config.metric)
-    names = [g.name for g in params.groups]
-    if len(set(names)) != len(names):
-        raise UsageError(f"metric.groups lists a group twice: {names}")
+def check_config(config: TaskConfig, params: RetrievalParams) -> None:
+    labels = [g.key.label for g in params.groups]
+    if len(set(labels)) != len(labels):
+        raise UsageError(f"metric.groups lists a group twice: {labels}")
     for g in params.groups:
         if g.query == g.target and g.languages == "same":
             raise UsageError(
-                f"metric.groups: {g.name} retrieves a sentence from itself; use languages: cross"
+                f"metric.groups: {g.key.label} retrieves a sentence from itself; use "
+                "languages: cross"
             )
         missing = {g.query, g.target} - set(config.modalities)
         if missing:
-            raise UsageError(f"metric.groups: {g.name} needs {sorted(missing)} in `modalities`")
+            raise UsageError(
+                f"metric.groups: {g.key.label} needs {sorted(missing)} in `modalities`"
+            )
     if config.main_score.measure not in params.metrics:
         raise UsageError(
             f"main_score.measure {config.main_score.measure!r} is not among metric.metrics "
             f"{params.metrics}"
         )
-    if _main_group(config, params) not in names:
-        raise UsageError(f"main_score.group must be one of metric.groups: {names}")
+    wanted = {**default_group(config, params), **config.main_score.group_fields()}
+    if not any(g.key.matches(wanted) for g in params.groups):
+        raise UsageError(f"main_score.group {wanted} must be one of metric.groups: {labels}")
     try:
         for metric in params.metrics:
             chance_level(metric, 10)
@@ -90,8 +93,7 @@ def check_config(config: TaskConfig) -> None:
         raise UsageError(f"metric.metrics: {err}") from None
 
 
-def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
-    params = RetrievalParams(**config.metric)
+def check_probes(config: TaskConfig, params: RetrievalParams, probes: ProbeSet) -> None:
     n = len(probes.ids)
     if any(g.languages == "cross" for g in params.groups) and len(probes.languages) < 2:
         raise UsageError(
@@ -104,7 +106,17 @@ def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
         raise UsageError(f"task {config.name!r}: half-sample intervals need n >= 8, got n={n}")
 
 
-def _pairs(group: Group, languages: list[str]) -> list[tuple[str, str]]:
+def requests(config: TaskConfig, params: RetrievalParams, probes: ProbeSet, modalities) -> list:
+    used = {
+        m
+        for g in params.groups
+        if {g.query, g.target} <= set(modalities)
+        for m in (g.query, g.target)
+    }
+    return [Pooled(lang, m, config.pooling) for m in sorted(used) for lang in probes.languages]
+
+
+def _pairs(group: RetrievalGroup, languages: list[str]) -> list[tuple[str, str]]:
     if group.languages == "same":
         return [(lang, lang) for lang in languages]
     return [(a, b) for a in languages for b in languages if a != b]
@@ -116,38 +128,34 @@ def _lengths(probes: ProbeSet, lang: str, modality: str) -> np.ndarray:
     return (logs - logs.mean()) / (logs.std() or 1.0)  # units differ across modalities
 
 
-def score_retrieval(ctx: TaskContext) -> TaskOutput:
+def _measure(metric: str, n: int) -> Measure:
+    return Measure(
+        metric,
+        bounds=None if metric == "mean_rank" else (0.0, 1.0),
+        higher_is_better=metric not in LOWER_IS_BETTER,
+        chance=chance_level(metric, n),
+    )
+
+
+def estimate_retrieval(ctx: TaskContext) -> KindOutput:
     params: RetrievalParams = ctx.params
     probes, languages, n = ctx.probes, list(ctx.probes.languages), len(ctx.probes.ids)
-    main_group = _main_group(ctx.config, params)
     groups = [g for g in params.groups if {g.query, g.target} <= set(ctx.modalities)]
-    if main_group not in [g.name for g in groups]:
-        raise NotApplicable(
-            f"the main score reads {main_group}; the model takes {', '.join(ctx.modalities)}"
-        )
-    perms = permutations(n, params.n_null, params.seed).numpy() if params.n_null else None
-    weights = (
-        replicate_counts(params.ci_method, n, params.n_resamples, params.seed).numpy()
-        if params.n_resamples
-        else None
-    )
-    draws = {"permutations": perms, "query_weights": weights, "directions": ("q2t",)}
-    curves, matrices, main = [], [], None
+    draws = {
+        "permutations": ctx.draws.permutations(n),
+        "query_weights": ctx.draws.weights(n),
+        "directions": ("q2t",),
+    }
+    series, matrices = [], []
     for group in groups:
         pairs = _pairs(group, languages)
-        queries = {lang: ctx.representations(lang, group.query) for lang in languages}
-        targets = {lang: ctx.representations(lang, group.target) for lang in languages}
-        layers = queries[languages[0]].layers
-        target_layers = targets[languages[0]].layers
-        if len(layers) != len(target_layers):  # two stacks: pair layers by relative depth
-            from benchmark.kinds.gaps import align_layers
-
-            aligned = align_layers(layers, target_layers)
-        else:
-            aligned = list(zip(layers, target_layers, strict=True))
-        labels = [q if q == t else f"{group.query}:{q}|{group.target}:{t}" for q, t in aligned]
+        queries = {lang: ctx.reps.pooled(lang, group.query) for lang in languages}
+        targets = {lang: ctx.reps.pooled(lang, group.target) for lang in languages}
+        axis, aligned = paired_axis(
+            group.query, queries[languages[0]].layers, group.target, targets[languages[0]].layers
+        )
         per_metric: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
-        for (q_layer, t_layer), label in zip(aligned, labels, strict=True):
+        for (q_layer, t_layer), label in zip(aligned, axis.names, strict=True):
             by_pair = {
                 (a, b): _estimates(
                     cosine_similarity(queries[a].layer(q_layer), targets[b].layer(t_layer)),
@@ -157,14 +165,15 @@ def score_retrieval(ctx: TaskContext) -> TaskOutput:
                 for a, b in pairs
             }
             for metric in params.metrics:
-                ests = [est[f"q2t/{metric}"] for est in by_pair.values()]
-                per_metric[metric].append(mean_of(ests))
+                per_metric[metric].append(
+                    mean_of([est[f"q2t/{metric}"] for est in by_pair.values()])
+                )
                 values = {pair: est[f"q2t/{metric}"].value for pair, est in by_pair.items()}
                 matrices.append(
                     Matrix(
-                        name=f"{metric}/{group.name}/{label}",
+                        name=f"{metric}/{group.key.label}/{label}",
                         measure=metric,
-                        group=group.name,
+                        group=group.key.label,
                         layer=label,
                         rows=languages,
                         columns=languages,
@@ -172,51 +181,33 @@ def score_retrieval(ctx: TaskContext) -> TaskOutput:
                     )
                 )
         baselines = _length_baseline(probes, group, pairs, params)
-        depths = [i / max(1, len(labels) - 1) for i in range(len(labels))]
-        for metric, ests in per_metric.items():
-            inference = inference_for(
-                params,
-                n,
-                bounds=None if metric == "mean_rank" else (0.0, 1.0),
-                higher_is_better=metric not in LOWER_IS_BETTER,
+        modalities = tuple(sorted({group.query, group.target}))
+        series += [
+            Series(
+                group.key,
+                _measure(metric, n),
+                axis,
+                ests,
+                modalities,
+                {"length_only": baselines[metric]} if metric in baselines else {},
             )
-            extra = {
-                "chance": chance_level(metric, n),
-                "baselines": {"length_only": baselines[metric]} if metric in baselines else {},
-            }
-            modalities = sorted({group.query, group.target})
-            curves.append(
-                curve(
-                    metric,
-                    group.name,
-                    modalities,
-                    labels,
-                    ests,
-                    inference,
-                    layer_depths=depths,
-                    **extra,
-                )
-            )
-            if group.name == main_group and metric == ctx.config.main_score.measure:
-                main = main_score(
-                    ctx.config.main_score,
-                    params,
-                    group.name,
-                    modalities,
-                    labels,
-                    ests,
-                    inference,
-                    null_method=NULL_METHOD,
-                    layer_depths=depths,
-                    **extra,
-                )
+            for metric, ests in per_metric.items()
+        ]
+    missing = {
+        g.key.label: f"the main score reads {g.key.label}; the model takes "
+        f"{', '.join(ctx.modalities)}"
+        for g in params.groups
+        if g not in groups
+    }
     details = {
         "languages": languages,
-        "groups": [g.name for g in groups],
-        "skipped_groups": [g.name for g in params.groups if g not in groups],
+        "groups": [g.key.label for g in groups],
+        "skipped_groups": list(missing),
         "xsim": {"k": params.xsim_k, "candidates": "the query's k cosine-nearest (LASER)"},
     }
-    return TaskOutput(main, curves, matrices, details, _notes(params, n))
+    return KindOutput(
+        series, n, matrices, details, _notes(params, n), missing=missing, null_method=NULL_METHOD
+    )
 
 
 def _estimates(sim: np.ndarray, params: RetrievalParams, draws: dict) -> dict[str, Estimate]:
@@ -238,7 +229,9 @@ def _estimates(sim: np.ndarray, params: RetrievalParams, draws: dict) -> dict[st
     return out
 
 
-def _length_baseline(probes, group: Group, pairs, params: RetrievalParams) -> dict[str, float]:
+def _length_baseline(
+    probes, group: RetrievalGroup, pairs, params: RetrievalParams
+) -> dict[str, float]:
     """Each rank metric when sentences are retrieved by length alone (mean over the pairs)."""
     metrics = [m for m in params.metrics if m in LENGTH_METRICS or m.startswith("recall@")]
     if not metrics:
@@ -265,14 +258,16 @@ def _notes(params: RetrievalParams, n: int) -> list[str]:
     ]
 
 
-KINDS = {
-    "retrieval": Kind(
+register_kind(
+    Kind(
         name="retrieval",
-        score=score_retrieval,
-        params=RetrievalParams,
         description="find the same sentence across languages and modalities, per layer",
+        params=RetrievalParams,
+        estimate=estimate_retrieval,
+        default_group=default_group,
         needs="any",
         check_config=check_config,
         check_probes=check_probes,
+        requests=requests,
     )
-}
+)

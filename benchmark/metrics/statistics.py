@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.layers import relative_depth
 from benchmark.metrics.intervals import interval_from_replicates
 
 LAYER_RULES = ("best", "last", "mean")
@@ -76,33 +77,39 @@ def _extreme(arrays: Sequence[np.ndarray | None], higher: bool) -> np.ndarray | 
         return np.nanmax(stacked, axis=0) if higher else np.nanmin(stacked, axis=0)
 
 
-def relative_depth(index: int, n_layers: int) -> float:
-    """0 for the first layer of a stack (its embeddings), 1 for the last."""
-    return 0.0 if n_layers <= 1 else round(index / (n_layers - 1), 4)
-
-
 def choose_layer(
-    curve: Sequence[Estimate], names: Sequence[str], rule: str, higher_is_better: bool = True
+    curve: Sequence[Estimate],
+    names: Sequence[str],
+    rule: str,
+    higher_is_better: bool = True,
+    selectable: Sequence[bool] | None = None,
 ) -> tuple[Estimate, dict]:
     """The main score's layer from a per-layer curve, and how it was chosen.
 
     rule: "best" (selection-aware, see the module doc), "last", "mean" (over layers, draw by
-    draw), or a layer name. Returns (estimate, {rule, layer, depth, selection}).
+    draw), or a layer name. `selectable` (default: every layer) restricts "best" and "mean" to
+    some layers (e.g. not the embeddings, which read the input itself). Returns (estimate,
+    {rule, layer, depth, selection}).
     """
     names = list(names)
     if len(curve) != len(names) or not names:
         raise ValueError(f"choose_layer: {len(curve)} estimates for {len(names)} layer names")
+    pool = [i for i in range(len(names)) if selectable is None or selectable[i]]
+    if not pool:
+        raise ValueError("choose_layer: no layer may be chosen")
     if rule == "mean":
-        return mean_of(curve), {"rule": "mean", "layer": None, "depth": None, "selection": None}
+        chosen = mean_of([curve[i] for i in pool])
+        return chosen, {"rule": "mean", "layer": None, "depth": None, "selection": None}
     if rule == "best":
-        values = np.array([e.value for e in curve], dtype=np.float64)
+        values = np.full(len(names), np.nan)
+        values[pool] = [curve[i].value for i in pool]
         if not np.isfinite(values).any():
             raise ValueError("choose_layer: the score is undefined at every layer")
         index = int(np.nanargmax(values) if higher_is_better else np.nanargmin(values))
         best = Estimate(
             value=float(values[index]),
-            null=_extreme([e.null for e in curve], higher_is_better),
-            replicates=_extreme([e.replicates for e in curve], higher_is_better),
+            null=_extreme([curve[i].null for i in pool], higher_is_better),
+            replicates=_extreme([curve[i].replicates for i in pool], higher_is_better),
         )
         return best, {
             "rule": "best",

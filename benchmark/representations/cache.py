@@ -1,4 +1,5 @@
-"""On-disk cache of pooled representations, keyed by everything that changes them.
+"""The caches of representations: on disk, keyed by everything that changes them, and in
+memory, up to a byte budget.
 
 One safetensors file per (model key, probe set and ids, language, modality, pooling): pooled
 vectors (layers x items x dims), or word-level vectors (layers x words x dims, with each word's
@@ -8,6 +9,10 @@ resumed run reuses every finished one. An entry stores its full key and a sha256
 on load both are checked, and the values must be finite: an entry that fails any check (another
 key's file copied over it, edited floats, a truncated write) is reported and recomputed, never
 silently reused.
+
+In memory, recently used entries are kept up to a byte budget ($INTERLINGUA_MEMORY_MB, default
+2048) and the least recently used beyond it dropped: a run over many languages and layers does not
+grow without bound.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +29,15 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from benchmark.errors import UsageError
 from benchmark.fileio import atomic_save
 from benchmark.representations.extract import Representations
 from benchmark.representations.words import WordRepresentations
 
 log = logging.getLogger(__name__)
 FORMAT = "3"  # 3: word-level entries carry word_index
+MEMORY_ENV = "INTERLINGUA_MEMORY_MB"
+DEFAULT_MEMORY_MB = 2048
 
 
 def cache_key(fields: dict) -> str:
@@ -118,3 +128,39 @@ class RepresentationCache:
             "sha256": content_sha256(array, reps.ids, reps.layers, *indexes),
         }
         return atomic_save(self.path(key), lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+class LruBytes:
+    """A mapping that forgets its least recently used values beyond `budget` bytes."""
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self._items: OrderedDict[str, Representations] = OrderedDict()
+        self.size = 0
+
+    def get(self, key: str) -> Representations | None:
+        reps = self._items.get(key)
+        if reps is not None:
+            self._items.move_to_end(key)
+        return reps
+
+    def put(self, key: str, reps: Representations) -> None:
+        if key in self._items:
+            self.size -= self._items.pop(key).array.nbytes
+        self._items[key] = reps
+        self.size += reps.array.nbytes
+        while self.size > self.budget and len(self._items) > 1:
+            _, dropped = self._items.popitem(last=False)
+            self.size -= dropped.array.nbytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def memory_budget() -> int:
+    raw = os.environ.get(MEMORY_ENV)
+    try:
+        mb = float(raw) if raw else DEFAULT_MEMORY_MB
+    except ValueError:
+        raise UsageError(f"{MEMORY_ENV}={raw!r}: expected a number of megabytes") from None
+    return int(mb * 2**20)

@@ -1,9 +1,11 @@
-"""Run an adapter over probe inputs in length-sorted batches and pool every layer per item.
+"""One forward pass of an adapter over probe inputs, in length-sorted batches, with collectors
+that take what each request needs from every batch (pooled sentence vectors here; word-level
+vectors and the logit lens's positions in `words.py`).
 
-States stay on the model's device, in its dtype, until pooled: only the pooled [L, B, D] of each
-batch is copied to the host (as float32), so extraction needs about the model's own memory plus
-one batch's states. `batch_size="auto"` finds the largest batch that fits by trying and halving on
-out-of-memory errors.
+States stay on the model's device, in its dtype, until collected: only the pooled [L, B, D] of
+each batch is copied to the host (as float32), so a pass needs about the model's own memory plus
+one batch's states. `batch_size="auto"` finds the largest batch that fits by trying and halving
+on out-of-memory errors.
 """
 
 from __future__ import annotations
@@ -115,6 +117,100 @@ def length_order(lengths: Sequence[float]) -> np.ndarray:
     return np.argsort(-np.asarray(lengths, dtype=float), kind="stable")
 
 
+class PooledCollector:
+    """Pools every layer of each batch (`pool`) into [L, n, D], rows in input order."""
+
+    def __init__(self, names: Sequence[str], pooling: str, n: int, ids: Sequence[int]):
+        self.names, self.pooling, self.n, self.ids = list(names), pooling, n, list(ids)
+        self.out: np.ndarray | None = None
+        self.seen = np.zeros(n, dtype=bool)
+
+    def __call__(self, states: dict[str, LayerStates], idx: np.ndarray) -> None:
+        # pooled on the model's device; only [L, B, D] goes to the host, as float32
+        pooled = torch.stack([pool(states[name], self.pooling) for name in self.names])
+        if self.out is None:
+            self.out = np.empty((len(self.names), self.n, pooled.shape[-1]), dtype=np.float32)
+        self.out[:, idx] = pooled.float().cpu().numpy()
+        self.seen[idx] = True
+
+    def result(self) -> Representations:
+        if self.out is None:
+            raise ValueError("no inputs were extracted")
+        if self.seen.all():
+            return Representations(layers=self.names, ids=self.ids, array=self.out)
+        kept = np.flatnonzero(self.seen)  # a shard: only its items, in input order
+        return Representations(self.names, [self.ids[i] for i in kept], self.out[:, kept])
+
+
+def run_batches(
+    adapter: ModelAdapter,
+    modality: Modality,
+    language: str,
+    inputs: Sequence,
+    lengths: Sequence[float],
+    collectors: Sequence[Callable[[dict[str, LayerStates], np.ndarray], None]],
+    *,
+    batch_size: int | str | BatchSize = 16,
+    ids: Sequence[int] | None = None,
+    texts: Sequence[str] | None = None,
+    words: Sequence[Sequence[dict]] | None = None,
+    stack: str | None = None,
+    items: Sequence[int] | None = None,
+    progress: bool | None = None,
+) -> None:
+    """One pass of `adapter` over `inputs` (strings or 16 kHz waveforms), every batch's states
+    handed to each collector (`collector(states, item indices)`) before they are dropped.
+
+    Items are sorted by length (longest first, so a batch that would not fit in memory fails at
+    once) and batched, which keeps padding small. `texts` gives speech items their transcripts
+    (read by stacks that teacher-force them); `stack` None = the modality's default. `items`
+    restricts the pass to those input indices (a shard of a multi-process run). `ids` and `words`
+    (each item's labelled words) go with every batch: known-answer reference models are built
+    from them. A batch that runs out of memory with batch_size "auto" is halved and run again
+    (collectors write rows by index, so a repeated batch overwrites itself).
+    """
+    sizer = BatchSize.of(batch_size)
+    order = length_order(lengths)
+    if items is not None:
+        keep = set(int(i) for i in items)
+        order = np.asarray([i for i in order if int(i) in keep], dtype=int)
+    if len(order) == 0:
+        raise ValueError(f"No inputs to extract for {language} {modality}.")
+    ids = list(ids) if ids is not None else list(range(len(inputs)))
+    bar = tqdm(
+        total=len(order),
+        desc=f"{language} {modality}",
+        unit="item",
+        disable=bars_disabled(progress),
+        leave=False,
+    )
+    start = 0
+    while start < len(order):
+        idx = order[start : start + sizer.size]
+        batch = [inputs[i] for i in idx]
+        batch_inputs = BatchInputs(
+            modality=modality,
+            language=language,
+            texts=batch if modality == "text" else [texts[i] for i in idx] if texts else None,
+            audio=batch if modality == "speech" else None,
+            stack=stack,
+            ids=[ids[i] for i in idx],
+            words=[words[i] for i in idx] if words is not None else None,
+        )
+        try:
+            states = adapter.forward(batch_inputs)
+            for collect in collectors:
+                collect(states, idx)
+        except Exception as err:  # out of memory with "auto": halve and try again
+            sizer.shrink(err, len(idx))
+            continue
+        del states
+        sizer.largest_run = max(sizer.largest_run, len(idx))
+        start += len(idx)
+        bar.update(len(idx))
+    bar.close()
+
+
 def extract(
     adapter: ModelAdapter,
     modality: Modality,
@@ -130,69 +226,26 @@ def extract(
     texts: Sequence[str] | None = None,
     stack: str | None = None,
     items: Sequence[int] | None = None,
-    on_states: Callable[[dict[str, LayerStates], np.ndarray], None] | None = None,
     words: Sequence[Sequence[dict]] | None = None,
 ) -> Representations:
-    """Pooled per-layer representations of `inputs` (strings or 16 kHz waveforms).
-
-    Items are sorted by length (longest first, so a batch that would not fit in memory fails at
-    once) and batched, which keeps padding small; results come back in input order. `texts` gives
-    speech items their transcripts (read by stacks that teacher-force them); `stack` None = the
-    modality's default. `items` restricts the work to those input indices (a shard of a
-    multi-process run); the result then holds only them, in input order. `on_states(states,
-    item indices)` sees every batch's full states before they are dropped (word-level vectors are
-    taken there, from the same forward pass). `ids` and `words` (each item's labelled words) go
-    with every batch: known-answer reference models are built from them.
-    """
+    """Pooled per-layer representations of `inputs` (one pass, see `run_batches`); with `items`,
+    only those, in input order."""
     names = list(layers) if layers is not None else adapter.layer_names(modality, stack)
-    sizer = BatchSize.of(batch_size)
-    order = length_order(lengths)
-    if items is not None:
-        keep = set(int(i) for i in items)
-        order = np.asarray([i for i in order if int(i) in keep], dtype=int)
     ids = list(ids) if ids is not None else list(range(len(inputs)))
-    out: np.ndarray | None = None
-    bar = tqdm(
-        total=len(order),
-        desc=f"{language} {modality}",
-        unit="item",
-        disable=bars_disabled(progress),
-        leave=False,
+    collector = PooledCollector(names, pooling, len(inputs), ids)
+    run_batches(
+        adapter,
+        modality,
+        language,
+        inputs,
+        lengths,
+        [collector],
+        batch_size=batch_size,
+        ids=ids,
+        texts=texts,
+        words=words,
+        stack=stack,
+        items=items,
+        progress=progress,
     )
-    start = 0
-    while start < len(order):
-        idx = order[start : start + sizer.size]
-        batch = [inputs[i] for i in idx]
-        transcripts = [texts[i] for i in idx] if texts is not None else None
-        batch_inputs = BatchInputs(
-            modality=modality,
-            language=language,
-            texts=batch if modality == "text" else transcripts,
-            audio=batch if modality == "speech" else None,
-            stack=stack,
-            ids=[ids[i] for i in idx],
-            words=[words[i] for i in idx] if words is not None else None,
-        )
-        try:
-            states = adapter.forward(batch_inputs)
-            # pooled on the model's device; only [L, B, D] goes to the host, as float32
-            pooled = torch.stack([pool(states[name], pooling) for name in names])
-            if on_states is not None:
-                on_states(states, idx)
-        except Exception as err:  # out of memory with "auto": halve and try again
-            sizer.shrink(err, len(idx))
-            continue
-        del states
-        if out is None:
-            out = np.empty((len(names), len(inputs), pooled.shape[-1]), dtype=np.float32)
-        out[:, idx] = pooled.float().cpu().numpy()
-        sizer.largest_run = max(sizer.largest_run, len(idx))
-        start += len(idx)
-        bar.update(len(idx))
-    bar.close()
-    if out is None:
-        raise ValueError(f"No inputs to extract for {language} {modality}.")
-    if items is None:
-        return Representations(layers=names, ids=ids, array=out)
-    chosen = np.sort(order)
-    return Representations(layers=names, ids=[ids[i] for i in chosen], array=out[:, chosen])
+    return collector.result()

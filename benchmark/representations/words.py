@@ -24,7 +24,7 @@ import torch
 
 from benchmark.core import Modality
 from benchmark.models.base import LayerStates, ModelAdapter
-from benchmark.representations.extract import extract
+from benchmark.representations.extract import run_batches
 
 AGGREGATIONS = ("last", "first", "mean")
 
@@ -74,33 +74,28 @@ def _speech_word(states: LayerStates, b: int, span: tuple[float, float], what: s
 
 
 class WordCollector:
-    """Takes every labelled word's vectors from the batches of a pooled extraction
-    (`extract(..., on_states=collector)`): one forward pass serves pooled and word-level vectors.
-    Text words are kept under every aggregation at once; speech words as the mean of their frames."""
+    """Takes every labelled word's vectors from the batches of a pass (`run_batches`), under each
+    of `aggregations` (text: how a word's subword tokens become one vector; speech words are
+    always the mean of their frames): one forward pass serves pooled and word-level requests."""
 
-    def __init__(self, modality: Modality, language: str, names, words, ids, strict: bool = True):
+    def __init__(self, modality: Modality, language: str, names, words, ids, aggregations=None):
         self.modality, self.language, self.names = modality, language, list(names)
-        # not strict: a word that cannot be taken (an adapter without spans) stops the collection
-        # quietly and leaves the pooled pass alone; `failed` says why
-        self.strict, self.failed = strict, None
         self.words, self.ids = words, list(ids)
         self.counts = [len(w) for w in words]
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
-        self.aggregations = AGGREGATIONS if modality == "text" else ("mean",)
+        if modality == "speech":
+            self.aggregations: tuple[str, ...] = ("mean",)
+        else:
+            self.aggregations = tuple(aggregations or AGGREGATIONS)
+            unknown = [a for a in self.aggregations if a not in AGGREGATIONS]
+            if unknown:
+                raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {unknown}")
         self.arrays: dict[str, np.ndarray] = {}
         self.missing: set[int] = set()  # flat rows of words no token covers
+        self.seen = np.zeros(len(words), dtype=bool)  # items this pass (or shard) went over
 
     def __call__(self, states: dict[str, LayerStates], idx) -> None:
-        if self.failed:
-            return
-        try:
-            self._collect(states, idx)
-        except ValueError as err:
-            if self.strict:
-                raise
-            self.failed = str(err)
-
-    def _collect(self, states: dict[str, LayerStates], idx) -> None:
+        self.seen[np.asarray(idx, dtype=int)] = True
         for li, name in enumerate(self.names):
             for b, item in enumerate(idx):
                 for wi, word in enumerate(self.words[item]):
@@ -134,8 +129,10 @@ class WordCollector:
             why = "no token covers any labelled word" if self.missing else "no labelled words"
             raise ValueError(f"{self.language} {self.modality}: {why}")
         item_index = np.repeat(np.arange(len(self.words)), self.counts)
-        word_index = np.concatenate([np.arange(c) for c in self.counts]).astype(np.int64)
+        word_index = np.concatenate([[0], *[np.arange(c) for c in self.counts]])[1:]
+        word_index = word_index.astype(np.int64)
         keep = np.array([w not in self.missing for w in range(len(item_index))], dtype=bool)
+        keep &= self.seen[item_index]  # a shard keeps its own items' words
         if not keep.any():
             raise ValueError(f"{self.language} {self.modality}: no token covers any labelled word")
         return WordRepresentations(
@@ -159,23 +156,22 @@ def extract_words(
     progress: bool | None = None,
 ) -> WordRepresentations:
     """Per-layer vectors of every word in `words` (per item: dicts with char_start/char_end for
-    text, start_s/end_s for speech), items batched longest first like `extract`."""
-    if aggregation not in AGGREGATIONS:
-        raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
+    text, start_s/end_s for speech), items batched longest first (one pass, see `run_batches`)."""
     ids = list(ids) if ids is not None else list(range(len(inputs)))
-    collector = WordCollector(modality, language, adapter.layer_names(modality, stack), words, ids)
-    extract(
+    names = adapter.layer_names(modality, stack)
+    collector = WordCollector(modality, language, names, words, ids, [aggregation])
+    run_batches(
         adapter,
         modality,
         language,
         inputs,
         lengths,
+        [collector],
         batch_size=batch_size,
         ids=ids,
-        progress=progress,
         texts=texts if modality == "speech" else None,
-        stack=stack,
-        on_states=collector,
         words=words,
+        stack=stack,
+        progress=progress,
     )
     return collector.result(aggregation)

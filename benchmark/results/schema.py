@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 Status = Literal["ok", "not_applicable", "error"]
 
 
@@ -53,6 +53,12 @@ class Inference(_Record):
     biased_ci_opt_in: bool = False  # percentile (bootstrap) CIs need an explicit opt-in
 
 
+class Margin(_Record):
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
 class MainScore(_Record):
     name: str  # the leaderboard column
     measure: str  # svcca, cka, accuracy@1, ...
@@ -71,6 +77,17 @@ class MainScore(_Record):
     chance: float | None = None  # the score's value by chance, where it has a closed form
     baselines: dict[str, float] = Field(default_factory=dict)  # e.g. length_only
     inference: Inference
+    # False: a descriptive property (e.g. which language a layer leans to), shown against its
+    # null and `neutral` value, never ranked; True: the column ranks models by higher_is_better
+    ranked: bool = True
+    neutral: float | None = None
+    # "above_null" (p < 0.05 in the better direction), "at_null", or "inconclusive" (the kind
+    # says why in verdict_reason: e.g. the source effect of a transfer did not clear its null)
+    verdict: Literal["above_null", "at_null", "inconclusive"] | None = None
+    verdict_reason: str | None = None
+    # the score minus a baseline drawn on the same permutations and replicates, with its
+    # interval: e.g. a text score's margin over the lexical floor
+    margins: dict[str, Margin] = Field(default_factory=dict)
 
 
 class CurvePoint(_Record):
@@ -131,6 +148,9 @@ class ModelRecord(_Record):
     modalities: list[str] = Field(default_factory=list)
     n_parameters: int | None = None
     description: dict[str, Any] = Field(default_factory=dict)  # derived facts, not in the key
+    # a known-answer reference model (benchmark.models.known*): "ceiling", "floor:language",
+    # "floor:word_form", "floor:signal", "floor:uniform_head", ...; None for a real model
+    reference: str | None = None
 
     @property
     def is_control(self) -> bool:

@@ -30,18 +30,21 @@ from __future__ import annotations
 
 import time
 
-from benchmark.errors import NotApplicable
-from benchmark.kinds import Kind, TaskContext, TaskOutput
-from benchmark.kinds.interventions.params import InterventionParams, check_config, check_probes
+from benchmark.evaluation import KindOutput
+from benchmark.kinds import Kind, TaskContext, register_kind
+from benchmark.kinds.interventions.params import (
+    InterventionParams,
+    check_config,
+    check_probes,
+    default_group,
+)
 from benchmark.kinds.interventions.report import report
 from benchmark.kinds.interventions.runs import Fold, Run
 from benchmark.kinds.passes import shared_stack
 
 
-def score_interventions(ctx: TaskContext) -> TaskOutput:
+def estimate_interventions(ctx: TaskContext) -> KindOutput:
     params: InterventionParams = ctx.params
-    if ctx.model is None:
-        raise NotApplicable("this kind runs its own forward passes and needs the model itself")
     sides = [params.source, *params.targets]
     stack = shared_stack(ctx.model, [s.modality for s in sides], params.stack)
     clock = time.perf_counter()
@@ -61,14 +64,15 @@ def score_interventions(ctx: TaskContext) -> TaskOutput:
     return report(ctx, run, extra)
 
 
-KINDS = {
-    "intervention_transfer": Kind(
+register_kind(
+    Kind(
         name="intervention_transfer",
-        score=score_interventions,
-        params=InterventionParams,
         description="steer with a concept direction from one language/modality, measure another",
+        params=InterventionParams,
+        estimate=estimate_interventions,
+        default_group=default_group,
         needs="all",
         check_config=check_config,
         check_probes=check_probes,
     )
-}
+)

@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import Field
 
 from benchmark.config import StatsParams, Strict, TaskConfig
+from benchmark.core import Group
 from benchmark.errors import UsageError
 from benchmark.kinds.passes import check_layer_spec
 from benchmark.probes import ProbeSet
@@ -49,9 +50,10 @@ class InterventionParams(StatsParams):
     source: Side
     targets: list[Side] = Field(min_length=1)
     concepts: Concepts
-    # None: each side's default stack (they must coincide); a name, or names (the first the model
-    # has that takes every side's modality), e.g. [decoder, text_decoder, language_model]
-    stack: str | list[str] | None = None
+    # None: each side's default stack (they must coincide); "shared": the first stack of the
+    # model that takes every side's modality (a role, whatever the family calls it); or a stack
+    # name of one model (a user's own choice)
+    stack: str | None = None
     steer_layers: Literal["all"] | list[str | float] = "all"  # names or relative depths
     read_layer: str | float = "last"
     direction: Literal["mean_difference", "probe"] = "mean_difference"
@@ -61,22 +63,34 @@ class InterventionParams(StatsParams):
     probe_l2: float = Field(default=0.01, gt=0)  # benchmark.metrics.probing
 
 
-def pair_name(source: Side, target: Side) -> str:
-    return f"{source.name}->{target.name}"
+def pair_group(source: Side, target: Side | str) -> Group:
+    """The group of a transfer: from the source to one target (or target="mean")."""
+    return Group.of(source=source.name, target=target if isinstance(target, str) else target.name)
 
 
-def _groups(params: InterventionParams) -> list[str]:
-    return [pair_name(params.source, t) for t in params.targets] + ["mean"]
+def side_group(side: Side) -> Group:
+    """The group of one side's own effect or flips."""
+    return Group.of(side=side.name)
 
 
-def main_group(config: TaskConfig, params: InterventionParams) -> str:
-    if config.main_score.group:
-        return config.main_score.group
-    return "mean" if len(params.targets) > 1 else pair_name(params.source, params.targets[0])
+def default_group(config: TaskConfig, params: InterventionParams) -> dict[str, str]:
+    measure = config.main_score.measure
+    if measure.endswith("_source"):
+        return side_group(params.source).as_dict()
+    if measure.endswith("_target"):
+        return {}  # one of the targets: the task must name it
+    return pair_group(params.source, "mean").as_dict()
 
 
-def check_config(config: TaskConfig) -> None:
-    params = InterventionParams(**config.metric)
+def _allowed_groups(measure: str, params: InterventionParams) -> list[Group]:
+    if measure.endswith("_source"):
+        return [side_group(params.source)]
+    if measure.endswith("_target"):
+        return [side_group(t) for t in params.targets]
+    return [pair_group(params.source, t) for t in [*params.targets, "mean"]]
+
+
+def check_config(config: TaskConfig, params: InterventionParams) -> None:
     if any(a < 0 for a in params.alphas) or not any(a > 0 for a in params.alphas):
         raise UsageError(
             f"metric.alphas {params.alphas}: give at least one alpha > 0 and none below 0 (alpha "
@@ -101,29 +115,22 @@ def check_config(config: TaskConfig) -> None:
         )
     if params.concepts.toward == params.concepts.away_from:
         raise UsageError("metric.concepts: toward and away_from name the same group")
-    if isinstance(params.stack, list) and not params.stack:
-        raise UsageError("metric.stack: an empty list; give a stack name, a list of names, or null")
     check_layer_spec(params.read_layer, "metric.read_layer")
     if params.steer_layers != "all":
         if not params.steer_layers:
             raise UsageError("metric.steer_layers: an empty list; give layers or `all`")
         for value in params.steer_layers:
             check_layer_spec(value, "metric.steer_layers")
-    if config.main_score.measure not in MEASURES:
+    measure = config.main_score.measure
+    if measure not in MEASURES:
+        raise UsageError(f"main_score.measure {measure!r} is not one of {list(MEASURES)}")
+    wanted = {**default_group(config, params), **config.main_score.group_fields()}
+    allowed = _allowed_groups(measure, params)
+    if not any(g.matches(wanted) for g in allowed):
         raise UsageError(
-            f"main_score.measure {config.main_score.measure!r} is not one of {list(MEASURES)}"
+            f"main_score.group {wanted or '(none)'}: {measure} is read from one of "
+            f"{[g.label for g in allowed]}"
         )
-    measure, group = config.main_score.measure, main_group(config, params)
-    if measure.endswith("_source"):
-        allowed = [params.source.name]
-    elif measure.endswith("_target"):
-        allowed = [t.name for t in params.targets]
-    else:
-        allowed = _groups(params)
-    if measure.endswith(("_source", "_target")) and config.main_score.group is None:
-        raise UsageError(f"main_score.group: {measure} needs one of {allowed}")
-    if group not in allowed:
-        raise UsageError(f"main_score.group {group!r}: {measure} is read from one of {allowed}")
 
 
 def _categories(probes: ProbeSet, language: str) -> list[str]:
@@ -158,8 +165,7 @@ def _available(probes: ProbeSet, concepts: Concepts, language: str) -> str:
     return top or "none"
 
 
-def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
-    params = InterventionParams(**config.metric)
+def check_probes(config: TaskConfig, params: InterventionParams, probes: ProbeSet) -> None:
     for field, side in [("source", params.source)] + [
         (f"targets.{i}", t) for i, t in enumerate(params.targets)
     ]:

@@ -1,22 +1,22 @@
-"""From per-item effects to the shared result: curves per (source, target) over steering layers
-at the main alpha, the dose-response matrices (alpha x layer), and the main score."""
+"""From per-item effects to the kind's output: series per (source, target) over steering layers
+at the main alpha, and the dose-response matrices (alpha x layer)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from benchmark.errors import NotApplicable
-from benchmark.kinds import TaskContext, TaskOutput
+from benchmark.core import Group
+from benchmark.evaluation import KindOutput, Measure, Series
+from benchmark.kinds import TaskContext
 from benchmark.kinds.interventions.params import (
     NULL_METHOD,
     InterventionParams,
-    main_group,
-    pair_name,
+    pair_group,
+    side_group,
 )
 from benchmark.kinds.interventions.runs import Run
-from benchmark.kinds.reporting import curve, inference_for, main_score
-from benchmark.metrics.replicates import replicate_counts
-from benchmark.metrics.statistics import Estimate, mean_of, relative_depth
+from benchmark.layers import LayerAxis, relative_depth
+from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.results import Matrix
 
 
@@ -50,33 +50,27 @@ def _ratio_estimate(x_t, null_t, mask_t, x_s, mask_s, weights) -> Estimate:
     return Estimate(float(_div(_mean(x_t, mask_t), den)), null, reps)
 
 
-def report(ctx: TaskContext, run: Run, extra: dict) -> TaskOutput:
-    params: InterventionParams = ctx.params
-    out, steer, names, alphas, read = run.out, run.steer, run.names, run.alphas, run.read
-    items, labels, folds, stack = run.items, run.labels, run.folds, run.stack
-    n = len(items)
-    weights = (
-        replicate_counts(params.ci_method, n, params.n_resamples, params.seed).numpy()
-        if params.n_resamples
-        else None
-    )
-    m = alphas.index(params.main_alpha)
+def _series_estimates(run: Run, weights) -> dict[tuple[Group, str], list[Estimate]]:
+    """Per steering layer at the main alpha: each side's effect and flips, each pair's transfer
+    (and the mean transfer over targets), keyed (group, measure)."""
+    params: InterventionParams = run.params
+    out, m = run.out, run.alphas.index(params.main_alpha)
     src = out[params.source.name]
+    n = len(run.items)
     every, eligible = np.ones(n), {k: v.eligible.astype(float) for k, v in out.items()}
-    depths = [relative_depth(names.index(layer), len(names)) for layer in steer]
-    series: dict[tuple[str, str], list[Estimate]] = {}
-    for li in range(len(steer)):
+    series: dict[tuple[Group, str], list[Estimate]] = {}
+    for li in range(len(run.steer)):
         for side in [params.source, *params.targets]:
             rec, role = out[side.name], "source" if side == params.source else "target"
-            series.setdefault((f"effect_{role}", side.name), []).append(
+            series.setdefault((side_group(side), f"effect_{role}"), []).append(
                 _mean_estimate(rec.effect[li, m], rec.null_effect[li], every, weights)
             )
-            series.setdefault((f"flips_{role}", side.name), []).append(
+            series.setdefault((side_group(side), f"flips_{role}"), []).append(
                 _mean_estimate(rec.flip[li, m], rec.null_flip[li], eligible[side.name], weights)
             )
         pairs = []
         for target in params.targets:
-            rec, pair = out[target.name], pair_name(params.source, target)
+            rec, group = out[target.name], pair_group(params.source, target)
             effect = _ratio_estimate(
                 rec.effect[li, m], rec.null_effect[li], every, src.effect[li, m], every, weights
             )
@@ -88,76 +82,67 @@ def report(ctx: TaskContext, run: Run, extra: dict) -> TaskOutput:
                 eligible[params.source.name],
                 weights,
             )
-            series.setdefault(("transfer", pair), []).append(effect)
-            series.setdefault(("transfer_flips", pair), []).append(flips)
+            series.setdefault((group, "transfer"), []).append(effect)
+            series.setdefault((group, "transfer_flips"), []).append(flips)
             pairs.append((effect, flips))
-        if len(params.targets) > 1:
-            series.setdefault(("transfer", "mean"), []).append(mean_of([p[0] for p in pairs]))
-            series.setdefault(("transfer_flips", "mean"), []).append(mean_of([p[1] for p in pairs]))
-    curves, main = [], None
-    headline = main_group(ctx.config, params)
-    if headline == "mean" and len(params.targets) == 1:
-        headline = pair_name(params.source, params.targets[0])
-    for (measure, group), estimates in series.items():
-        bounds = (0.0, 1.0) if measure.startswith("flips") else None
-        inference = inference_for(params, n, bounds=bounds)
-        modalities = sorted({s.modality for s in [params.source, *params.targets]})
-        curves.append(
-            curve(
-                measure,
-                group,
-                modalities,
-                steer,
-                estimates,
-                inference,
-                layer_depths=depths,
-                stack=stack,
-            )
+        mean = pair_group(params.source, "mean")  # over the targets (the one, if one)
+        series.setdefault((mean, "transfer"), []).append(mean_of([p[0] for p in pairs]))
+        series.setdefault((mean, "transfer_flips"), []).append(mean_of([p[1] for p in pairs]))
+    return series
+
+
+def report(ctx: TaskContext, run: Run, extra: dict) -> KindOutput:
+    params: InterventionParams = ctx.params
+    n = len(run.items)
+    axis = LayerAxis.of(
+        run.steer,
+        [relative_depth(run.names.index(layer), len(run.names)) for layer in run.steer],
+        stack=run.stack,
+    )
+    modalities = tuple(sorted({s.modality for s in [params.source, *params.targets]}))
+    series = [
+        Series(
+            group,
+            Measure(measure, bounds=(0.0, 1.0) if measure.startswith("flips") else None),
+            axis,
+            estimates,
+            modalities,
         )
-        if measure == ctx.config.main_score.measure and group == headline:
-            try:
-                main = main_score(
-                    ctx.config.main_score,
-                    params,
-                    group,
-                    modalities,
-                    steer,
-                    estimates,
-                    inference,
-                    null_method=NULL_METHOD,
-                    layer_depths=depths,
-                )
-            except ValueError as err:
-                raise NotApplicable(f"{measure} of {group} is undefined: {err}") from None
-    if main is None:
-        raise NotApplicable(f"no {ctx.config.main_score.measure} curve for group {headline!r}")
-    matrices = _dose_response(out, params, steer, alphas, read)
+        for (group, measure), estimates in _series_estimates(run, ctx.draws.weights(n)).items()
+    ]
+    matrices = _dose_response(run.out, params, run.steer, run.alphas, run.read)
     details = {
-        "stack": stack,
-        "read_layer": read,
-        "steer_layers": steer,
-        "alphas": alphas,
+        "stack": run.stack,
+        "read_layer": run.read,
+        "steer_layers": run.steer,
+        "alphas": run.alphas,
         "main_alpha": params.main_alpha,
         "alpha_unit": "spread of the source's pooled states at the steering layer (fit items): "
         "sqrt(mean squared distance to their mean)",
         "direction": params.direction,
         "concepts": params.concepts.model_dump(),
-        "items": {"toward": int(labels.sum()), "away_from": int((1 - labels).sum()), "n": n},
-        "item_ids": [int(ctx.probes.ids[i]) for i in items],
-        "folds": folds.tolist(),
+        "items": {
+            "toward": int(run.labels.sum()),
+            "away_from": int((1 - run.labels).sum()),
+            "n": n,
+        },
+        "item_ids": [int(ctx.probes.ids[i]) for i in run.items],
+        "folds": run.folds.tolist(),
         "probe": {
             name: {
                 "heldout_accuracy": [round(a, 4) for a in rec.accuracy],
                 "group_gap_in_sd": [round(s, 4) for s in rec.separation],
                 "eligible_for_flips": int(rec.eligible.sum()),
             }
-            for name, rec in out.items()
+            for name, rec in run.out.items()
         },
-        "pooling": ctx.model.pooling or ctx.config.pooling,
+        "pooling": run.pooling,
         "steered_at": "every position of the sequence (prompt and special tokens included)",
         **extra,
     }
-    return TaskOutput(main, curves, matrices, details, _notes(params, read))
+    return KindOutput(
+        series, n, matrices, details, _notes(params, run.read), null_method=NULL_METHOD
+    )
 
 
 def _dose_response(out, params: InterventionParams, steer, alphas, read) -> list[Matrix]:
@@ -195,7 +180,7 @@ def _dose_response(out, params: InterventionParams, steer, alphas, read) -> list
                 )
             )
     for target in params.targets:
-        rec, pair = out[target.name], pair_name(params.source, target)
+        rec, pair = out[target.name], pair_group(params.source, target).label
 
         def ratio(li, a, rec=rec):
             return _div(_mean(rec.effect[li, a], every), _mean(src.effect[li, a], every))

@@ -152,8 +152,8 @@ class Run:
         self.steer = _steer_layers(params, self.names, self.read)
         self.needed = sorted({*self.steer, self.read}, key=self.names.index)
         self.read_index = self.needed.index(self.read)
-        pooling = ctx.model.pooling or ctx.config.pooling
-        self.passes = Passes(self.adapter, ctx.probes, stack, pooling, ctx.model.batch_size)
+        self.pooling = ctx.reps.pooling
+        self.passes = Passes(self.adapter, ctx.probes, stack, self.pooling, ctx.model.batch_size)
         self.alphas = sorted({0.0, *params.alphas})
         n = len(self.items)
         self.out = {

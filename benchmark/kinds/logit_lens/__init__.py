@@ -28,32 +28,26 @@ import torch
 from pydantic import Field, field_validator
 
 from benchmark.config import StatsParams, TaskConfig
+from benchmark.core import Group
 from benchmark.errors import NotApplicable, UsageError
-from benchmark.kinds import Kind, TaskContext, TaskOutput
+from benchmark.evaluation import KindOutput, Measure, Series
+from benchmark.kinds import Kind, TaskContext, register_kind
 from benchmark.kinds.logit_lens.lens import layer_estimates, lens_matrices
 from benchmark.kinds.logit_lens.words import Words, hidden_before_words
-from benchmark.kinds.reporting import curve, depths, inference_for, main_score
-from benchmark.metrics.nulls import permutations
-from benchmark.metrics.replicates import replicate_counts
+from benchmark.layers import LayerAxis
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet
 
 NULL_METHOD = "words re-paired with other positions of the same language (same permutations)"
 MEASURES = ("p_input", "p_english", "english_share", "english_wins")
 LENSES = {True: "normed", False: "raw"}
-# Families that have no output vocabulary at all (known from the plan, before any weights load).
-# Other families are asked when loaded: `adapter.output_head(stack)` None -> not applicable.
-NO_HEAD_FAMILIES = {
-    "text-encoder": "a text encoder",
-    "speech-encoder": "a speech encoder",
-    "sonar": "SONAR's encoders",
-}
 
 
 class LogitLensParams(StatsParams):
     reference_language: str = "en_us"  # the "dominant" language the lens compares with
-    # None: the first stack with an output head; or a name, or names (the first the model has)
-    stack: str | list[str] | None = None
+    # None: the first stack with an output head (a role, whatever the family calls it) that
+    # takes the task's modality; or a stack name of one model (a user's own choice)
+    stack: str | None = None
     final_norm: list[bool] = Field(default=[True, False], min_length=1)  # lenses to report
     min_words: int = Field(default=10, ge=1)  # usable words per language, else it is left out
     batch_size: int = Field(default=16, ge=1)
@@ -66,40 +60,41 @@ class LogitLensParams(StatsParams):
         return value
 
 
-def _parse_group(group: str) -> tuple[str, str, str | None]:
-    parts = group.split("/")
-    if len(parts) not in (2, 3):
-        raise UsageError(
-            f"main_score.group {group!r}: expected MODALITY/LENS or MODALITY/LENS/LANGUAGE, "
-            "e.g. text/normed"
-        )
-    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+def group_key(modality: str, lens: str, language: str = "mean") -> Group:
+    return Group.of(modality=modality, lens=lens, language=language)
 
 
-def _main_group(config: TaskConfig, params: LogitLensParams) -> str:
-    return config.main_score.group or f"{config.modalities[0]}/{LENSES[params.final_norm[0]]}"
+def default_group(config: TaskConfig, params: LogitLensParams) -> dict[str, str]:
+    return group_key(config.modalities[0], LENSES[params.final_norm[0]]).as_dict()
 
 
-def check_config(config: TaskConfig) -> None:
-    params = LogitLensParams(**config.metric)
+def _wanted(config: TaskConfig, params: LogitLensParams) -> dict[str, str]:
+    return {**default_group(config, params), **config.main_score.group_fields()}
+
+
+def check_config(config: TaskConfig, params: LogitLensParams) -> None:
     if config.main_score.measure not in MEASURES:
         raise UsageError(
             f"main_score.measure {config.main_score.measure!r} is not one of {list(MEASURES)}"
         )
-    modality, lens, _ = _parse_group(_main_group(config, params))
-    if modality not in config.modalities:
-        raise UsageError(f"main_score.group: {modality!r} is not in modalities {config.modalities}")
-    if lens not in [LENSES[f] for f in params.final_norm]:
+    wanted = _wanted(config, params)
+    if set(wanted) != {"modality", "lens", "language"}:
         raise UsageError(
-            f"main_score.group: lens {lens!r} is not among metric.final_norm "
+            f"main_score.group {config.main_score.group}: fields are modality, lens and language"
+        )
+    if wanted["modality"] not in config.modalities:
+        raise UsageError(
+            f"main_score.group: modality {wanted['modality']!r} is not in modalities "
+            f"{config.modalities}"
+        )
+    if wanted["lens"] not in [LENSES[f] for f in params.final_norm]:
+        raise UsageError(
+            f"main_score.group: lens {wanted['lens']!r} is not among metric.final_norm "
             f"{params.final_norm} ({', '.join(f'{f} = {LENSES[f]}' for f in LENSES)})"
         )
-    if isinstance(params.stack, list) and not params.stack:
-        raise UsageError("metric.stack: an empty list; give a stack name, a list of names, or null")
 
 
-def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
-    params = LogitLensParams(**config.metric)
+def check_probes(config: TaskConfig, params: LogitLensParams, probes: ProbeSet) -> None:
     ref = params.reference_language
     if ref not in probes.languages or len(probes.languages) < 2:
         raise UsageError(
@@ -112,65 +107,52 @@ def check_probes(config: TaskConfig, probes: ProbeSet) -> None:
             f"task {config.name!r} needs concept-labelled words; probe set {probes.name!r} has "
             "none (the embedded `concepts` set has them)"
         )
-    _, _, language = _parse_group(_main_group(config, params))
-    if language is not None and (language not in probes.languages or language == ref):
+    language = _wanted(config, params)["language"]
+    if language != "mean" and (language not in probes.languages or language == ref):
         raise UsageError(
-            f"main_score.group: language {language!r} must be one of the probe languages other "
-            f"than {ref}: {[lang for lang in probes.languages if lang != ref]}"
+            f"main_score.group: language {language!r} must be mean or one of the probe languages "
+            f"other than {ref}: {[lang for lang in probes.languages if lang != ref]}"
         )
 
 
 def _head_stack(ctx: TaskContext, params: LogitLensParams):
-    """(adapter, stack, head): the stack the lens reads, with its output head."""
-    family = ctx.model.family
-    if family in NO_HEAD_FAMILIES:
+    """(adapter, stack, head): the stack the lens reads, with its output head. Which stacks
+    predict tokens is known from the plan (stack roles), before any weights load."""
+    stacks = ctx.model.stacks
+    wanted = [params.stack] if params.stack else [n for n, s in stacks.items() if s.head]
+    wanted = [n for n in wanted if n in stacks and stacks[n].head]
+    if not wanted:
         raise NotApplicable(
-            f"the model is {NO_HEAD_FAMILIES[family]} ({family}): no output vocabulary "
-            "(unembedding) to project its layers onto"
+            f"no stack of this model predicts tokens (its stacks: {list(stacks)}"
+            + (f", asked for {params.stack!r}" if params.stack else "")
+            + "): no output vocabulary (unembedding) to project its layers onto"
         )
-    wanted = [params.stack] if isinstance(params.stack, str) else params.stack
-    if wanted is not None:
-        wanted = [s for s in wanted if s in ctx.model.stacks]
-        if not wanted:
-            raise NotApplicable(
-                f"no stack among {params.stack} in this model (its stacks: "
-                f"{list(ctx.model.stacks)})"
-            )
     adapter = ctx.model.load()
-    for stack in wanted or list(adapter.stacks):
+    for stack in wanted:
         head = adapter.output_head(stack)
         if head is not None:
             return adapter, stack, head
-    raise NotApplicable(
-        f"no output head (unembedding) on {'any of ' + str(wanted) if wanted else 'any stack'} "
-        f"of this model ({ctx.model.family}): nothing to project onto"
-    )
+    raise NotApplicable(f"no output head (unembedding) on {wanted}: nothing to project onto")
 
 
-def score_logit_lens(ctx: TaskContext) -> TaskOutput:
+def estimate_logit_lens(ctx: TaskContext) -> KindOutput:
     params: LogitLensParams = ctx.params
     probes = ctx.probes
-    if ctx.model is None:
-        raise NotApplicable("this kind runs its own forward passes and needs the model itself")
     clock = time.perf_counter()
     adapter, stack, head = _head_stack(ctx, params)
     modalities = [m for m in ctx.modalities if m in adapter.stacks[stack]]
-    main_group = _main_group(ctx.config, params)
-    if _parse_group(main_group)[0] not in modalities:
+    wanted = _wanted(ctx.config, params)
+    if wanted["modality"] not in modalities:
         raise NotApplicable(
-            f"the main score reads {main_group}; the {stack} stack takes "
+            f"the main score reads {wanted['modality']}; the {stack} stack takes "
             f"{', '.join(adapter.stacks[stack])}"
         )
     ref = params.reference_language
     languages = [lang for lang in probes.languages if lang != ref]
     n = len(probes.ids)
-    weights = (
-        replicate_counts(params.ci_method, n, params.n_resamples, params.seed).numpy()
-        if params.n_resamples
-        else None
-    )
+    weights = ctx.draws.weights(n)
     words = {lang: Words(probes, lang, ref, head.tokenizer) for lang in languages}
-    series: dict[tuple[str, str], list[list[Estimate]]] = {}  # (group, measure) -> per layer
+    series: dict[tuple[Group, str], list[Estimate]] = {}  # (group, measure) -> per layer
     counts: dict = {}
     names: list[str] = []
     for modality in modalities:
@@ -193,11 +175,7 @@ def score_logit_lens(ctx: TaskContext) -> TaskOutput:
                 continue
             hidden = torch.stack([rows[w] for w in keep], dim=1)  # [L, W, D]
             item = np.array([words[lang].item[w] for w in keep])
-            perms = (
-                permutations(len(keep), params.n_null, params.seed).numpy()
-                if params.n_null
-                else None
-            )
+            perms = ctx.draws.permutations(len(keep))
             for norm in params.final_norm:
                 mx, me = lens_matrices(head, hidden, words[lang], keep, norm)
                 lens = LENSES[norm]
@@ -208,33 +186,27 @@ def score_logit_lens(ctx: TaskContext) -> TaskOutput:
         for lens, by_lang in per_lens.items():
             for measure in MEASURES:
                 for lang, layers in by_lang.items():
-                    series[(f"{modality}/{lens}/{lang}", measure)] = [e[measure] for e in layers]
-                series[(f"{modality}/{lens}", measure)] = [
+                    series[(group_key(modality, lens, lang), measure)] = [
+                        e[measure] for e in layers
+                    ]
+                series[(group_key(modality, lens), measure)] = [
                     mean_of([layers[li][measure] for layers in by_lang.values()])
                     for li in range(len(names))
                 ]
-    if (main_group, ctx.config.main_score.measure) not in series:
-        raise NotApplicable(
-            f"{main_group}: fewer than metric.min_words={params.min_words} usable words in every "
-            f"language ({counts})"
+    missing = {
+        Group.of(**wanted).label: f"fewer than metric.min_words={params.min_words} usable words "
+        f"in every language ({counts})"
+    }
+    out = [
+        Series(
+            group,
+            Measure(measure),
+            LayerAxis.of(names, stack=stack),
+            estimates,
+            (group.as_dict()["modality"],),
         )
-    inference = inference_for(params, n)
-    curves, main = [], None
-    for (group, measure), estimates in series.items():
-        modality = group.split("/")[0]
-        curves.append(curve(measure, group, [modality], names, estimates, inference, stack=stack))
-        if group == main_group and measure == ctx.config.main_score.measure:
-            main = main_score(
-                ctx.config.main_score,
-                params,
-                group,
-                [modality],
-                names,
-                estimates,
-                inference,
-                null_method=NULL_METHOD,
-                layer_depths=depths(names),
-            )
+        for (group, measure), estimates in series.items()
+    ]
     details = {
         "stack": stack,
         "reference_language": ref,
@@ -254,7 +226,7 @@ def score_logit_lens(ctx: TaskContext) -> TaskOutput:
         "words": counts,
         "seconds": round(time.perf_counter() - clock, 2),
     }
-    return TaskOutput(main, curves, [], details, _notes(params))
+    return KindOutput(out, n, [], details, _notes(params), missing=missing, null_method=NULL_METHOD)
 
 
 def _notes(params: LogitLensParams) -> list[str]:
@@ -270,14 +242,15 @@ def _notes(params: LogitLensParams) -> list[str]:
     ]
 
 
-KINDS = {
-    "logit_lens": Kind(
+register_kind(
+    Kind(
         name="logit_lens",
-        score=score_logit_lens,
-        params=LogitLensParams,
         description="per layer, next-word probability on the input language vs its English word",
+        params=LogitLensParams,
+        estimate=estimate_logit_lens,
+        default_group=default_group,
         needs="any",
         check_config=check_config,
         check_probes=check_probes,
     )
-}
+)

@@ -1,0 +1,205 @@
+"""The one evaluator: from a kind's series to a task's curves and main score, the same for every
+kind.
+
+Each series becomes a `Curve` whose points carry value, interval, null and p-value (summarised
+from the estimate's draws: benchmark.metrics.statistics). The task's main score is one fixed
+measurement: the series of `main_score.measure` whose group matches `main_score.group` (the
+kind's default group when the task names none), read at `main_score.layer` — "best" (the null
+and interval are those of the best of all selectable layers, so choosing on the data is paid
+for), "last", "mean" or a layer name. It carries its direction, whether it ranks models, its
+verdict against the null, and its margin over every baseline drawn on the same draws. When the
+task's main series is missing, the task does not apply to this model or probe set: NotApplicable
+with the kind's reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from benchmark.config import MainScoreConfig, StatsParams
+from benchmark.core import Group
+from benchmark.errors import NotApplicable, UsageError
+from benchmark.evaluation.series import KindOutput, Measure, Series
+from benchmark.metrics.statistics import Estimate, Inference, choose_layer, summarize
+from benchmark.results import Curve, CurvePoint, LayerChoice, MainScore, Margin
+from benchmark.results import Inference as InferenceRecord
+
+SIGNIFICANCE = 0.05  # the level of a main score's verdict against its null
+
+
+@dataclass
+class Evaluation:
+    main_score: MainScore
+    curves: list[Curve]
+    matrices: list = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def inference_for(measure: Measure, params: StatsParams, n: int) -> Inference:
+    return Inference(params.ci_method, params.ci_level, n, measure.bounds, measure.higher_is_better)
+
+
+def to_curve(series: Series, params: StatsParams, n: int) -> Curve:
+    inference = inference_for(series.measure, params, n)
+    points = []
+    for layer, depth, est in zip(
+        series.layers.names, series.layers.depths, series.estimates, strict=True
+    ):
+        if not np.isfinite(est.value):  # undefined at this layer (e.g. xSIM's margin)
+            points.append(CurvePoint(layer=layer, depth=depth, value=None))
+            continue
+        s = summarize(est, inference)
+        points.append(
+            CurvePoint(
+                layer=layer,
+                depth=depth,
+                value=s["value"],
+                ci_low=s["ci_low"],
+                ci_high=s["ci_high"],
+                null_mean=s["null_mean"],
+                null_q95=s["null_q95"],
+                p_value=s["p_value"],
+            )
+        )
+    return Curve(
+        measure=series.measure.name,
+        group=series.group.label,
+        modalities=list(series.modalities),
+        stack=series.layers.stack,
+        higher_is_better=series.measure.higher_is_better,
+        chance=series.measure.chance,
+        baselines={k: v for k, v in series.baselines.items() if isinstance(v, float)},
+        points=points,
+    )
+
+
+def find_main_series(
+    output: KindOutput, config: MainScoreConfig, wanted: Mapping[str, Any]
+) -> Series:
+    """The series the main score reads, or NotApplicable saying why it is missing."""
+    hits = [
+        s for s in output.series if s.measure.name == config.measure and s.group.matches(wanted)
+    ]
+    if len(hits) > 1:
+        labels = [s.group.label for s in hits]
+        raise ValueError(f"main_score.group {dict(wanted)} matches several groups: {labels}")
+    if hits:
+        return hits[0]
+    label = Group.of(**wanted).label
+    reason = output.missing.get(label) or output.missing.get("")
+    raise NotApplicable(reason or f"no {config.measure} of {label} for this model and probe set")
+
+
+def _margin(est: Estimate, base: Estimate, inference: Inference) -> Margin:
+    """score - baseline, draw by draw (the same replicates on both sides)."""
+    reps = None
+    if est.replicates is not None and base.replicates is not None:
+        reps = np.asarray(est.replicates) - np.asarray(base.replicates)
+    diff = Estimate(float(est.value - base.value), None, reps)
+    unbounded = Inference(inference.ci_method, inference.ci_level, inference.n, None, True)
+    s = summarize(diff, unbounded)
+    return Margin(value=s["value"], ci_low=s["ci_low"], ci_high=s["ci_high"])
+
+
+def main_score(
+    config: MainScoreConfig,
+    params: StatsParams,
+    series: Series,
+    n: int,
+    *,
+    null_method: str = "",
+    inconclusive: str | None = None,
+) -> MainScore:
+    """The task's headline from its series: `config.layer` chosen with its selection paid for."""
+    measure, axis = series.measure, series.layers
+    inference = inference_for(measure, params, n)
+    estimate, choice = choose_layer(
+        series.estimates, axis.names, config.layer, measure.higher_is_better, axis.selectable
+    )
+    if choice["layer"] is not None:
+        choice["depth"] = axis.depths[axis.names.index(choice["layer"])]
+    s = summarize(estimate, inference)
+    baselines, margins = {}, {}
+    for name, base in series.baselines.items():
+        if isinstance(base, float):
+            baselines[name] = base
+            continue
+        base_estimate, _ = choose_layer(base, axis.names, _fixed(config.layer, choice))
+        baselines[name] = float(base_estimate.value)
+        margins[name] = _margin(estimate, base_estimate, inference)
+    verdict = None if s["p_value"] is None else _verdict(s["p_value"])
+    return MainScore(
+        name=config.name,
+        measure=measure.name,
+        group=series.group.label,
+        modalities=list(series.modalities),
+        value=s["value"],
+        ci_low=s["ci_low"],
+        ci_high=s["ci_high"],
+        null_mean=s["null_mean"],
+        null_sd=s["null_sd"],
+        null_q95=s["null_q95"],
+        p_value=s["p_value"],
+        layer=LayerChoice(**choice),
+        higher_is_better=measure.higher_is_better,
+        bounds=measure.bounds,
+        chance=measure.chance,
+        baselines=baselines,
+        inference=InferenceRecord(
+            null_method=null_method,
+            n_null=s["n_null"],
+            ci_method=params.ci_method,
+            ci_level=params.ci_level,
+            n_resamples=s["n_resamples"],
+            ci_scale="logit" if measure.bounds is not None else "identity",
+            biased_ci_opt_in=params.allow_biased_ci and params.ci_method == "percentile",
+        ),
+        ranked=measure.ranked,
+        neutral=measure.neutral,
+        verdict="inconclusive" if inconclusive else verdict,
+        verdict_reason=inconclusive,
+        margins=margins,
+    )
+
+
+def _fixed(rule: str, choice: dict) -> str:
+    """A baseline is read where the score was: the chosen layer, or the same mean."""
+    return "mean" if rule == "mean" else choice["layer"]
+
+
+def _verdict(p: float) -> str:
+    return "above_null" if p < SIGNIFICANCE else "at_null"
+
+
+def evaluate(
+    output: KindOutput, config: MainScoreConfig, wanted: Mapping[str, Any], params: StatsParams
+) -> Evaluation:
+    """Curves for every series and the main score of the task (see the module doc); `wanted`:
+    the main score's group fields (the task's, over the kind's defaults)."""
+    series = find_main_series(output, config, wanted)
+    rule, names = config.layer, series.layers.names
+    if rule not in ("best", "last", "mean") and rule not in names:
+        raise UsageError(
+            f"main_score.layer {rule!r} is not best, last, mean or one of this model's layers "
+            f"{list(names)}"
+        )
+    try:
+        main = main_score(
+            config,
+            params,
+            series,
+            output.n,
+            null_method=output.null_method,
+            inconclusive=output.inconclusive,
+        )
+    except ValueError as err:  # undefined at every layer: nothing to headline
+        raise NotApplicable(
+            f"{config.measure} of {series.group.label} is undefined: {err}"
+        ) from None
+    curves = [to_curve(s, params, output.n) for s in output.series]
+    return Evaluation(main, curves, output.matrices, output.details, output.notes)
