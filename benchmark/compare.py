@@ -13,7 +13,10 @@ A value (the main score, each curve point) has *changed* when
      would be a much stricter test, roughly p < 0.006 for two independent estimates; each value
      outside the other's interval is roughly p < 0.05 when the intervals have similar widths.)
      Where a side has no interval only the other side's is used; with none, the tolerance alone.
-A changed value is `improved` or `regressed` by its `higher_is_better`.
+A changed value is `improved` or `regressed` by its `higher_is_better`. A value that was a number
+in the baseline and is NaN, infinite or missing in the candidate has `regressed`, whatever the
+tolerance. Both folders are read through `benchmark.result_sets`: a file whose key its content does
+not give is an error here (exit 2), not a skipped file.
 
 Exit status (`Comparison.exit_code`): 1 when a main score regressed or a task disappeared (present
 and ok in the baseline, missing or not ok in the candidate); also on a regressed curve point with
@@ -140,8 +143,10 @@ def _index(
 
 
 def compare_folders(baseline: Path, candidate: Path, opts: CompareOptions) -> Comparison:
-    base = load_result_set(baseline, "--baseline")
-    cand = load_result_set(candidate, "--candidate")
+    # compare vouches for what it compares: a file whose key its content does not give is an
+    # error here (the leaderboard and `results list` skip it with a warning)
+    base = load_result_set(baseline, "--baseline", refuse_mismatched=True)
+    cand = load_result_set(candidate, "--candidate", refuse_mismatched=True)
     return compare_sets(base, cand, opts)
 
 
@@ -263,6 +268,8 @@ def _count(out: Comparison, verdict: str, what: str, strict: bool, counts: bool)
 
 def _judge(b, c, tolerance: float, higher_is_better: bool, strict: bool) -> str:
     bv, cv = b.value, c.value
+    if _defined(bv) and not _defined(cv):
+        return "regressed"  # a number became NaN, infinite or none: a broken checkpoint fails
     if bv is None or cv is None:
         return "same" if bv is cv else ("missing" if cv is None else "new")
     if any(map(_bad, (bv, cv))):
@@ -328,6 +335,10 @@ def _row(out: Comparison, result: TaskResult, name: str, b, c, tol, verdict: str
 def _ci(obj) -> str:
     low, high = getattr(obj, "ci_low", None), getattr(obj, "ci_high", None)
     return f"[{low:.4f}, {high:.4f}]" if low is not None and high is not None else ""
+
+
+def _defined(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
 
 
 def _bad(x: float) -> bool:

@@ -7,14 +7,13 @@ so that nulls, intervals and seeds mean the same in every kind.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from benchmark.core import Modality, parse_group
 from benchmark.metrics.intervals import BIASED_CI_METHODS
+from benchmark.results.keys import config_sha256
 
 
 class Strict(BaseModel):
@@ -122,7 +121,5 @@ class TaskConfig(Strict):
 
     def config_hash(self) -> str:
         """sha256 of the resolved config: two results with the same hash ran the same task (the
-        validity expectations change no number and stay out of it)."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"validity"}), sort_keys=True)
-        blob = blob.encode()
-        return hashlib.sha256(blob).hexdigest()
+        validity expectations change no number and stay out of it: results.keys.OUTSIDE_KEY)."""
+        return config_sha256(self.model_dump(mode="json"))

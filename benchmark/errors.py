@@ -14,7 +14,9 @@ EXIT_OK = 0
 EXIT_TASK_FAILED = 1  # a task (or a comparison) failed; what finished is kept
 EXIT_BAD_INPUT = 2
 EXIT_MODEL_UNAVAILABLE = 3
+EXIT_BUG = 70  # an error no check foresaw: a bug to report, not the user's mistake (EX_SOFTWARE)
 EXIT_INTERRUPTED = 130
+REPORT_TO = "the Interlingua Bench issue tracker"
 
 
 class InterlinguaError(Exception):

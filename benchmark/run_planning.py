@@ -70,6 +70,11 @@ def check_options(opts: RunOptions) -> None:
             f"--probes {opts.probes}: no such probe set or path; use one of "
             f"{', '.join([*embedded_names(), 'fleurs'])}, or a Parquet file or folder"
         )
+    if opts.languages is not None and not opts.languages:
+        raise UsageError(
+            "--languages names no language; give FLEURS codes (e.g. en_us,de_de), or leave the "
+            "flag out for each task's own languages"
+        )
     if opts.languages:
         check_languages(list(opts.languages), where="--languages")
 

@@ -136,6 +136,13 @@ def cache_dir(opts: RunOptions) -> Path:
     return Path(opts.cache_dir) if opts.cache_dir else cache_root() / "representations"
 
 
+def facts_dir(opts: RunOptions) -> Path:
+    """Beside the representations; inside --cache-dir when one is given (nothing outside it)."""
+    from benchmark.models.resolved import cache_root
+
+    return Path(opts.cache_dir) / "model-facts" if opts.cache_dir else cache_root() / "model-facts"
+
+
 def model_record(plan: ModelPlan, handle_facts: dict | None = None) -> ModelRecord:
     return ModelRecord(
         id=plan.model_id,
@@ -191,7 +198,7 @@ def run_task(
     def finish(**fields) -> TaskResult:
         total = time.perf_counter() - clock
         extraction = service.extraction_seconds - extraction_before
-        facts = model_facts(plan, service.model, cache_dir(opts).parent / "model-facts")
+        facts = model_facts(plan, service.model, facts_dir(opts))
         return TaskResult(
             key=key,
             task=TaskRecord(

@@ -26,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from benchmark.errors import UsageError, did_you_mean
 from benchmark.fileio import slug
+from benchmark.yaml_input import load as load_yaml
+from benchmark.yaml_input import read_text
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -104,13 +106,10 @@ def load_submission(path: Path | str, maintainers: list[str] | None = None) -> S
     path = Path(path)
     if path.suffix not in (".yaml", ".yml"):
         raise UsageError(f"{path}: a submission is a .yaml file named <org>__<model>.yaml")
+    text = read_text(path, "submission")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read ({err.strerror or err})") from None
-    try:
-        raw = yaml.safe_load(text)
-        lines = _key_lines(text)
+        node, raw = load_yaml(text, str(path))  # bounded: size, aliases (docs/errors.md)
+        lines = _key_lines(node)
     except yaml.YAMLError as err:
         raise UsageError(f"{path}: not valid YAML ({err})".replace("\n", " ")) from None
     if not isinstance(raw, dict):
@@ -165,9 +164,11 @@ def read_maintainers(folder: Path) -> list[str]:
     path = Path(folder) / MAINTAINERS_FILE
     if not path.is_file():
         return []
-    lines = (
-        line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()
-    )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: cannot read the maintainers list ({err})") from None
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
     return [line for line in lines if line]
 
 
@@ -202,7 +203,7 @@ def check_tasks(sub: Submission, path: Path) -> None:
 # --- error messages with line numbers ---------------------------------------------------------
 
 
-def _key_lines(text: str) -> dict[tuple[str, ...], int]:
+def _key_lines(root: yaml.Node | None) -> dict[tuple[str, ...], int]:
     """Line (1-based) of every mapping key, by its path of keys."""
     out: dict[tuple[str, ...], int] = {}
 
@@ -213,7 +214,7 @@ def _key_lines(text: str) -> dict[tuple[str, ...], int]:
                 out[name] = key.start_mark.line + 1
                 walk(value, name)
 
-    walk(yaml.compose(text), ())
+    walk(root, ())
     return out
 
 

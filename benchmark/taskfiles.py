@@ -10,6 +10,7 @@ executed. Errors name the file, the line (or the flag) and the field, and say wh
 from __future__ import annotations
 
 import copy
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ from pydantic import BaseModel, ValidationError
 from benchmark.config import TaskConfig
 from benchmark.errors import ConfigError, UsageError, close_matches, did_you_mean
 from benchmark.kinds import get_kind
+from benchmark.yaml_input import load as load_yaml
+from benchmark.yaml_input import read_text
 
 TASKS_DIR_ENV = "INTERLINGUA_TASKS_DIR"
 
@@ -54,7 +57,7 @@ def parse_setting(text: str) -> tuple[str, Any]:
         raise UsageError(f"--task-setting {text!r}: expected FIELD=VALUE, e.g. metric.svcca_k=5")
     path, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw)
+        _, value = load_yaml(raw, f"--task-setting {text}")
     except yaml.YAMLError:
         value = raw
     return path.strip(), value
@@ -71,7 +74,7 @@ def load_task(name_or_path: str | Path, overrides: dict[str, Any] | None = None)
     raw, nodes = _read_with_includes(path)
     for dotted, value in (overrides or {}).items():
         _set_dotted(raw, dotted)[dotted.split(".")[-1]] = copy.deepcopy(value)
-        nodes[tuple(dotted.split("."))] = (f"--task-setting {dotted}", None)
+        nodes[tuple(dotted.split("."))] = (f"--task-setting {dotted}={_shown(value)}", None)
     try:
         config = TaskConfig(**raw)
     except ValidationError as err:
@@ -129,10 +132,9 @@ def _read_with_includes(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, 
         raise ConfigError(f"{path}: no such task file.")
     if path.resolve() in seen:
         raise ConfigError(f"{path}: include cycle ({' -> '.join(str(p) for p in seen)}).")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "task file")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = load_yaml(text, str(path))  # bounded: size, aliases (docs/errors.md)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -179,6 +181,7 @@ def _format_validation_error(
     path: Path, err: ValidationError, nodes: dict, model: type[BaseModel], prefix: tuple = ()
 ) -> str:
     lines = []
+    from_flags = True
     for e in err.errors():
         loc = prefix + tuple(e["loc"])
         field = ".".join(str(x) for x in loc) or "(top level)"
@@ -193,7 +196,15 @@ def _format_validation_error(
         elif e["type"] == "missing":
             msg = "required field is missing"
         lines.append(f"{where}: field `{field}`: {msg}")
+        from_flags = from_flags and hit is not None and hit[1] is None
+    if from_flags:  # only the command line's settings are wrong: the file is not to blame
+        return "; ".join(lines)
     return "Invalid task file:\n  " + "\n  ".join(lines)
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as it would be typed: 0, 0.5, true, [a, b], text."""
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:

@@ -6,11 +6,19 @@ site no longer has (`.gitattributes` is kept) — so `--dry-run` prints exactly 
 and the upload is one `HfApi.create_commit` with those operations. The token is whatever
 huggingface_hub finds (`HF_TOKEN`, or the saved `hf auth login`); it is never read, printed or
 logged here.
+
+Before anything is planned the Hub is asked once per attempt (a single request, no retries inside)
+at most ATTEMPTS times, with one warning line per failed attempt: without a network the command
+ends in a few seconds with one error line, not in half a minute of huggingface_hub's own retries
+and their log lines (which are kept quiet here).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +27,10 @@ from leaderboard.build import MARKER
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 KEEP_REMOTE = {".gitattributes"}
+ATTEMPTS = 3  # requests to see whether the Hub answers
+WAITS = (1.0, 2.0)  # seconds between them
+TIMEOUT = 10.0  # seconds for each
+log = logging.getLogger(__name__)
 
 SPACE_README = """---
 title: {title}
@@ -115,13 +127,60 @@ def plan(
     return Planned(repo_id, repo_type, ops)
 
 
+def reach_hub(api, repo_id: str, repo_type: str, sleep=time.sleep) -> Exception | None:
+    """None once the Hub answers (a missing repository is an answer), else the last error after
+    ATTEMPTS single requests, one warning line for each failed attempt but the last."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            api.repo_info(repo_id, repo_type=repo_type, timeout=TIMEOUT)
+            return None
+        except HfHubHTTPError:
+            return None  # it answered; what it said is for the calls that follow
+        except OfflineModeIsEnabled as err:
+            return err  # HF_HUB_OFFLINE: asking again changes nothing
+        except Exception as err:
+            if attempt == ATTEMPTS:
+                return err
+            wait = WAITS[min(attempt, len(WAITS)) - 1]
+            log.warning(
+                "publish: attempt %d of %d: cannot reach the Hugging Face Hub (%s); retrying in "
+                "%.0f s",
+                attempt,
+                ATTEMPTS,
+                _no_secrets(err),
+                wait,
+            )
+            sleep(wait)
+    return None
+
+
+@contextlib.contextmanager
+def quiet_hub():
+    """huggingface_hub logs two lines per retry of its own; the command says what matters."""
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub_log.setLevel(level)
+
+
 def remote_files(
-    api, repo_id: str, repo_type: str, offline_ok: bool = False
+    api, repo_id: str, repo_type: str, offline_ok: bool = False, unreachable: str | None = None
 ) -> tuple[list[str], str | None]:
     """The repository's files now ([] when it does not exist yet), and a note when unknown.
-    With `offline_ok` (a dry run) an unreachable Hub plans additions only, and says so."""
+    With `offline_ok` (a dry run) an unreachable Hub plans additions only, and says so;
+    `unreachable` says why the Hub is known not to answer (it is not asked again)."""
     from huggingface_hub.errors import RepositoryNotFoundError
 
+    if unreachable is not None and offline_ok:
+        return [], (
+            f"cannot list {repo_type} {repo_id} ({unreachable}): stale remote files "
+            "unknown, so no deletions are planned"
+        )
     try:
         return list(api.list_repo_files(repo_id, repo_type=repo_type)), None
     except RepositoryNotFoundError:
@@ -136,13 +195,18 @@ def remote_files(
 
 
 def plan_all(
-    site: Path, repo_id: str, results_repo: str | None, api, offline_ok: bool = False
+    site: Path,
+    repo_id: str,
+    results_repo: str | None,
+    api,
+    offline_ok: bool = False,
+    unreachable: str | None = None,
 ) -> tuple[list[Planned], list[str]]:
     files: dict[str, Path | bytes] = dict(site_files(site))
     title = repo_id.split("/", 1)[1]
     files["README.md"] = SPACE_README.format(title=title).encode()
     notes = []
-    remote, note = remote_files(api, repo_id, "space", offline_ok)
+    remote, note = remote_files(api, repo_id, "space", offline_ok, unreachable)
     notes += [note] if note else []
     plans = [plan(repo_id, "space", files, remote)]
     if results_repo:
@@ -153,7 +217,7 @@ def plan_all(
             "data/results.parquet": table,
             "README.md": DATASET_README.format(repo_id=results_repo).encode(),
         }
-        remote, note = remote_files(api, results_repo, "dataset", offline_ok)
+        remote, note = remote_files(api, results_repo, "dataset", offline_ok, unreachable)
         notes += [note] if note else []
         plans.append(plan(results_repo, "dataset", data, remote))
     return plans, notes
@@ -172,9 +236,31 @@ def publish(
     check_repo_id(repo_id, "--repo-id")
     if results_repo:
         check_repo_id(results_repo, "--results-repo")
-    api = api or HfApi()
+    site_files(Path(site))  # a folder that is not a built site is refused before any request
+    with quiet_hub():
+        unreachable = None
+        api = api or HfApi()
+        if hasattr(api, "repo_info"):  # the real client (a test's stand-in may lack it)
+            err = reach_hub(api, repo_id, "space")
+            if err is not None and not dry_run:
+                raise ModelUnavailableError(
+                    f"cannot reach the Hugging Face Hub: {_no_secrets(err)}"
+                ) from None
+            unreachable = _no_secrets(err) if err is not None else None
+        return _publish(api, Path(site), repo_id, results_repo, dry_run, message, unreachable)
+
+
+def _publish(
+    api,
+    site: Path,
+    repo_id: str,
+    results_repo: str | None,
+    dry_run: bool,
+    message: str,
+    unreachable: str | None,
+) -> list[str]:
     try:
-        plans, notes = plan_all(Path(site), repo_id, results_repo, api, offline_ok=dry_run)
+        plans, notes = plan_all(site, repo_id, results_repo, api, dry_run, unreachable)
     except UsageError:
         raise
     except Exception as err:  # network, offline mode, authentication

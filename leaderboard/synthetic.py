@@ -25,6 +25,13 @@ from benchmark.results import (
     RunRecord,
     TaskRecord,
     TaskResult,
+    result_key,
+)
+from benchmark.results.keys import (
+    config_sha256,
+    model_key_fields,
+    probes_key_fields,
+    task_key_fields,
 )
 
 LANGUAGES = ["en_us", "de_de", "es_419", "ru_ru", "hi_in", "cmn_hans_cn"]
@@ -79,7 +86,6 @@ def synthetic_result(
     languages = list(languages or config.get("probes", {}).get("languages") or LANGUAGES)
     modalities = list(config.get("modalities") or ["text"])
     started = started or datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=seed)
-    key = _sha(model, revision, settings, init, config)
     model_record = ModelRecord(
         id=model,
         revision=revision,
@@ -97,14 +103,16 @@ def synthetic_result(
         version=config.get("version", 1),
         kind=config.get("kind", config["name"]),
         config=config,
-        config_sha256=_sha(config),
+        config_sha256=config_sha256(config),
     )
     run = RunRecord(
         started=started.isoformat(),
         seconds_total=1.0,
         command=f"interlingua run --model {model} --tasks {config['name']}",
     )
-    common = {"key": key, "task": task, "model": model_record, "run": run}
+    # the key the content gives, as every reader checks it (benchmark.results.keys)
+    keyed = model_key_fields(model_record), task_key_fields(task)
+    common = {"key": result_key(*keyed, {}), "task": task, "model": model_record, "run": run}
     missing = [m for m in modalities if m not in model_modalities]
     if missing:
         reason = (
@@ -196,6 +204,7 @@ def synthetic_result(
         n=config.get("probes", {}).get("n") or 200,
         ids_sha256=_sha("ids", languages),
     )
+    common["key"] = result_key(*keyed, probes_key_fields(probes))
     return TaskResult(
         status="ok",
         probes=probes,

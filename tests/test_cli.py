@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from benchmark.cli import main
 from benchmark.taskfiles import task_files
 
@@ -71,3 +73,22 @@ def test_models_list_names_every_family(capsys):
 def test_results_list_without_results_is_an_error(capsys, tmp_path):
     assert main(["results", "list", "--output", str(tmp_path)]) == 2
     assert "no results under" in capsys.readouterr().err
+
+
+def test_a_bug_is_not_reported_as_bad_input(monkeypatch, capsys):
+    """An exception no check foresaw is the program's fault: its own exit code and one line
+    asking for a report; `--debug` shows the traceback. A user's fault stays exit 2."""
+    from benchmark.errors import EXIT_BUG
+
+    def broken(opts):
+        raise ValueError("an invariant broke\nsecond line")
+
+    monkeypatch.setattr("benchmark.runner.run", broken)
+    assert main(["run", "--model", "x"]) == EXIT_BUG == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: internal error (ValueError: an invariant broke); please report")
+    assert "`--debug`" in err
+    with pytest.raises(ValueError, match="an invariant broke"):
+        main(["--debug", "run", "--model", "x"])
+    assert main(["probes", "show", "no-such-set"]) == 2  # a user's fault: bad input, not a bug

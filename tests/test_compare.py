@@ -12,7 +12,8 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.compare import CompareOptions, Tolerances, compare_folders, intervals_say_real
-from benchmark.results import MainScore, read_result, result_path, write_result
+from benchmark.results import MainScore, TaskResult, read_result, result_path, write_result
+from benchmark.results.keys import config_sha256, content_key
 from leaderboard.synthetic import synthetic_result, task_config
 
 TASKS = [
@@ -37,6 +38,12 @@ def edit(path: Path, change) -> None:
     data = json.loads(path.read_text())
     change(data)
     path.write_text(json.dumps(data))
+
+
+def rekey(data: dict) -> None:
+    """What a run of the edited config would have written: its hash and key follow the content."""
+    data["task"]["config_sha256"] = config_sha256(data["task"]["config"])
+    data["key"] = content_key(TaskResult(**data))
 
 
 @pytest.fixture
@@ -144,7 +151,7 @@ def test_config_difference_is_said(folders, capsys):
 
     def change_k(data):
         data["task"]["config"]["metric"]["svcca_k"] = 5
-        data["task"]["config_sha256"] = "0" * 64
+        rekey(data)
 
     edit(result_file(cand, "org__a", "gap_text"), change_k)
     code, out = run_cli(capsys, base, cand)

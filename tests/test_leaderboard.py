@@ -198,10 +198,11 @@ def test_any_kind_appears_without_board_changes(tmp_path):
 def test_duplicates_newest_wins_and_is_logged(tmp_path, capsys):
     config = TASKS[0]
     old = synthetic_result("org/m", config, started=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    # another run of the same model and task (other probe items, so another key)
+    other = {**config, "probes": {**config["probes"], "n": 100}}
     new = synthetic_result(
-        "org/m", config, seed=5, started=datetime(2026, 3, 1, tzinfo=timezone.utc)
+        "org/m", other, seed=5, started=datetime(2026, 3, 1, tzinfo=timezone.utc)
     )
-    new = new.model_copy(update={"key": "f" * 64})  # another run of the same model and task
     put(tmp_path / "results", old)
     put(tmp_path / "results", new)
     code = main(

@@ -103,7 +103,9 @@ def test_overrides_apply_before_validation_and_change_the_hash(tmp_path):
     changed = load_task(path, {"metric.svcca_k": 3, "probes.n": 12})
     assert changed.metric["svcca_k"] == 3 and changed.probes.n == 12
     assert changed.config_hash() != base.config_hash()
-    with pytest.raises(ConfigError, match=r"--task-setting metric.svcca_k: field `metric.svcca_k`"):
+    with pytest.raises(
+        ConfigError, match=r"^--task-setting metric.svcca_k=0: field `metric.svcca_k`"
+    ):
         load_task(path, {"metric.svcca_k": 0})
     with pytest.raises(ConfigError, match=r"field `metric.svcca_kk`: unknown field"):
         load_task(path, {"metric.svcca_kk": 3})

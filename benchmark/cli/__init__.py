@@ -3,6 +3,7 @@
 Each command group lives in its own module and adds its parser here. Expected failures (bad
 flags, files, items; a model that cannot be had) print one line and exit with a documented code
 (benchmark.errors, docs/errors.md); `--debug` shows the traceback. Ctrl-C exits quietly with 130.
+Any other exception is a bug, never the user's mistake: one line asking for a report, exit 70.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import sys
 
 from benchmark.cli import board, catalog, run_command
-from benchmark.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, InterlinguaError
+from benchmark.errors import EXIT_BUG, EXIT_INTERRUPTED, REPORT_TO, InterlinguaError
 
 GROUPS = (run_command, catalog, board)
 
@@ -46,10 +47,20 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
-    except (ValueError, KeyError, FileNotFoundError, OSError) as err:
-        # Bad input found deeper down (a probe file, a model folder): still one line.
+    except Exception as err:
+        # Every input a user can get wrong is checked and raised as an InterlinguaError: what
+        # reaches here is a bug, and saying "bad input" would send the user looking for one.
         if args.debug:
             raise
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        print(f"error: {internal_error(err)}", file=sys.stderr)
+        return EXIT_BUG
+
+
+def internal_error(err: BaseException) -> str:
+    """The one line for an unexpected exception: what it was, and where to report it."""
+    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    what = f"{type(err).__name__}: {first}" if first else type(err).__name__
+    return (
+        f"internal error ({what}); please report it at {REPORT_TO} with the command and "
+        "`--debug` output"
+    )

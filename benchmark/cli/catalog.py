@@ -87,9 +87,10 @@ def cmd_tasks_validate(args: argparse.Namespace) -> int:
             )
             probes = load_probes(spec)
             get_kind(config.kind).check_probes(config, config.params, probes)
-        except (UsageError, ValueError) as err:
+        except UsageError as err:
             failures += 1
-            print(f"{path}: {err}", file=sys.stderr)
+            text = str(err)
+            print(text if text.startswith(str(path)) else f"{path}: {text}", file=sys.stderr)
         else:
             print(
                 f"ok  {path} ({config.name} v{config.version}, kind {config.kind}, "
@@ -144,19 +145,16 @@ def cmd_models_list(args: argparse.Namespace) -> int:
 
 
 def _results(folder: Path):
-    from benchmark.results import iter_result_files, read_result
+    """Every result file under `folder` that can be vouched for; the others are named on stderr
+    with the reason (benchmark.result_sets: the leaderboard reads the same way)."""
+    from benchmark.result_sets import read_result_files
 
-    if not folder.is_dir():
-        raise UsageError(f"--output {folder}: no such results folder")
-    found = []
-    for path in iter_result_files(folder):
-        try:
-            found.append((path, read_result(path)))
-        except UsageError as err:
-            print(f"skipped: {err}", file=sys.stderr)
-    if not found:
+    files = read_result_files(folder, "--output")
+    for line in files.log:
+        print(line, file=sys.stderr)
+    if not files.found:
         raise UsageError(f"no results under {folder}; write some with `interlingua run`")
-    return found
+    return files.found
 
 
 def cmd_results_list(args: argparse.Namespace) -> int:
@@ -175,8 +173,14 @@ def cmd_results_list(args: argparse.Namespace) -> int:
 
 
 def cmd_results_show(args: argparse.Namespace) -> int:
+    """A result file (checked as every reader checks it: an invalid one is refused, exit 2), or
+    the one result under --output whose key starts with the text given."""
+    from benchmark.result_sets import read_checked
+
     path = Path(args.what)
-    if not path.is_file():
+    if path.is_file():
+        read_checked(path)
+    else:
         matches = [p for p, r in _results(args.output) if r.key.startswith(args.what)]
         if len(matches) != 1:
             raise UsageError(

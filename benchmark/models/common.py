@@ -39,6 +39,8 @@ def check_common(family: str, key: str, value: Any) -> None:
             f"{where}: device_map must be one of {', '.join(DEVICE_MAPS)} or a "
             f"{{module: device}} mapping, got {value!r}"
         )
+    if key == "dtype" and value not in DTYPES:
+        raise UsageError(f"{where}: dtype must be one of {', '.join(DTYPES)}, got {value!r}")
     if key == "pooling" and value not in POOLINGS:
         raise UsageError(f"{where}: pooling must be one of {', '.join(POOLINGS)}, got {value!r}")
     if key == "stacks" and not (
@@ -88,6 +90,8 @@ def merge_settings(family: str, defaults: dict[str, Any], given: dict | None) ->
                 f"{family} adapter settings: {key!r} must be a {type(default).__name__} "
                 f"(default {default!r}), got {value!r}"
             )
+        if (key in COMMON_SETTINGS or key == "dtype") and value is not None:
+            check_common(family, key, value)  # before any work, not when the model loads
         merged[key] = value
     return merged
 
@@ -112,7 +116,7 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 def torch_dtype(family: str, name: str) -> torch.dtype:
     """The `dtype` setting as a torch dtype (the model is loaded and run in it)."""
     if name not in DTYPES:
-        raise ValueError(
+        raise UsageError(
             f"{family} adapter settings: dtype must be one of {', '.join(DTYPES)}, got {name!r}"
         )
     return DTYPES[name]

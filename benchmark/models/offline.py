@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from benchmark.errors import ModelUnavailableError
+from benchmark.errors import ModelUnavailableError, UsageError
 from benchmark.models.offline_assets import OFFLINE_ASSETS, ensure_offline_asset
 from benchmark.models.resolved import WEIGHT_FILES, ResolvedModel, weights_sha256
 
@@ -41,9 +41,9 @@ def hub_timeout() -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{HUB_TIMEOUT_ENV}={raw!r}: expected a number of seconds") from None
+        raise UsageError(f"{HUB_TIMEOUT_ENV}={raw!r}: expected a number of seconds") from None
     if value <= 0:
-        raise ValueError(f"{HUB_TIMEOUT_ENV}={raw!r}: must be positive")
+        raise UsageError(f"{HUB_TIMEOUT_ENV}={raw!r}: must be positive")
     return value
 
 

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.errors import ModelUnavailableError
+
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
 SHARD_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 
@@ -56,9 +58,15 @@ def weights_sha256(model_dir: Path) -> str | None:
     for name in SHARD_INDEXES:
         index = model_dir / name
         if index.is_file():
-            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-            h = hashlib.sha256(bytes.fromhex(sha256_file(index)))
-            for shard in shards:
-                h.update(bytes.fromhex(sha256_file(model_dir / shard)))
+            try:
+                shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+                h = hashlib.sha256(bytes.fromhex(sha256_file(index)))
+                for shard in shards:
+                    h.update(bytes.fromhex(sha256_file(model_dir / shard)))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+                raise ModelUnavailableError(
+                    f"{index}: a damaged shard index, or a shard it lists is missing "
+                    f"({type(err).__name__}: {err}); download the checkpoint again"
+                ) from None
             return h.hexdigest()
     return None

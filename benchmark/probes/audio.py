@@ -17,10 +17,12 @@ import pyarrow as pa
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from benchmark.errors import UsageError
+
 SAMPLE_RATE = 16_000
 
 
-class AudioDecodeError(ValueError):
+class AudioDecodeError(UsageError):
     """Audio bytes that are missing, empty or not decodable; the message names the item."""
 
 

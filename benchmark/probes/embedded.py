@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from benchmark.errors import close_matches
+from benchmark.errors import UsageError, close_matches
 from benchmark.probes.audio import AudioColumn
 from benchmark.probes.languages import check_languages
 from benchmark.probes.recordings import parquet_audio_paths, recordings_frame
@@ -25,7 +25,7 @@ CARD = "card.json"
 CARD_FIELDS = ("name", "revision", "license", "languages")
 
 
-class UnknownProbeSetError(ValueError):
+class UnknownProbeSetError(UsageError):
     """A probe source that is neither an embedded set, "fleurs", nor an existing path."""
 
 
@@ -55,14 +55,14 @@ def read_card(directory: Path) -> dict:
         card = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UnknownProbeSetError(f"{path}: no {CARD}; a probe set dir needs one.") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err}).") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"{path}: not valid JSON ({err}).") from err
     missing = [f for f in CARD_FIELDS if f not in card]
     if missing:
-        raise ValueError(f"{path}: missing field(s) {missing}; a card needs {list(CARD_FIELDS)}.")
+        raise UsageError(f"{path}: missing field(s) {missing}; a card needs {list(CARD_FIELDS)}.")
     langs = card["languages"]
     if not isinstance(langs, list) or not all(isinstance(x, dict) and "code" in x for x in langs):
-        raise ValueError(
+        raise UsageError(
             f"{path}: `languages` must be a list of objects with a `code` (FLEURS code)."
         )
     return card
@@ -96,7 +96,7 @@ def embedded_recordings(directory: Path, spec: ProbeSpec) -> Recordings:
     check_languages(codes, where=f"{directory / CARD} `languages`")
     stray = sorted({p.stem for p in directory.glob("*.parquet")} - set(codes))
     if stray:
-        raise ValueError(
+        raise UsageError(
             f"{directory}: Parquet file(s) for {stray} that {CARD} does not list; list them in "
             "the card or remove the files."
         )
@@ -109,9 +109,12 @@ def embedded_recordings(directory: Path, spec: ProbeSpec) -> Recordings:
     for i, code in enumerate(langs):
         file = directory / f"{code}.parquet"
         if not file.is_file():
-            raise ValueError(f"{file}: missing; {directory / CARD} lists {code!r}.")
-        schema = pq.read_schema(file)
-        table = pq.read_table(file, columns=[c for c in schema.names if c != "audio"])
+            raise UsageError(f"{file}: missing; {directory / CARD} lists {code!r}.")
+        try:
+            schema = pq.read_schema(file)
+            table = pq.read_table(file, columns=[c for c in schema.names if c != "audio"])
+        except (OSError, ValueError) as err:  # pyarrow's errors for a damaged file
+            raise UsageError(f"{file}: not a readable Parquet file ({err}).") from None
         frame = recordings_frame(
             table,
             str(file),
@@ -122,7 +125,7 @@ def embedded_recordings(directory: Path, spec: ProbeSpec) -> Recordings:
         )
         wrong = sorted(set(frame["lang_code"]) - {code})
         if wrong:
-            raise ValueError(f"{file}: rows with lang_code {wrong}; this file holds {code!r} only.")
+            raise UsageError(f"{file}: rows with lang_code {wrong}; this file holds {code!r} only.")
         frames.append(frame)
         columns.append(AudioColumn(str(file), lambda f=file: pq.read_table(f, columns=["audio"])))
     frame = pd.concat(frames, ignore_index=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.errors import UsageError
 from benchmark.probes.audio import SAMPLE_RATE, AudioColumn
 from benchmark.probes.languages import FLEURS_CODES, LANGUAGES, check_languages
 from benchmark.probes.recordings import audio_paths_of, content_hash, recordings_frame
@@ -69,12 +70,12 @@ def load_config(repo: str, config: str, split: str, revision: str | None):
 def fleurs_recordings(spec: ProbeSpec) -> Recordings:
     repo = spec.repo
     if spec.split not in SPLITS:
-        raise ValueError(f"FLEURS split {spec.split!r} does not exist; FLEURS has {list(SPLITS)}.")
+        raise UsageError(f"FLEURS split {spec.split!r} does not exist; FLEURS has {list(SPLITS)}.")
     if is_local(repo):
         root = Path(repo).expanduser().resolve()
         available = local_configs(root, spec.split)
         if not available:
-            raise ValueError(
+            raise UsageError(
                 f"{root}: no `<config>/{spec.split}/*.parquet` files. A local FLEURS copy mirrors the "
                 f"Hub's Parquet branch ({PARQUET_REF}), e.g. {root}/en_us/{spec.split}/0000.parquet."
             )
@@ -101,7 +102,7 @@ def fleurs_recordings(spec: ProbeSpec) -> Recordings:
         if ds._indices is not None:
             ds = ds.flatten_indices()
         if len(ds) == 0:
-            raise ValueError(f"{source}: no rows.")
+            raise UsageError(f"{source}: no rows.")
         table = ds.data.table
         has_audio = "audio" in table.column_names
         frame = recordings_frame(
@@ -113,7 +114,7 @@ def fleurs_recordings(spec: ProbeSpec) -> Recordings:
             lang_code=code,
         )
         if "num_samples" not in frame.columns:
-            raise ValueError(f"{source}: no `num_samples` column; is this FLEURS?")
+            raise UsageError(f"{source}: no `num_samples` column; is this FLEURS?")
         frame["duration_s"] = frame["num_samples"] / SAMPLE_RATE  # FLEURS audio is 16 kHz
         frame["speaker"] = ""
         frame["reading"] = 0

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from benchmark.errors import close_matches
+from benchmark.errors import UsageError, close_matches
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ _CHARACTER_SCRIPTS = {"Hans", "Hant", "Jpan"}
 _WORD_SEPARATORS = re.compile(r"[\s\u1361-\u1368\u200b]+")
 
 
-class UnknownLanguageError(ValueError):
+class UnknownLanguageError(UsageError):
     """A language code that is not a FLEURS config, or not available in the chosen probe set."""
 
 

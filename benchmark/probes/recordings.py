@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from benchmark.errors import UsageError
 from benchmark.probes.languages import FLEURS_CODES
 from benchmark.probes.schema import COLUMNS
 
@@ -41,7 +42,7 @@ def recordings_frame(
     present = meta.column_names + (["audio"] if has_audio else [])
     missing = [c for c in REQUIRED_COLUMNS if c not in present]
     if missing:
-        raise ValueError(
+        raise UsageError(
             f"{source}: missing column(s) {missing}; probe data needs {list(REQUIRED_COLUMNS)} "
             f"(FLEURS schema, see benchmark/probes/schema.py). Columns present: {present}."
         )
@@ -72,7 +73,7 @@ def _languages_of(frame, source, lang_code, lang_names) -> list[str]:
         ids = frame["lang_id"].astype(int)
         if ids.min() >= 0 and ids.max() < len(names):
             return [names[i] for i in ids]
-    raise ValueError(
+    raise UsageError(
         f"{source}: cannot tell the language of its rows. Add a `lang_code` column with FLEURS codes "
         "(e.g. 'en_us'), name the file `<lang_code>.parquet`, or give `lang_id` as FLEURS's index."
     )

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from benchmark.errors import UsageError
 from benchmark.probes.audio import SAMPLE_RATE, AudioDecodeError, audio_info
 from benchmark.probes.languages import LANGUAGES, check_languages, count_words
 from benchmark.probes.schema import COLUMNS
@@ -45,7 +46,7 @@ def select(rec: Recordings, spec: ProbeSpec) -> ProbeSet:
         skipped = undecodable
         shared = [i for i in shared if i not in bad_ids]
         if not shared:
-            raise ValueError(f"{rec.name}: no item left once undecodable audio is skipped.")
+            raise UsageError(f"{rec.name}: no item left once undecodable audio is skipped.")
     ids = sample_ids(shared, spec.n, spec.seed, f"{rec.name} ({', '.join(langs)})")
     frame = frame[frame["id"].isin(ids)]
     frame = frame.sort_values(["lang_code", "id"]).reset_index(drop=True)
@@ -98,7 +99,7 @@ def _items(frame: pd.DataFrame) -> str:
 def _pick_reading(frame, spec, langs, name):
     if "reading" not in frame.columns:
         if spec.reading != 0:
-            raise ValueError(
+            raise UsageError(
                 f"{name}: has one reading per item (reading 0); got reading={spec.reading}."
             )
         return frame.assign(reading=0), langs
@@ -107,7 +108,7 @@ def _pick_reading(frame, spec, langs, name):
     lacking = [c for c in langs if spec.reading not in have.get(c, [])]
     if lacking and spec.languages:
         detail = "; ".join(f"{c}: {have.get(c, [])}" for c in lacking)
-        raise ValueError(
+        raise UsageError(
             f"{name}: reading {spec.reading} is missing for {lacking} (readings present: {detail}). "
             "Choose another reading or drop these languages."
         )
@@ -120,7 +121,7 @@ def _pick_reading(frame, spec, langs, name):
         )
         langs = [c for c in langs if c not in lacking]
         if not langs:
-            raise ValueError(f"{name}: no language has reading {spec.reading}.")
+            raise UsageError(f"{name}: no language has reading {spec.reading}.")
     return frame[frame["reading"] == spec.reading], langs
 
 
@@ -146,7 +147,7 @@ def _one_per_item(frame, rule, name):
     if rule == "error":
         bad = frame[dup].sort_values(["lang_code", "id"]).head(6)
         items = _items(bad)
-        raise ValueError(
+        raise UsageError(
             f"{name}: several rows for the same (language, id, reading): {items}. Each item must "
             "appear once per reading; give extra voices their own `reading` number."
         )
@@ -161,7 +162,7 @@ def _check_texts(frame, name):
     if empty.any():
         bad = frame[empty].head(6)
         items = _items(bad)
-        raise ValueError(
+        raise UsageError(
             f"{name}: no text (empty `raw_transcription`) for {items} ({int(empty.sum())} in all)."
         )
 
@@ -175,7 +176,7 @@ def _shared_ids(frame, langs, rule, name):
             missing = sorted(union - per_lang[c])
             if missing:
                 others = [o for o in langs if missing[0] in per_lang[o]]
-                raise ValueError(
+                raise UsageError(
                     f"{name}: ids differ across languages: {c} ({files.get(c, 'no rows')}) lacks "
                     f"id(s) {missing[:10]}{' ...' if len(missing) > 10 else ''} that "
                     f"{', '.join(others[:5])} ({files.get(others[0])}) has. Every language of an "
@@ -184,7 +185,7 @@ def _shared_ids(frame, langs, rule, name):
     shared = sorted(set.intersection(*per_lang.values())) if per_lang else []
     if not shared:
         counts = ", ".join(f"{c}: {len(per_lang[c])}" for c in langs)
-        raise ValueError(
+        raise UsageError(
             f"{name}: no sentence id is shared by all of {langs} (ids per language: {counts})."
         )
     dropped = {c: len(per_lang[c]) - len(shared) for c in langs if len(per_lang[c]) > len(shared)}
@@ -201,9 +202,9 @@ def sample_ids(ids: Sequence[int], n: int | None, seed: int, what: str = "probe 
     if n is None:
         return ids
     if n < 1:
-        raise ValueError(f"{what}: n must be at least 1, got {n}.")
+        raise UsageError(f"{what}: n must be at least 1, got {n}.")
     if n > len(ids):
-        raise ValueError(
+        raise UsageError(
             f"{what}: n={n} asked for, but only {len(ids)} sentence ids are available in every "
             f"language. Use n <= {len(ids)} (or n: null for all), or fewer languages."
         )
@@ -252,7 +253,7 @@ def _fill(frame: pd.DataFrame, rec: Recordings) -> tuple[pd.DataFrame, list[str]
         undecodable = _durations_from_headers(frame, rec)
     bad = frame[frame["duration_s"] <= 0]
     if len(bad):
-        raise ValueError(f"{rec.name}: empty audio (duration 0) for {_items(bad.head(6))}.")
+        raise UsageError(f"{rec.name}: empty audio (duration 0) for {_items(bad.head(6))}.")
     for col in ("id", "num_samples", "gender", "lang_id", "reading", "n_chars", "n_words"):
         frame[col] = frame[col].astype(np.int64)
     frame["duration_s"] = frame["duration_s"].astype(np.float64)

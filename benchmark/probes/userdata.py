@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from benchmark.errors import UsageError
 from benchmark.probes.audio import AudioColumn
 from benchmark.probes.languages import LANGUAGES, check_languages
 from benchmark.probes.recordings import (
@@ -31,7 +32,7 @@ def user_recordings(path: Path, spec: ProbeSpec) -> Recordings:
         return _saved_dataset(path, spec)
     if path.is_file():
         if path.suffix != ".parquet":
-            raise ValueError(
+            raise UsageError(
                 f"{path}: not a Parquet file. A probe source is an embedded set name, 'fleurs', a "
                 "Parquet file, a dir of Parquet files, or a `save_to_disk` dataset dir."
             )
@@ -39,14 +40,14 @@ def user_recordings(path: Path, spec: ProbeSpec) -> Recordings:
     else:
         files = sorted(path.glob("*.parquet"))
         if not files and any(path.glob("*/*/*.parquet")):
-            raise ValueError(
+            raise UsageError(
                 f"{path}: laid out like FLEURS's Parquet branch (<config>/<split>/*.parquet); load it "
                 f"with source: fleurs, repo: {path} (and split:), so one split is read."
             )
         files = files or sorted(path.rglob("*.parquet"))
         root = path
         if not files:
-            raise ValueError(
+            raise UsageError(
                 f"{path}: no Parquet files in this dir (nor a `save_to_disk` dataset: no state.json "
                 "or dataset_dict.json)."
             )
@@ -54,10 +55,10 @@ def user_recordings(path: Path, spec: ProbeSpec) -> Recordings:
     for i, file in enumerate(files):
         try:
             schema = pq.read_schema(file)
+            names = [c for c in schema.names if c != "audio"]
+            table = pq.read_table(file, columns=names)
         except Exception as err:
-            raise ValueError(f"{file}: not a readable Parquet file ({err}).") from err
-        names = [c for c in schema.names if c != "audio"]
-        table = pq.read_table(file, columns=names)
+            raise UsageError(f"{file}: not a readable Parquet file ({err}).") from err
         audio_paths = parquet_audio_paths(file, schema)
         stem = file.stem if file.stem in LANGUAGES else None
         frame = recordings_frame(
@@ -93,7 +94,7 @@ def _saved_dataset(path: Path, spec: ProbeSpec) -> Recordings:
     loaded = datasets.load_from_disk(str(path))
     if isinstance(loaded, datasets.DatasetDict):
         if spec.split not in loaded:
-            raise ValueError(
+            raise UsageError(
                 f"{path}: no split {spec.split!r} in this saved DatasetDict; it has {list(loaded)}."
             )
         loaded = loaded[spec.split]

@@ -29,6 +29,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from benchmark.errors import UsageError
 from benchmark.fileio import atomic_save
 from benchmark.representations.extract import Representations
 from benchmark.representations.words import WordRepresentations
@@ -161,5 +162,5 @@ def memory_budget() -> int:
     try:
         mb = float(raw) if raw else DEFAULT_MEMORY_MB
     except ValueError:
-        raise ValueError(f"{MEMORY_ENV}={raw!r}: expected a number of megabytes") from None
+        raise UsageError(f"{MEMORY_ENV}={raw!r}: expected a number of megabytes") from None
     return int(mb * 2**20)

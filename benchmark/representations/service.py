@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.core import Modality
+from benchmark.errors import UsageError
 from benchmark.models.base import ModelAdapter
 from benchmark.probes import ProbeSet
 from benchmark.representations.cache import LruBytes, RepresentationCache, cache_key, memory_budget
@@ -254,7 +255,7 @@ def select_layers(reps, layers: str | list[str]):
         return reps
     unknown = [name for name in layers if name not in reps.layers]
     if unknown:
-        raise ValueError(
+        raise UsageError(
             f"Unknown layer(s) {unknown} in the task's `layers`; this model has {reps.layers}."
         )
     index = [reps.layers.index(name) for name in layers]

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from benchmark.errors import UsageError
 from benchmark.fileio import atomic_write_text, inside
+from benchmark.results.keys import key_problem
 from benchmark.results.schema import SCHEMA_VERSION, TaskResult
 
 _VERSION = re.compile(r'"schema_version"\s*:\s*"([^"]*)"')
@@ -63,7 +64,11 @@ def error_path(path: Path) -> Path:
 
 
 def write_result(path: Path, result: TaskResult) -> Path:
-    """Write `result` at `path` (an error result goes beside it, never over it)."""
+    """Write `result` at `path` (an error result goes beside it, never over it). A result whose key
+    is not the key of its content would be refused by every reader: writing one is a bug."""
+    problem = key_problem(result)
+    if problem is not None:
+        raise ValueError(f"refusing to write {path}: {problem}")
     target = error_path(path) if result.status == "error" else path
     data = _finite(result.model_dump(mode="json"))
     text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -82,14 +87,17 @@ def _finite(value):
 
 
 def finished_result(path: Path, key: str) -> TaskResult | None:
-    """The result already at `path` for `key`, if it finished (ok or not applicable)."""
+    """The result already at `path` for `key`, if it finished (ok or not applicable) and its
+    content still gives that key (an edited file is recomputed and replaced)."""
     if not path.is_file():
         return None
     try:
         previous = read_result(path)
     except UsageError:
         return None  # unreadable or another schema: recomputed and replaced
-    return previous if previous.key == key and previous.status != "error" else None
+    if previous.key != key or previous.status == "error" or key_problem(previous) is not None:
+        return None
+    return previous
 
 
 def read_result(path: Path) -> TaskResult:
@@ -98,7 +106,7 @@ def read_result(path: Path) -> TaskResult:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as err:
+    except (OSError, UnicodeDecodeError) as err:
         raise UsageError(f"{path}: not a readable result file ({err})") from None
     head = _VERSION.search(text[:200])
     if head and head.group(1) == SCHEMA_VERSION:  # the fast path: validate the JSON text directly

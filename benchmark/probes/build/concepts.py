@@ -26,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmark.errors import UsageError
 from benchmark.probes.build import espeak, write
 from benchmark.probes.build.voices import (
     READING_VARIANTS,
@@ -40,11 +41,11 @@ SOURCES = Path(__file__).resolve().parent.parent / "sources" / "concepts"
 UNSPACED_SCRIPTS = {"Hans", "Hant", "Thai", "Khmr", "Laoo", "Mymr"}
 
 
-class ConceptSourceError(ValueError):
+class ConceptSourceError(UsageError):
     """A problem in a concepts YAML file; the message names file, sentence id, language and label."""
 
 
-class SpanError(ValueError):
+class SpanError(UsageError):
     """A labelled word that no espeak-ng word event covers."""
 
 

@@ -18,6 +18,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import resample_poly
 
+from benchmark.errors import UsageError
+
 TARGET_RATE = 16_000
 
 # speak_lib.h constants
@@ -71,7 +73,7 @@ class Synthesis:
         return len(self.waveform) / self.sample_rate
 
 
-class EspeakError(RuntimeError):
+class EspeakError(UsageError):
     pass
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from benchmark.errors import UsageError
 from benchmark.probes.build import espeak, write
 from benchmark.probes.build.voices import check_voice, language, speech_text
 
@@ -26,7 +27,7 @@ N_ARTICLES = 30
 N_PARAGRAPHS = 50
 
 
-class UDHRError(ValueError):
+class UDHRError(UsageError):
     pass
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from benchmark.errors import UsageError
 from benchmark.probes.languages import count_words, get_language
 
 
@@ -157,7 +158,7 @@ MAX_S_PER_CHAR = {"syllabic": 0.35, "alphabetic": 0.15}
 MAX_SWITCHES_PER_WORD = 0.05
 
 
-class VoiceCheckError(ValueError):
+class VoiceCheckError(UsageError):
     pass
 
 
