@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 BUILTIN = (
     "benchmark.kinds.gaps",
+    "benchmark.kinds.cross_modal_gap",
     "benchmark.kinds.retrieval",
     "benchmark.kinds.concepts",
     "benchmark.kinds.interventions",

@@ -28,7 +28,7 @@ from benchmark.config import StatsParams, TaskConfig
 from benchmark.errors import UsageError
 from benchmark.evaluation import Group, KindOutput, Measure, Series
 from benchmark.kinds import Kind, TaskContext, register_kind
-from benchmark.layers import LayerAxis, paired_axis
+from benchmark.layers import LayerAxis
 from benchmark.metrics import Decomposition, cka_from, decompose, pairwise_matrix
 from benchmark.metrics.decomposition import measure_bounds
 from benchmark.metrics.statistics import Estimate, mean_of
@@ -156,7 +156,7 @@ def residualize(x: np.ndarray, covariates: np.ndarray) -> np.ndarray:
     return x - design @ coef
 
 
-def _decompose_all(ctx: TaskContext, matrices: dict, rows=None) -> dict[tuple, Decomposition]:
+def decompose_all(ctx: TaskContext, matrices: dict, rows=None) -> dict[tuple, Decomposition]:
     """One decomposition per (modality, language) for a layer, reused by every pair; `rows`: the
     items the matrices hold (default: all)."""
     params: GapParams = ctx.params
@@ -180,7 +180,7 @@ def _rows(x: np.ndarray, rows) -> np.ndarray:
     return x if rows is None else x[rows]
 
 
-def _estimates(decomps: dict, pairs: list[tuple], measure: str, params: GapParams) -> dict:
+def pair_estimates(decomps: dict, pairs: list[tuple], measure: str, params: GapParams) -> dict:
     scored = pairwise_matrix(
         decomps,
         measure,
@@ -196,7 +196,7 @@ def _estimates(decomps: dict, pairs: list[tuple], measure: str, params: GapParam
     return {p: Estimate(s.score, s.null_draws, s.replicate_draws) for p, s in scored.items()}
 
 
-def _length_baseline(ctx: TaskContext, pairs: list[tuple]) -> float:
+def length_baseline(ctx: TaskContext, pairs: list[tuple]) -> float:
     """What length alone gives: linear CKA between the two sides' length features (log duration
     for speech, log characters and words for text), averaged over the pairs."""
     features = {
@@ -206,15 +206,15 @@ def _length_baseline(ctx: TaskContext, pairs: list[tuple]) -> float:
     return float(np.mean([cka_from(features[a], features[b]) for a, b in pairs]))
 
 
-def _measure(name: str, params: GapParams) -> Measure:
+def gap_measure(name: str, params: GapParams) -> Measure:
     return Measure(name, bounds=measure_bounds(name, params.cka_debiased))
 
 
-def _baselines(measure: str, value: float) -> dict[str, float]:
+def length_baselines(measure: str, value: float) -> dict[str, float]:
     return {"length_only_cka": value} if measure == "cka" else {}
 
 
-def _matrix(measure, group, layer, rows, cols, values: dict) -> Matrix:
+def pair_matrix(measure, group, layer, rows, cols, values: dict) -> Matrix:
     return Matrix(
         name=f"{measure}/{group}/{layer}",
         measure=measure,
@@ -226,7 +226,7 @@ def _matrix(measure, group, layer, rows, cols, values: dict) -> Matrix:
     )
 
 
-def _svcca_k(ctx: TaskContext) -> dict:
+def svcca_k_record(ctx: TaskContext) -> dict:
     params: GapParams = ctx.params
     return {
         "rule": "fixed" if params.svcca_k is not None else "variance",
@@ -237,7 +237,7 @@ def _svcca_k(ctx: TaskContext) -> dict:
     }
 
 
-def _notes(params: GapParams) -> list[str]:
+def gap_notes(params: GapParams) -> list[str]:
     return [
         "Scores are similarities in [0, 1]: higher = closer. Read each against its null "
         "(sentence pairing shuffled; null_q95 is its 95th percentile): a score near its null "
@@ -266,10 +266,10 @@ def _lexical(ctx: TaskContext, modality: str) -> bool:
 
 def _mean_estimates(ctx, matrices: dict, pairs: list[tuple], rows=None) -> dict:
     """Per measure, the mean over `pairs` of one layer's matrices, and every pair's estimate."""
-    decomps = _decompose_all(ctx, {k: _rows(x, rows) for k, x in matrices.items()}, rows)
+    decomps = decompose_all(ctx, {k: _rows(x, rows) for k, x in matrices.items()}, rows)
     out = {}
     for measure in ctx.params.measures:
-        ests = _estimates(decomps, pairs, measure, ctx.params)
+        ests = pair_estimates(decomps, pairs, measure, ctx.params)
         out[measure] = (mean_of(list(ests.values())), ests)
     return out
 
@@ -284,7 +284,7 @@ def _modality_series(ctx: TaskContext, modality: str, matrices: list, pair_detai
     layers = reps[languages[0]].layers
     keys = [(modality, lang) for lang in languages]
     pairs = [(a, b) for i, a in enumerate(keys) for b in keys[i + 1 :]]
-    baseline = _length_baseline(ctx, pairs)
+    baseline = length_baseline(ctx, pairs)
     by_measure: dict[str, list[Estimate]] = {m: [] for m in params.measures}
     controlled: dict[str, list[Estimate]] = {m: [] for m in params.measures}
     lexical = _lexical(ctx, modality)
@@ -301,7 +301,7 @@ def _modality_series(ctx: TaskContext, modality: str, matrices: list, pair_detai
             by_measure[measure].append(mean)
             values = {(a[1], b[1]): e.value for (a, b), e in ests.items()}
             values |= {(b, a): v for (a, b), v in values.items()}
-            matrices.append(_matrix(measure, modality, layer, languages, languages, values))
+            matrices.append(pair_matrix(measure, modality, layer, languages, languages, values))
             pair_details.setdefault(measure, {}).setdefault(modality, {})[layer] = {
                 f"{a[1]}|{b[1]}": round(e.value, 6) for (a, b), e in ests.items()
             }
@@ -311,13 +311,13 @@ def _modality_series(ctx: TaskContext, modality: str, matrices: list, pair_detai
     axis, group = LayerAxis.of(layers), Group.of(modality=modality)
     out = []
     for measure, ests in by_measure.items():
-        bases: dict = _baselines(measure, baseline)
+        bases: dict = length_baselines(measure, baseline)
         if lexical:
             bases["lexical_floor"] = [floor[measure][0]] * len(layers)
-        out.append(Series(group, _measure(measure, params), axis, ests, (modality,), bases))
+        out.append(Series(group, gap_measure(measure, params), axis, ests, (modality,), bases))
         if disjoint is not None:
             name = f"{measure}_lexical_controlled"
-            measure_ = dataclasses.replace(_measure(measure, params), name=name)
+            measure_ = dataclasses.replace(gap_measure(measure, params), name=name)
             out.append(Series(group, measure_, axis, controlled[measure], (modality,)))
     return out
 
@@ -333,7 +333,7 @@ def estimate_cross_lingual(ctx: TaskContext) -> KindOutput:
         for m in ctx.config.modalities
         if m not in ctx.modalities
     }
-    details = {"languages": languages, "pairs": pair_details, "svcca_k": _svcca_k(ctx)}
+    details = {"languages": languages, "pairs": pair_details, "svcca_k": svcca_k_record(ctx)}
     if "text" in ctx.modalities and params.lexical_floor:
         texts = {lang: ctx.probes.texts(lang) for lang in languages}
         details["lexical"] = {
@@ -350,103 +350,10 @@ def estimate_cross_lingual(ctx: TaskContext) -> KindOutput:
         len(ctx.probes.ids),
         matrices,
         details,
-        _notes(params),
+        gap_notes(params),
         missing=missing,
         null_method=NULL_METHOD,
     )
-
-
-# --- cross-modal gap ---------------------------------------------------------------------------
-
-
-def _cross_modal_pairs(languages: list[str]) -> dict[str, list[tuple]]:
-    groups = {
-        "same_language": [(("speech", lang), ("text", lang)) for lang in languages],
-        "cross_language": [
-            (("speech", a), ("text", b)) for a in languages for b in languages if a != b
-        ],
-        **{
-            f"within_{m}": [
-                ((m, a), (m, b)) for i, a in enumerate(languages) for b in languages[i + 1 :]
-            ]
-            for m in ("speech", "text")
-        },
-    }
-    return {g: pairs for g, pairs in groups.items() if pairs}
-
-
-def estimate_cross_modal(ctx: TaskContext) -> KindOutput:
-    params: GapParams = ctx.params
-    languages = list(ctx.probes.languages)
-    speech = {lang: ctx.reps.pooled(lang, "speech") for lang in languages}
-    text = {lang: ctx.reps.pooled(lang, "text") for lang in languages}
-    axis, aligned = paired_axis(
-        "speech", speech[languages[0]].layers, "text", text[languages[0]].layers
-    )
-    groups = _cross_modal_pairs(languages)
-    all_pairs = [p for pairs in groups.values() for p in pairs]
-    by_group = {m: {g: [] for g in groups} for m in params.measures}
-    matrices = []
-    for (speech_layer, text_layer), label in zip(aligned, axis.names, strict=True):
-        here = {("speech", lang): speech[lang].layer(speech_layer) for lang in languages}
-        here |= {("text", lang): text[lang].layer(text_layer) for lang in languages}
-        decomps = _decompose_all(ctx, here)
-        for measure in params.measures:
-            # one call for every group: each language's replicates are computed once
-            ests = _estimates(decomps, all_pairs, measure, params)
-            for g, pairs in groups.items():
-                by_group[measure][g].append(mean_of([ests[p] for p in pairs]))
-            values = {
-                (a[1], b[1]): e.value for (a, b), e in ests.items() if a[0] == "speech" != b[0]
-            }
-            matrices.append(_matrix(measure, "speech->text", label, languages, languages, values))
-    baselines = {g: _length_baseline(ctx, pairs) for g, pairs in groups.items()}
-    series = [
-        Series(
-            Group.of(pairs=g),
-            _measure(measure, params),
-            axis,
-            ests,
-            ("speech", "text") if not g.startswith("within_") else (g.removeprefix("within_"),),
-            _baselines(measure, baselines[g]),
-        )
-        for measure, per_group in by_group.items()
-        for g, ests in per_group.items()
-    ]
-    measure = ctx.config.main_score.measure
-    details = {
-        "languages": languages,
-        "aligned_layers": [list(pair) for pair in aligned],
-        "modality_vs_language_gap": _gap_comparison(by_group[measure], list(axis.names)),
-        "svcca_k": _svcca_k(ctx),
-    }
-    notes = _notes(params) + [
-        "Layers of the speech and text stacks are paired by relative depth (aligned_layers).",
-        "modality_vs_language_gap: per layer, 1 - same-language speech/text similarity (modality "
-        "gap) against 1 - mean within-modality cross-lingual similarity (language gap).",
-    ]
-    return KindOutput(
-        series, len(ctx.probes.ids), matrices, details, notes, null_method=NULL_METHOD
-    )
-
-
-def _gap_comparison(by_group: dict[str, list[Estimate]], labels: list[str]) -> list[dict]:
-    rows = []
-    for i, label in enumerate(labels):
-        within = [by_group[g][i].value for g in ("within_speech", "within_text") if g in by_group]
-        language_gap = 1 - float(np.mean(within)) if within else None
-        modality_gap = 1 - by_group["same_language"][i].value
-        rows.append(
-            {
-                "layer": label,
-                "modality_gap": modality_gap,
-                "language_gap": language_gap,
-                "modality_gap_exceeds_language_gap": None
-                if language_gap is None
-                else modality_gap > language_gap,
-            }
-        )
-    return rows
 
 
 register_kind(
@@ -457,20 +364,6 @@ register_kind(
         estimate=estimate_cross_lingual,
         default_group=default_group,
         needs="any",
-        version="2",
-        check_config=check_config,
-        check_probes=check_probes,
-        requests=requests,
-    )
-)
-register_kind(
-    Kind(
-        name="cross_modal_gap",
-        description="SVCCA/CKA between speech and text of the same sentences, per layer",
-        params=GapParams,
-        estimate=estimate_cross_modal,
-        default_group=default_group,
-        needs="all",
         version="2",
         check_config=check_config,
         check_probes=check_probes,
