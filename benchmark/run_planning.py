@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.config import TaskConfig
-from benchmark.errors import UsageError
+from benchmark.errors import NotApplicable, UsageError
 from benchmark.kinds import get_kind
 from benchmark.probes import ProbeSet, ProbeSpec, check_languages, load_recordings
 from benchmark.probes.embedded import embedded_names
@@ -51,6 +51,9 @@ class PlannedTask:
     probes_key: dict  # the probe items, as they enter the result key
     overrides: dict[str, Any] = field(default_factory=dict)
     adjustments: list[str] = field(default_factory=list)
+    # why the task cannot run on these probes, languages or sizes (only under `--tasks all`: a
+    # task the user named is an error instead); the run records a not_applicable result
+    not_applicable: str | None = None
 
 
 def check_options(opts: RunOptions) -> None:
@@ -122,7 +125,9 @@ def fit_to_probes(config: TaskConfig, opts: RunOptions) -> tuple[TaskConfig, lis
     if opts.probes is None:
         return config, []
     spec = probe_spec(config, opts)
-    recordings = load_recordings(spec)
+    # without --languages the task may take any of the set's languages: read them all; with it,
+    # only those asked for are read (a damaged file of another language cannot stop the run)
+    recordings = load_recordings(spec if opts.languages else _replace(spec, languages=None))
     languages = list(config.probes.languages or recordings.languages)
     adjustments = []
     if opts.languages is None:
@@ -153,7 +158,11 @@ def _replace(spec: ProbeSpec, **changes) -> ProbeSpec:
 
 
 def plan_tasks(opts: RunOptions, plan: ModelPlan | None = None) -> list[PlannedTask]:
+    """Every task of the run, checked against its probes before any model loads. Under
+    `--tasks all` a task that cannot run on the probes, languages or sizes given is planned as
+    not applicable, with the reason; a task the user named explicitly is an error."""
     overrides = task_overrides(opts)
+    named = opts.tasks != "all"
     loaded: dict[ProbeSpec, ProbeSet] = {}
     planned = []
     for config in load_tasks(opts.tasks, overrides):
@@ -172,10 +181,28 @@ def plan_tasks(opts: RunOptions, plan: ModelPlan | None = None) -> list[PlannedT
                 f"{undecodable[0]} Task {config.name!r} reads speech: fix the files, or pass "
                 "--skip-undecodable to leave those items out of every language"
             )
-        get_kind(config.kind).check_probes(config, config.params, probes)
+        config, fitted = fit_to_data(config, probes)
+        reason = None
+        try:
+            get_kind(config.kind).check_probes(config, config.params, probes)
+        except (UsageError, NotApplicable) as err:
+            if named:
+                raise UsageError(str(err)) from None
+            reason = f"cannot run on these probes: {err}"
+            log.warning("%s: not applicable (%s)", config.name, err)
         described = probes.describe()
         probes_key = {
             k: described[k] for k in ("name", "revision", "languages", "ids_sha256", "reading")
         }
-        planned.append(PlannedTask(config, probes, probes_key, overrides, adjustments))
+        task = PlannedTask(config, probes, probes_key, overrides, adjustments + fitted, reason)
+        planned.append(task)
     return planned
+
+
+def fit_to_data(config: TaskConfig, probes: ProbeSet) -> tuple[TaskConfig, list[str]]:
+    """Sizes that depend on the data (SVCCA k, clusters, targets), fitted by the kind's rule to
+    what the probes hold (benchmark.kinds `fit`); each change is a line the result records."""
+    params, lines = get_kind(config.kind).fit(config, config.params, probes)
+    for line in lines:
+        log.warning("%s: %s", config.name, line)
+    return (config.with_params(params) if lines else config), lines

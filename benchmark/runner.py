@@ -107,6 +107,8 @@ def run(opts: RunOptions) -> RunSummary:
             continue
         todo.append((task, key, path))
     for task, _, _ in todo:  # what every task will read: one pass per unit serves them all
+        if task.not_applicable:
+            continue
         kind, config = get_kind(task.config.kind), task.config
         modalities = applicable_modalities(task, plan)
         service.plan(task.probes, kind.requests(config, config.params, task.probes, modalities))
@@ -227,6 +229,8 @@ def run_task(
             **fields,
         )
 
+    if task.not_applicable:
+        return finish(status="not_applicable", reason=task.not_applicable)
     available = applicable_modalities(task, plan)
     if not available:
         needed = (

@@ -278,7 +278,10 @@ def test_bad_flags_fail_before_the_model_loads(
         "--probes": (["--probes", str(tmp_path / "nowhere")], 2),
         "--device cuda": (["--device", "cuda"], 2),
         "--output": (["--output", str(blocked / "sub")], 2),
-        "metric.svcca_k=4 needs n >= 16": (["--limit", "12"], 2),
+        "half-sample intervals (ci_method: subsample) need n >= 8": (
+            ["--limit", "6", "--tasks", "cross_lingual_gap_text"],  # named: an error
+            2,
+        ),
         "cross_lingual_gapp": (["--tasks", "cross_lingual_gapp"], 2),
         "--tasks selects no task": (["--tasks", ","], 2),
     }
@@ -295,7 +298,7 @@ def test_bad_flags_fail_before_the_model_loads(
 
 
 def test_the_advice_in_an_error_works(tiny_models, tasks_dir, tmp_path, capsys):
-    flags = ["--tasks", "cross_lingual_gap_text", "--limit", "12", "--no-progress"]
+    flags = ["--tasks", "cross_lingual_gap_text", "--limit", "6", "--no-progress"]
     args = ["run", "--model", str(tiny_models["bert"]), "--output", str(tmp_path / "o"), *flags]
     args += ["--cache-dir", str(tmp_path / "cache")]
     assert main(args) == 2
@@ -410,3 +413,72 @@ def test_pooled_and_word_level_vectors_come_from_one_pass(
         summary = run(options(tiny_models["bert"], tmp_path, tasks=order, **where))
         assert summary.failed == [], summary.results
         assert sorted(passes) == sorted((lang, "text") for lang in LANGS), order
+
+
+# --- `--tasks all` runs what applies (issue 21) ----------------------------------------------------
+
+SMALL = ["--task-setting", "metric.n_null=10", "--task-setting", "metric.n_resamples=10"]
+
+
+def _all_tasks(model, tmp_path, *flags) -> dict:
+    """Run every shipped task; the result (or not-applicable record) of each, by task name."""
+    from benchmark.taskfiles import task_files
+
+    out = tmp_path / "out"
+    args = ["run", "--model", str(model), "--tasks", "all", "--output", str(out)]
+    args += ["--cache-dir", str(tmp_path / "cache"), "--no-progress", *SMALL, *flags]
+    assert main(args) == 0
+    results = {read_result(p).task.name: read_result(p) for p in iter_result_files(out)}
+    assert set(results) == set(task_files())  # a record for every task
+    return results
+
+
+def test_all_tasks_with_few_languages_and_sentences_record_what_cannot_run(tiny_models, tmp_path):
+    results = _all_tasks(
+        tiny_models["bert"], tmp_path, "--languages", "en_us,de_de", "--limit", "20"
+    )
+    assert all(r.status in ("ok", "not_applicable") for r in results.values())
+    words = results["concept_words_text"]
+    assert words.status == "ok" and any("metric.clusters" in a for a in words.task.adjustments)
+    gap = results["cross_lingual_gap_text"]
+    assert gap.status == "ok" and gap.task.config["metric"]["svcca_k"] == 5  # 20 / 4
+    iv = results["intervention_cross_lingual_text"]
+    assert iv.status == "not_applicable" and "cannot run on these probes" in iv.reason
+
+
+def test_all_tasks_on_a_folder_without_categories_or_words(tiny_models, tmp_path):
+    from benchmark.probes import ProbeSpec, load_probes
+
+    folder = tmp_path / "fleurs-like"
+    folder.mkdir()
+    langs = ["en_us", "de_de", "fr_fr", "es_419", "ru_ru"]
+    source = load_probes(ProbeSpec(source="concepts", languages=tuple(langs), n=40))
+    for lang in langs:
+        rows = source.frame[source.frame["lang_code"] == lang].copy()
+        rows = rows.drop(columns=["category", "words"])
+        rows["audio"] = source.encoded_audio(lang)
+        rows.to_parquet(folder / f"{lang}.parquet")
+    # (--limit: k = n / 4 = 6 fits the tiny model's rank of 8)
+    results = _all_tasks(tiny_models["bert"], tmp_path, "--probes", str(folder), "--limit", "24")
+    assert all(r.status in ("ok", "not_applicable") for r in results.values())
+    sentences = results["concept_sentences"]
+    assert sentences.status == "not_applicable" and "category" in sentences.reason
+    assert results["cross_lingual_gap_text"].status == "ok"
+
+
+def test_a_damaged_file_of_a_language_not_asked_for_is_not_read(tiny_models, tmp_path):
+    from benchmark.probes import ProbeSpec, load_probes
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    source = load_probes(ProbeSpec(source="concepts", languages=("en_us", "de_de"), n=40))
+    for lang in ("en_us", "de_de"):
+        rows = source.frame[source.frame["lang_code"] == lang].copy()
+        rows["audio"] = source.encoded_audio(lang)
+        rows.to_parquet(folder / f"{lang}.parquet")
+    (folder / "fr_fr.parquet").write_bytes(b"not parquet at all")
+    args = ["run", "--model", str(tiny_models["bert"]), "--tasks", "cross_lingual_gap_text"]
+    args += ["--probes", str(folder), "--languages", "en_us,de_de", *SMALL, "--no-progress"]
+    args += ["--output", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0
+    assert main([*args[:-4], "--languages", "en_us,fr_fr", *args[-4:]]) == 2  # asked: named

@@ -8,8 +8,11 @@ A kind declares, and the one evaluator (benchmark.evaluation) does the rest:
     names none (groups are structured: benchmark.evaluation.Group);
   - `check_config(config, params)` (the task file alone) and `check_probes(config, params,
     probes)` (the selected items: enough sentences for k, labelled words, ...), both before any
-    model loads: UsageError for a task that is wrong, NotApplicable for one that cannot run on
-    these probes (`--tasks all` then records it as not applicable);
+    model loads; a task that cannot run on the probes is an error when the user named it, and a
+    `not_applicable` result with the reason under `--tasks all`;
+  - `fit(config, params, probes) -> (params, adjustments)`: sizes that depend on the data (SVCCA
+    k, clusters, targets) fitted by the kind's documented rule to what the probes hold, each
+    change said in a line that the result records;
   - `estimate(ctx) -> KindOutput`: estimates per (group, measure, layer), drawn from `ctx.draws`.
 A kind registers itself with `register_kind(Kind(...))` when its module is imported. Built-in
 kinds are imported on first lookup; plug-in kinds live in other packages, named in
@@ -84,6 +87,10 @@ def _no_requests(*_args) -> list:
     return []
 
 
+def _no_fit(_config, params, _probes) -> tuple[Any, list[str]]:
+    return params, []
+
+
 @dataclass(frozen=True)
 class Kind:
     name: str
@@ -100,6 +107,7 @@ class Kind:
     # what the kind will read, announced before any task is scored (representations.service:
     # Pooled, Words): requests of all tasks that share a unit are served by one forward pass
     requests: Callable[[TaskConfig, Any, ProbeSet, list[Modality]], list] = _no_requests
+    fit: Callable[[TaskConfig, Any, ProbeSet], tuple[Any, list[str]]] = _no_fit
 
     def main_group(self, config: TaskConfig) -> dict[str, str]:
         """The fields of the group the task's main score reads: the task's over the kind's."""

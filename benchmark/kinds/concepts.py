@@ -156,6 +156,24 @@ def requests(config: TaskConfig, params: ConceptParams, probes: ProbeSet, modali
     return [Pooled(lang, m, config.pooling) for m in used for lang in probes.languages]
 
 
+def _points_per_group(params: ConceptParams, probes: ProbeSet) -> int:
+    if params.level == "sentence":
+        n_points = len(probes.ids) * len(probes.languages)
+    else:
+        n_points = sum(len(w) for lang in probes.languages for w in probes.words(lang))
+    return min(min(n_points * len(g), params.cap) for g in params.groups)
+
+
+def fit(config: TaskConfig, params: ConceptParams, probes: ProbeSet):
+    """K follows the points: at most one cluster per three points of the smallest group."""
+    points = _points_per_group(params, probes)
+    if params.clusters <= points or points // 3 < 2:
+        return params, []
+    k = points // 3
+    line = f"metric.clusters: {params.clusters} -> {k} ({points} points; at most one per three)"
+    return params.model_copy(update={"clusters": k}), [line]
+
+
 # --- points ---------------------------------------------------------------------------------------
 
 
@@ -327,5 +345,6 @@ register_kind(
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,
+        fit=fit,
     )
 )

@@ -21,6 +21,7 @@ from benchmark.kinds.gaps import (
     check_probes,
     decompose_all,
     default_group,
+    fit,
     gap_measure,
     gap_notes,
     length_baseline,
@@ -138,5 +139,6 @@ register_kind(
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,
+        fit=fit,
     )
 )

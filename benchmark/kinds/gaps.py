@@ -146,6 +146,21 @@ def requests(config: TaskConfig, params: GapParams, probes: ProbeSet, modalities
     return [Pooled(lang, m, config.pooling) for m in modalities for lang in probes.languages]
 
 
+def fit(config: TaskConfig, params: GapParams, probes: ProbeSet) -> tuple[GapParams, list[str]]:
+    """SVCCA's k follows n: k <= n / min_ratio (SVCCA is biased upward as k nears n)."""
+    n, k = len(probes.ids), params.svcca_k
+    if "svcca" not in params.measures or not k or n >= math.ceil(params.min_ratio * k):
+        return params, []
+    k_fit = int(n // params.min_ratio)
+    if k_fit < 1:
+        return params, []  # nothing fits: check_probes says why
+    line = (
+        f"metric.svcca_k: {k} -> {k_fit} (n={n} sentences per language; k <= n / "
+        f"metric.min_ratio={params.min_ratio:g})"
+    )
+    return params.model_copy(update={"svcca_k": k_fit}), [line]
+
+
 # --- shared machinery --------------------------------------------------------------------------
 
 
@@ -368,5 +383,6 @@ register_kind(
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,
+        fit=fit,
     )
 )

@@ -25,6 +25,14 @@ from benchmark.probes.types import ProbeSpec, Recordings
 log = logging.getLogger(__name__)
 
 
+def _asked_for(files: list[Path], spec: ProbeSpec) -> list[Path]:
+    """Files named by language code (en_us.parquet) that the run did not ask for are not read: a
+    damaged file of another language cannot stop it. Files named otherwise are all read."""
+    if spec.languages is None or not all(f.stem in LANGUAGES for f in files):
+        return files
+    return [f for f in files if f.stem in spec.languages] or files
+
+
 def user_recordings(path: Path, spec: ProbeSpec) -> Recordings:
     """A Parquet file, a dir of Parquet files, or a `save_to_disk` dataset dir, in the FLEURS schema."""
     path = Path(path)
@@ -45,6 +53,7 @@ def user_recordings(path: Path, spec: ProbeSpec) -> Recordings:
                 f"with source: fleurs, repo: {path} (and split:), so one split is read."
             )
         files = files or sorted(path.rglob("*.parquet"))
+        files = _asked_for(files, spec)
         root = path
         if not files:
             raise UsageError(

@@ -37,6 +37,7 @@ from benchmark.kinds.interventions.params import (
     check_config,
     check_probes,
     default_group,
+    fit,
 )
 from benchmark.kinds.interventions.report import report
 from benchmark.kinds.interventions.runs import Fold, Run
@@ -74,5 +75,6 @@ register_kind(
         needs="all",
         check_config=check_config,
         check_probes=check_probes,
+        fit=fit,
     )
 )

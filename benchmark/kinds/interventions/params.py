@@ -165,6 +165,16 @@ def _available(probes: ProbeSet, concepts: Concepts, language: str) -> str:
     return top or "none"
 
 
+def fit(config: TaskConfig, params: InterventionParams, probes: ProbeSet):
+    """Targets follow the probes: a target whose language the probes lack is left out."""
+    kept = [t for t in params.targets if t.language in probes.languages]
+    if len(kept) == len(params.targets) or not kept:
+        return params, []  # all there, or none: check_probes says why
+    gone = [t.name for t in params.targets if t not in kept]
+    line = f"metric.targets: {gone} left out (not among the probe languages {probes.languages})"
+    return params.model_copy(update={"targets": kept}), [line]
+
+
 def check_probes(config: TaskConfig, params: InterventionParams, probes: ProbeSet) -> None:
     for field, side in [("source", params.source)] + [
         (f"targets.{i}", t) for i, t in enumerate(params.targets)
