@@ -22,7 +22,10 @@ def estimate(value: float, null_centre: float = 0.2, spread: float = 0.02) -> Es
     )
 
 
-def output(values, group=Group.of(modality="text"), **series_fields) -> KindOutput:
+TEXT = Group.of(modality="text")
+
+
+def output(values, group=TEXT, **series_fields) -> KindOutput:
     names = [f"layer_{i}" for i in range(len(values))]
     axis = LayerAxis.of(names, selectable=series_fields.pop("selectable", None))
     series = Series(group, Measure("svcca"), axis, [estimate(v) for v in values], ("text",))
