@@ -256,6 +256,40 @@ def label_spans(
     return out
 
 
+def _speak_language(lang, sentences: list[Sentence]) -> tuple[list, float, list[str]]:
+    """Every sentence of one language spoken: (items, seconds of speech, texts as spoken).
+    Flat prosody: punctuation is not spoken (no pause or intonation cue a translation shares),
+    and each recording has its own voice, rate and pitch."""
+    spaced = lang.script not in UNSPACED_SCRIPTS
+    items, spoken, texts = [], 0.0, []
+    for s in sorted(sentences, key=lambda s: s.id):
+        entry = s.entries[lang.code]
+        said = flat_text(speech_text(lang, entry.text))
+        where = f"{s.file}, id {s.id}, language {lang.code}"
+        if len(said) != len(entry.text):
+            raise ConceptSourceError(f"{where}: speech text changed length")
+        voice = varied_voice(lang.espeak, s.id, lang.code)
+        synth = espeak.speak(said, voice.spec, voice.rate, voice.pitch, spaced=spaced)
+        spoken += synth.duration_s
+        texts.append(said)
+        items.append(
+            write.Item(
+                id=s.id,
+                lang_code=lang.code,
+                language=lang.name,
+                lang_id=lang.lang_id,
+                text=entry.text,
+                wave=synth.waveform,
+                speaker=voice.speaker(espeak.engine().version),
+                gender=voice.gender,
+                reading=0,
+                category=s.category,
+                words=label_spans(entry.text, entry.words, synth, where),
+            )
+        )
+    return items, spoken, texts
+
+
 def build(
     out_dir: Path,
     languages: Sequence[str] | None = None,
@@ -280,42 +314,10 @@ def build(
     t0 = time.time()
     voices, codecs, checks = {}, set(), {}
     for lang in langs:
-        spaced = lang.script not in UNSPACED_SCRIPTS
-        items, spoken, texts, used_voices = [], 0.0, [], set()
-        for s in sorted(sentences, key=lambda s: s.id):
-            entry = s.entries[lang.code]
-            # flat prosody: punctuation is not spoken (no pause or intonation cue a translation
-            # shares), and each recording has its own voice, rate and pitch
-            said = flat_text(speech_text(lang, entry.text))
-            if len(said) != len(entry.text):
-                raise ConceptSourceError(
-                    f"{s.file}, id {s.id}, language {lang.code}: speech text changed length"
-                )
-            voice = varied_voice(lang.espeak, s.id, lang.code)
-            used_voices.add(voice.spec)
-            synth = espeak.speak(said, voice.spec, voice.rate, voice.pitch, spaced=spaced)
-            where = f"{s.file}, id {s.id}, language {lang.code}"
-            words = label_spans(entry.text, entry.words, synth, where)
-            spoken += synth.duration_s
-            texts.append(said)
-            items.append(
-                write.Item(
-                    id=s.id,
-                    lang_code=lang.code,
-                    language=lang.name,
-                    lang_id=lang.lang_id,
-                    text=entry.text,
-                    wave=synth.waveform,
-                    speaker=voice.speaker(espeak.engine().version),
-                    gender=voice.gender,
-                    reading=0,
-                    category=s.category,
-                    words=words,
-                )
-            )
+        items, spoken, texts = _speak_language(lang, sentences)
         check = check_voice(lang.code, lang.voice(0).spec, texts, spoken)
         checks[lang.code] = round(check.s_per_char, 4)
-        voices[lang.code] = sorted(used_voices)
+        voices[lang.code] = sorted({item.speaker.split()[2] for item in items})
         _, used = write.write_language(items, out_dir, "concepts")
         codecs |= used
         log(check.row() + f"  {spoken / 60:5.1f} min  ({time.time() - t0:.0f} s)")
