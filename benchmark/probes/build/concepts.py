@@ -339,28 +339,7 @@ def build(
                 "folder": "benchmark/probes/sources/concepts",
             }
         ],
-        "speech": {
-            "engine": "espeak-ng (libespeak-ng via ctypes)",
-            "version": espeak.engine().version,
-            "voices": voices,
-            "readings": (
-                "one reading per sentence and language, each recording with its own espeak-ng "
-                "voice variant, rate and pitch, drawn by sha256 of (id, language): variants "
-                f"{list(VARIED_VARIANTS)}, rates {list(VARIED_RATES)} wpm, pitches "
-                f"{list(VARIED_PITCHES)}; the item's `speaker` names its own"
-            ),
-            "prosody": (
-                "flat: punctuation is not spoken (replaced by a space in the text given to "
-                "espeak-ng), so no pause or intonation cue is shared by a sentence's "
-                "translations; the transcription keeps its punctuation. Revision 2: with one "
-                "voice per language and spoken punctuation, a model of duration, energy and pause "
-                "structure alone scored cross-lingual speech SVCCA above its null"
-            ),
-            "sample_rate": write.SAMPLE_RATE,
-            "codec": "+".join(sorted(codecs)) or "opus",
-            "silence": "50 ms of silence at each end (longer silences cut)",
-            "word_spans": "espeak-ng WORD events: start = the word's first sample; end = next word's start, pauses trimmed",
-        },
+        "speech": _speech_card(voices, codecs),
         "build": {
             "command": command,
             "date": time.strftime("%Y-%m-%d"),
@@ -374,6 +353,32 @@ def build(
     return write.finish_card(
         out_dir, card, README.replace("{categories}", _category_table(categories))
     )
+
+
+def _speech_card(voices: dict, codecs: set) -> dict:
+    """How the set's speech was made (card.json's `speech`)."""
+    return {
+        "engine": "espeak-ng (libespeak-ng via ctypes)",
+        "version": espeak.engine().version,
+        "voices": voices,
+        "readings": (
+            "one reading per sentence and language, each recording with its own espeak-ng "
+            "voice variant, rate and pitch, drawn by sha256 of (id, language): variants "
+            f"{list(VARIED_VARIANTS)}, rates {list(VARIED_RATES)} wpm, pitches "
+            f"{list(VARIED_PITCHES)}; the item's `speaker` names its own"
+        ),
+        "prosody": (
+            "flat: punctuation is not spoken (replaced by a space in the text given to "
+            "espeak-ng), so no pause or intonation cue is shared by a sentence's "
+            "translations; the transcription keeps its punctuation. Revision 2: with one "
+            "voice per language and spoken punctuation, a model of duration, energy and pause "
+            "structure alone scored cross-lingual speech SVCCA above its null"
+        ),
+        "sample_rate": write.SAMPLE_RATE,
+        "codec": "+".join(sorted(codecs)) or "opus",
+        "silence": "50 ms of silence at each end (longer silences cut)",
+        "word_spans": "espeak-ng WORD events: start = the word's first sample; end = next word's start, pauses trimmed",
+    }
 
 
 def _category_table(categories: dict[str, int]) -> str:
