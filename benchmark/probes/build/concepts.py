@@ -388,4 +388,3 @@ def _category_table(categories: dict[str, int]) -> str:
 
 
 README = (SOURCES / "README.template.md").read_text(encoding="utf-8")
-
