@@ -324,6 +324,12 @@ class LayeredAdapter:
         build = self._heads.get(stack) if stack is not None else None
         return build() if build is not None else None
 
+    def replay_prefix(self, modality: Modality, stack: str | None = None) -> list[nn.Module] | None:
+        """Modules before the stack's layers that steered passes replay (see base.py): none by
+        default, the layers alone are replayed."""
+        self.resolve_stack(modality, stack)
+        return []
+
     def forward(self, batch: BatchInputs) -> dict[str, LayerStates]:
         stack = self.resolve_stack(batch.modality, batch.stack)
         items = batch.texts if batch.modality == "text" else batch.audio

@@ -321,6 +321,14 @@ class SeamlessAdapter(LayeredAdapter):
         last = "adaptor" if "adaptor" in positions else list(positions)[-1]
         return self._decode(texts, batch.language, encoded, positions[last].mask)
 
+    def replay_prefix(self, modality, stack=None) -> list[nn.Module]:
+        """What steered passes replay before the layers: the encoder the text decoder reads
+        (the text encoder for text, the speech encoder with its adaptor for speech)."""
+        stack = self.resolve_stack(modality, stack)
+        if stack != "text_decoder":
+            return []
+        return [self.text_encoder if modality == "text" else self.speech_encoder]
+
     def _decoder_head(self) -> OutputHead:
         weight = self.unembedding
         if weight is None:

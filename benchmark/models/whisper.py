@@ -50,7 +50,7 @@ from benchmark.models.common import (
     same_positions,
     torch_dtype,
 )
-from benchmark.models.hooks import Positions, Tap, lengths_to_mask
+from benchmark.models.hooks import Positions, Stage, Tap, lengths_to_mask
 from benchmark.models.spans import Formatted, spans_of, spans_tensor, token_offsets
 
 ADAPTER_VERSION = "2"  # 2: cropped windows depend on the clip alone, not the batch
@@ -147,6 +147,8 @@ class WhisperAdapter(LayeredAdapter):
             ("decoder", "speech"): self._decoder_speech,
         }
         self._heads = {"decoder": self._decoder_head}
+        # steps on the inputs alone that steered passes replay (replay_prefix)
+        self._feature_stage, self._encoder_stage = Stage(self._features), Stage(self._encode)
         self.info = AdapterInfo(
             family="whisper",
             adapter_version=ADAPTER_VERSION,
@@ -237,11 +239,12 @@ class WhisperAdapter(LayeredAdapter):
         frames = torch.tensor([math.ceil(c.size / SAMPLES_PER_FRAME) for c in audio])
         if self.settings["window"] == "cropped":
             width = max(self._window(c) for c in audio)  # the same for every clip of the pass
-            features = self._features(audio, samples=width * SAMPLES_PER_FRAME + STFT_MARGIN)
+            samples = width * SAMPLES_PER_FRAME + STFT_MARGIN
+            features = self._feature_stage(audio, samples=samples)
             out = self.encoder.layer_norm(self._encode_cropped(features[..., : 2 * width]))
         else:
             width = self.encoder.config.max_source_positions
-            out = self.encoder(self._features(audio)).last_hidden_state
+            out = self.encoder(self._feature_stage(audio)).last_hidden_state
         return out, lengths_to_mask(frames, width)
 
     def _encoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
@@ -415,8 +418,17 @@ class WhisperAdapter(LayeredAdapter):
 
     def _decoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
         texts = self.transcripts(batch, "decoder")
-        encoded, _ = self._encode(self._clips(batch))
+        encoded, _ = self._encoder_stage(self._clips(batch))
         return self._decode(batch, texts, encoded)
+
+    def replay_prefix(self, modality, stack=None) -> list[nn.Module]:
+        """What steered passes replay before the layers: the log-mel features and the two
+        convolutions (encoder), the clip's whole encoder output (decoder over speech); nothing
+        for text (its silence is cached already)."""
+        stack = self.resolve_stack(modality, stack)
+        if stack == "encoder":
+            return [self._feature_stage, self.encoder.conv1, self.encoder.conv2]
+        return [self._encoder_stage] if modality == "speech" else []
 
     def _decoder_head(self) -> OutputHead:
         proj = getattr(self.model, "proj_out", None)
