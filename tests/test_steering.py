@@ -229,3 +229,29 @@ def test_read_layers_before_the_steering_layer_are_refused(loaded):
         sp.steered("layer_2", np.zeros((1, 32), np.float32), ["layer_1"])
     with pytest.raises(ValueError, match=r"vectors must be \[K, D\]"):
         sp.steered("layer_1", np.zeros(32, np.float32), ["layer_2"])
+
+
+def test_cross_attention_projections_run_on_one_copy_of_the_batch(loaded, monkeypatch):
+    """Whisper's decoder over speech: the encoder output is replayed K times over, and the
+    cross-attention key/value projections (replay_shared) run on one copy of it per pass."""
+    adapter = loaded("whisper")
+    sp = passes(adapter, "decoder", "speech", rows_per_pass=12)
+    sp.unsteered(["layer_1", "layer_2"], ITEMS)
+    shared = adapter.replay_shared("speech", "decoder")
+    assert len(shared) == 2 * len(adapter.decoder.layers)
+    rows = []  # the rows each projection computes (its forward, under the replay's stand-in)
+    for module in shared:
+
+        def forward(x, *args, _original=module.forward, **kwargs):
+            rows.append(x.shape[0])
+            return _original(x, *args, **kwargs)
+
+        monkeypatch.setattr(module, "forward", forward)
+    vectors = RNG.standard_normal((4, 32)).astype(np.float32)
+    got = sp.steered("layer_1", vectors, ["layer_2"], ITEMS)
+    # layer_2's projections only (layer_1 is replayed), on one copy of each pass's 4: the full
+    # batches hold 3 items (one with the 7 s clip, run in a window of its own), then 1 item
+    assert sorted(rows) == sorted([3, 3, 2, 2, 1, 1] + [1, 1] * 4)
+    for k in (0, 3):
+        want = hooked(adapter, "decoder", "speech", "layer_1", vectors[k], ["layer_2"])
+        assert np.abs(got[k] - want).max() <= 1e-5

@@ -66,6 +66,9 @@ class BatchInputs:
     # (benchmark.models.known*) build their states from them, by construction.
     ids: Sequence[int] | None = None
     words: Sequence[Sequence[dict]] | None = None
+    # The layers the caller will read (None: all). Adapters may return more; the layered ones
+    # capture and check only these (steered passes read one layer of many).
+    layers: Sequence[str] | None = None
 
 
 @dataclass
@@ -140,3 +143,10 @@ class ModelAdapter(Protocol):
     #     the layers. None, or no such method: the layers cannot be replayed (e.g. they are
     #     called in a way the replay cannot follow), and every steered pass runs the whole model
     #     with a forward hook, correct and slower."""
+    #
+    # def replay_shared(self, modality: Modality, stack: str | None = None) -> list[nn.Module]:
+    #     """Modules above the steering layer that read only the replayed prefix's output, row by
+    #     row (a decoder's cross-attention key and value projections of the encoder output): in
+    #     a pass tiled K times their input is K copies of the batch, so a steered pass runs them
+    #     on one copy and repeats the result (checked: inputs that are not copies run as usual).
+    #     [] by default."""

@@ -330,6 +330,11 @@ class LayeredAdapter:
         self.resolve_stack(modality, stack)
         return []
 
+    def replay_shared(self, modality: Modality, stack: str | None = None) -> list[nn.Module]:
+        """Modules that read only the replayed prefix, row by row (see base.py): none here."""
+        self.resolve_stack(modality, stack)
+        return []
+
     def forward(self, batch: BatchInputs) -> dict[str, LayerStates]:
         stack = self.resolve_stack(batch.modality, batch.stack)
         items = batch.texts if batch.modality == "text" else batch.audio
@@ -340,6 +345,8 @@ class LayeredAdapter:
             )
         run = self._runners[(stack, batch.modality)]
         table = self._tables[stack]
+        if batch.layers is not None:
+            table = {name: self.layer_module(batch.modality, name, stack) for name in batch.layers}
         with torch.inference_mode(), capture(table, self._taps.get(stack, [])) as got:
             positions = run(batch)
             return finalize(got, positions, list(table), self.model_id)

@@ -430,6 +430,14 @@ class WhisperAdapter(LayeredAdapter):
             return [self._feature_stage, self.encoder.conv1, self.encoder.conv2]
         return [self._encoder_stage] if modality == "speech" else []
 
+    def replay_shared(self, modality, stack=None) -> list[nn.Module]:
+        """The decoder's cross-attention projections of the clip's encoder output (speech)."""
+        stack = self.resolve_stack(modality, stack)
+        if stack != "decoder" or modality != "speech":
+            return []
+        attns = [layer.encoder_attn for layer in self.decoder.layers]
+        return [proj for attn in attns for proj in (attn.k_proj, attn.v_proj)]
+
     def _decoder_head(self) -> OutputHead:
         proj = getattr(self.model, "proj_out", None)
         weight = proj.weight if proj is not None else self.decoder.embed_tokens.weight

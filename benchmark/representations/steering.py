@@ -11,9 +11,12 @@ temporarily replaces the forward of
 - the steering layer's module: by its recorded output plus each row's vector,
 
 so the adapter's own forward pass (its input preparation, masks, the parent model's loop) runs as
-always, but only the layers above the steering layer compute for real. The K vectors of one call
-share passes: each batch's inputs are repeated K times (k-major, chunked so that a pass holds at
-most `rows_per_pass` rows) and row k * B + b of the tiled batch gets vector k.
+always, but only the layers above the steering layer compute for real, and the adapter captures
+only the layers read (`BatchInputs.layers`). The K vectors of one call share passes: each batch's
+inputs are repeated K times (k-major, chunked so that a pass holds at most `rows_per_pass` rows)
+and row k * B + b of the tiled batch gets vector k. Modules above the hook that read only the
+prefix's output (`replay_shared`: a decoder's cross-attention projections of the encoder output)
+run on one copy of the batch, their result repeated.
 
 A replayed module may run several times in one adapter forward (Whisper runs one pass per encoder
 window, some speech encoders one clip at a time): call i of the tiled pass replays recorded call
@@ -209,6 +212,22 @@ class Replay:
 
         return forward
 
+    def shared(self, module: nn.Module, times: int):
+        """A module that reads only the replayed prefix (see `replay_shared`): run on one copy
+        of its input when the input is `times` copies of it, the result repeated."""
+        original = module.forward
+
+        def forward(*args, **kwargs):
+            x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            if x is None or times == 1 or not x.dim() or x.shape[0] % times:
+                return original(*args, **kwargs)
+            rows = x.shape[0] // times
+            if not torch.equal(x[:rows], x[rows : 2 * rows]):
+                return original(*args, **kwargs)
+            return _tile(original(x[:rows], *args[1:], **kwargs), rows, times)
+
+        return forward
+
     def skipped(self):
         """A layer below the steering layer: its input, passed on in the output's structure
         (nothing reads it: the steering layer's replay ignores its input)."""
@@ -308,6 +327,8 @@ class SteeredPasses:
         declare = getattr(adapter, "replay_prefix", None)
         self.prefix = declare(modality, stack) if declare is not None else None
         self.replayable = self.prefix is not None
+        declare = getattr(adapter, "replay_shared", None)
+        self.shared = declare(modality, stack) if declare is not None and self.replayable else []
         self._runs: dict[tuple[int, ...], Run] = {}
         self.item_passes = 0  # item rows run through the model (tiled rows count once each)
 
@@ -378,8 +399,8 @@ class SteeredPasses:
         where = {item: i for i, item in enumerate(run.items)}
         return np.asarray([where[int(i)] for i in batch.idx])
 
-    def _inputs(self, idx: Sequence[int], times: int = 1) -> BatchInputs:
-        """The batch of items `idx`, repeated `times` times (k-major)."""
+    def _inputs(self, idx: Sequence[int], layers: list[str], times: int = 1) -> BatchInputs:
+        """The batch of items `idx`, repeated `times` times (k-major), reading `layers`."""
         idx = [int(i) for i in idx] * times
         items = [self.inputs[i] for i in idx]
         transcripts = [self.texts[i] for i in idx] if self.texts is not None else None
@@ -391,6 +412,7 @@ class SteeredPasses:
             stack=self.stack,
             ids=[self.ids[i] for i in idx],
             words=[self.words[i] for i in idx] if self.words is not None else None,
+            layers=list(layers),
         )
 
     def _pooled(self, states, names: Sequence[str]) -> torch.Tensor:
@@ -410,7 +432,7 @@ class SteeredPasses:
         for batch in run.batches:
             try:
                 with recording(modules) as got:
-                    states = self.adapter.forward(self._inputs(batch.idx))
+                    states = self.adapter.forward(self._inputs(batch.idx, layers))
             except Exception as err:
                 self.sizer.shrink(err, len(batch.idx))  # raises unless "auto" and out of memory
                 again = [*run.pooled, *(n for n in layers if n not in run.pooled)]
@@ -442,7 +464,7 @@ class SteeredPasses:
         while start < len(vectors):
             chunk = vectors[start : start + size]
             try:
-                states = self._steer_pass(batch, layer, module, chunk)
+                states = self._steer_pass(batch, layer, module, chunk, read)
             except ReplayMismatch as err:
                 log.warning("%s: replay failed (%s); steering by full passes", layer, err)
                 self.replayable = False
@@ -460,12 +482,12 @@ class SteeredPasses:
             start += len(chunk)
         return np.concatenate(parts)
 
-    def _steer_pass(self, batch: Batch, layer: str, module, chunk: torch.Tensor):
+    def _steer_pass(self, batch: Batch, layer: str, module, chunk: torch.Tensor, read):
         """The adapter's states for the batch tiled len(chunk) times, row k * B + b steered by
         chunk[k]: replayed below the steering layer, or (fallback) a full pass per vector."""
         if not self.replayable:
             with adding(module, chunk[0]):
-                return self.adapter.forward(self._inputs(batch.idx))
+                return self.adapter.forward(self._inputs(batch.idx, read))
         replay = Replay(batch.records, layer, chunk)
         below = [
             self.adapter.layer_module(self.modality, name, self.stack)
@@ -476,8 +498,10 @@ class SteeredPasses:
         forwards[module] = replay.steered()
         for i, prefix in enumerate(self.prefix):
             forwards[prefix] = replay.prefix(f"prefix:{i}")
+        for shared in self.shared:
+            forwards[shared] = replay.shared(shared, len(chunk))
         with replaced(forwards):
-            states = self.adapter.forward(self._inputs(batch.idx, len(chunk)))
+            states = self.adapter.forward(self._inputs(batch.idx, read, len(chunk)))
         if replay.calls.get(layer, 0) == 0:
             raise ReplayMismatch(f"{layer} was never called")
         return states
