@@ -255,3 +255,28 @@ def test_cross_attention_projections_run_on_one_copy_of_the_batch(loaded, monkey
     for k in (0, 3):
         want = hooked(adapter, "decoder", "speech", "layer_1", vectors[k], ["layer_2"])
         assert np.abs(got[k] - want).max() <= 1e-5
+
+
+def test_the_custom_adapter_example_replays(tmp_path):
+    """docs/examples/custom_adapter.py declares nothing: LayeredAdapter's default replays its
+    layers, exactly."""
+    import sys
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    sys.path.insert(0, str(examples))
+    try:
+        import custom_adapter
+    finally:
+        sys.path.remove(str(examples))
+    path = custom_adapter.build_toy_salmonn(tmp_path / "toy-salmonn")
+    adapter = load_adapter(str(path), settings={"family": "toy_salmonn"})
+    for modality in ("speech", "text"):
+        sp = passes(adapter, "llm", modality)
+        names = adapter.layer_names(modality, "llm")
+        vectors = RNG.standard_normal((2, 32)).astype(np.float32)
+        got = sp.steered("layer_1", vectors, names[1:], ITEMS)
+        for k in range(2):
+            want = hooked(adapter, "llm", modality, "layer_1", vectors[k], names[1:])
+            assert np.abs(got[k] - want).max() <= 1e-5
+        assert sp.replayable
