@@ -2,8 +2,9 @@
 against the previous path (every decoder layer projecting the 1,500 silent frames in every batch).
 
 Runs the same length-sorted batches of sentences through the decoder stack both ways, prints
-items/s before and after, their ratio, and the largest difference of any layer's state at any
-position (target: ratio >= 4, max |delta| <= 1e-5). Then the decoder's speech pass (transcripts
+items per CPU second before and after (the process's CPU time, the least of --repeats runs: it
+varies far less than wall time on a shared machine), their ratio, and the largest difference of
+any layer's state at any position (target: ratio >= 4, max |delta| <= 1e-5). Then the decoder's speech pass (transcripts
 teacher-forced over each clip's own encoder output), split into encoder and decoder time, with the
 share of the decoder spent projecting the encoder output into keys and values.
 
@@ -60,12 +61,15 @@ def load(model: str):
 
 
 def timed(fn, repeats: int) -> float:
-    fn()  # warm-up (and, for the cached path, the one projection of the silence)
+    """The least CPU time of the process over `repeats` runs, after a warm-up (for the cached
+    path: the one projection of the silence). CPU time varies far less than wall time on a
+    machine shared with other work."""
+    fn()
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
@@ -122,9 +126,9 @@ def speech_split(adapter, batch_size: int, repeats: int) -> dict:
     def decode(given: bool):
         with torch.inference_mode():
             cache = prefilled(adapter, encoded) if given else {}
-            start = time.perf_counter()
+            start = time.process_time()
             adapter.decoder(**inputs, encoder_hidden_states=encoded, use_cache=given, **cache)
-            return time.perf_counter() - start
+            return time.process_time() - start
 
     decode(False), decode(True)
     projecting = min(decode(False) for _ in range(repeats))
@@ -171,8 +175,12 @@ def main(argv=None) -> int:
         "max_abs_delta": delta,
     }
     print(f"Whisper text pass, {name}: {n} sentences, batches of {args.batch_size}")
-    print(f"  before (silence projected in every layer of every batch): {n / before:8.1f} items/s")
-    print(f"  after  (projected once per adapter):                      {n / after:8.1f} items/s")
+    print(
+        f"  before (silence projected in every layer of every batch): {n / before:8.1f} items/CPU-s"
+    )
+    print(
+        f"  after  (projected once per adapter):                      {n / after:8.1f} items/CPU-s"
+    )
     print(f"  ratio {before / after:.2f}x (target >= 4); max |delta| over layers and positions "
           f"{delta:.2e} (target <= 1e-5)")  # fmt: skip
 
