@@ -66,6 +66,9 @@ class BatchInputs:
     # (benchmark.models.known*) build their states from them, by construction.
     ids: Sequence[int] | None = None
     words: Sequence[Sequence[dict]] | None = None
+    # The layers the caller will read (None: all). Adapters may return more; the layered ones
+    # capture and check only these (steered passes read one layer of many).
+    layers: Sequence[str] | None = None
 
 
 @dataclass
@@ -129,3 +132,21 @@ class ModelAdapter(Protocol):
     def output_head(self, stack: str | None = None) -> OutputHead | None:
         """The unembedding of a stack that predicts tokens (None: the adapter's decoding stack);
         None when the stack has no vocabulary."""
+
+    # Optional (steered passes, benchmark/representations/steering.py):
+    #
+    # def replay_prefix(self, modality: Modality, stack: str | None = None) -> list[nn.Module] | None:
+    #     """Modules that run before the stack's first layer on the batch's inputs alone and cost
+    #     enough to skip (a speech front-end; the encoder a decoder cross-attends to, wrapped in a
+    #     `hooks.Stage` if it is not one module): a steered pass replays their recorded outputs,
+    #     as it replays the layers below the steering layer. [] (LayeredAdapter's default): only
+    #     the layers. None, or no such method: the layers cannot be replayed (e.g. they are
+    #     called in a way the replay cannot follow), and every steered pass runs the whole model
+    #     with a forward hook, correct and slower."""
+    #
+    # def replay_shared(self, modality: Modality, stack: str | None = None) -> list[nn.Module]:
+    #     """Modules above the steering layer that read only the replayed prefix's output, row by
+    #     row (a decoder's cross-attention key and value projections of the encoder output): in
+    #     a pass tiled K times their input is K copies of the batch, so a steered pass runs them
+    #     on one copy and repeats the result (checked: inputs that are not copies run as usual).
+    #     [] by default."""

@@ -328,6 +328,17 @@ class LayeredAdapter:
         build = self._heads.get(stack) if stack is not None else None
         return build() if build is not None else None
 
+    def replay_prefix(self, modality: Modality, stack: str | None = None) -> list[nn.Module] | None:
+        """Modules before the stack's layers that steered passes replay (see base.py): none by
+        default, the layers alone are replayed."""
+        self.resolve_stack(modality, stack)
+        return []
+
+    def replay_shared(self, modality: Modality, stack: str | None = None) -> list[nn.Module]:
+        """Modules that read only the replayed prefix, row by row (see base.py): none here."""
+        self.resolve_stack(modality, stack)
+        return []
+
     def forward(self, batch: BatchInputs) -> dict[str, LayerStates]:
         stack = self.resolve_stack(batch.modality, batch.stack)
         items = batch.texts if batch.modality == "text" else batch.audio
@@ -338,6 +349,8 @@ class LayeredAdapter:
             )
         run = self._runners[(stack, batch.modality)]
         table = self._tables[stack]
+        if batch.layers is not None:
+            table = {name: self.layer_module(batch.modality, name, stack) for name in batch.layers}
         with torch.inference_mode(), capture(table, self._taps.get(stack, [])) as got:
             positions = run(batch)
             return finalize(got, positions, list(table), self.model_id)

@@ -23,6 +23,20 @@ class Tap(nn.Identity):
     """A named point in the forward pass: its output is the tensor routed through it."""
 
 
+class Stage(nn.Module):
+    """A step of an adapter's forward pass that computes from the batch's inputs alone (features,
+    the encoder output a decoder cross-attends to), made a module so that steered passes can
+    record its output once and replay it (`replay_prefix`, benchmark/representations/steering.py).
+    Calling it calls `fn` with the same arguments."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
 def first_tensor(output: object) -> torch.Tensor:
     """A layer's hidden states out of whatever it returns (tensor, tuple, or ModelOutput)."""
     if isinstance(output, torch.Tensor):

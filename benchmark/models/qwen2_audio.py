@@ -195,6 +195,14 @@ class Qwen2AudioAdapter(LayeredAdapter):
         )
         return same_positions(self._tables["language_model"], mask, char_spans=char_spans)
 
+    def replay_prefix(self, modality, stack=None) -> list:
+        """What steered passes replay before the layers: the tower's convolutions (audio
+        encoder), the whole audio tower (the language model over speech)."""
+        stack = self.resolve_stack(modality, stack)
+        if stack == "audio_encoder":
+            return [self.tower.conv1, self.tower.conv2]
+        return [self.tower] if modality == "speech" else []
+
     def _head(self) -> OutputHead | None:
         return lm_head(self.model, self.model.config.text_config, self.final_norm, self.tokenizer)
 

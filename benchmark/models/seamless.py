@@ -321,6 +321,22 @@ class SeamlessAdapter(LayeredAdapter):
         last = "adaptor" if "adaptor" in positions else list(positions)[-1]
         return self._decode(texts, batch.language, encoded, positions[last].mask)
 
+    def replay_prefix(self, modality, stack=None) -> list[nn.Module]:
+        """What steered passes replay before the layers: the encoder the text decoder reads
+        (the text encoder for text, the speech encoder with its adaptor for speech)."""
+        stack = self.resolve_stack(modality, stack)
+        if stack != "text_decoder":
+            return []
+        return [self.text_encoder if modality == "text" else self.speech_encoder]
+
+    def replay_shared(self, modality, stack=None) -> list[nn.Module]:
+        """The text decoder's cross-attention projections of the encoder output it reads."""
+        stack = self.resolve_stack(modality, stack)
+        if stack != "text_decoder":
+            return []
+        attns = [layer.cross_attention for layer in self.text_decoder.layers]
+        return [proj for attn in attns for proj in (attn.k_proj, attn.v_proj)]
+
     def _decoder_head(self) -> OutputHead:
         weight = self.unembedding
         if weight is None:

@@ -137,6 +137,11 @@ class SonarAdapter(LayeredAdapter):
             self._runners[("speech_encoder", "speech")] = self._speech
         self.info = AdapterInfo("sonar", ADAPTER_VERSION, {**self.settings, "cards": model_id})
 
+    def replay_prefix(self, modality, stack=None) -> None:
+        """fairseq2's layers are not replayed (untested here): steered passes run in full."""
+        self.resolve_stack(modality, stack)
+        return None
+
     def _run(self, pipeline, stack: str, data) -> dict[str, Positions]:
         from sonar.inference_pipelines.utils import extract_sequence_batch
 

@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 import torch
+from torch import nn
 
 from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, LayerStates
 from benchmark.models.common import (
@@ -111,6 +112,16 @@ class SpeechEncoderAdapter(LayeredAdapter):
             one = super().forward  # each clip alone (a group norm spans the whole clip)
             return pad_items([one(dataclasses.replace(batch, audio=[a])) for a in batch.audio])
         return super().forward(batch)
+
+    def replay_prefix(self, modality, stack=None) -> list[nn.Module]:
+        """What steered passes replay before the layers: the conv feature encoder and the
+        convolutional position embedding (where the model has them)."""
+        self.resolve_stack(modality, stack)
+        parts = (
+            getattr(self.model, "feature_extractor", None),
+            getattr(getattr(self.model, "encoder", None), "pos_conv_embed", None),
+        )
+        return [part for part in parts if isinstance(part, nn.Module)]
 
     def _encoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
         audio = [np.asarray(a, dtype=np.float32).reshape(-1) for a in batch.audio]

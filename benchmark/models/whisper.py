@@ -50,7 +50,7 @@ from benchmark.models.common import (
     same_positions,
     torch_dtype,
 )
-from benchmark.models.hooks import Positions, Tap, lengths_to_mask
+from benchmark.models.hooks import Positions, Stage, Tap, lengths_to_mask
 from benchmark.models.spans import Formatted, spans_of, spans_tensor, token_offsets
 
 ADAPTER_VERSION = "2"  # 2: cropped windows depend on the clip alone, not the batch
@@ -126,6 +126,11 @@ class WhisperAdapter(LayeredAdapter):
         self.max_samples = self.encoder.config.max_source_positions * SAMPLES_PER_FRAME
         # Computed now, not on first use: later, a task's hooks on the encoder could alter it.
         self._silence = self._silence_states()
+        # Every decoder layer's cross-attention keys and values of the silence, projected once
+        # (on the first text pass) instead of in every batch; False: the previous path (benchmarks)
+        self.reuse_silence_projections = True
+        self._silence_kv: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._silence_kv_weights: tuple = ()
 
         speech_tap, text_tap = Tap(), Tap()
         self._tables = {
@@ -142,6 +147,8 @@ class WhisperAdapter(LayeredAdapter):
             ("decoder", "speech"): self._decoder_speech,
         }
         self._heads = {"decoder": self._decoder_head}
+        # steps on the inputs alone that steered passes replay (replay_prefix)
+        self._feature_stage, self._encoder_stage = Stage(self._features), Stage(self._encode)
         self.info = AdapterInfo(
             family="whisper",
             adapter_version=ADAPTER_VERSION,
@@ -232,11 +239,12 @@ class WhisperAdapter(LayeredAdapter):
         frames = torch.tensor([math.ceil(c.size / SAMPLES_PER_FRAME) for c in audio])
         if self.settings["window"] == "cropped":
             width = max(self._window(c) for c in audio)  # the same for every clip of the pass
-            features = self._features(audio, samples=width * SAMPLES_PER_FRAME + STFT_MARGIN)
+            samples = width * SAMPLES_PER_FRAME + STFT_MARGIN
+            features = self._feature_stage(audio, samples=samples)
             out = self.encoder.layer_norm(self._encode_cropped(features[..., : 2 * width]))
         else:
             width = self.encoder.config.max_source_positions
-            out = self.encoder(self._features(audio)).last_hidden_state
+            out = self.encoder(self._feature_stage(audio)).last_hidden_state
         return out, lengths_to_mask(frames, width)
 
     def _encoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
@@ -331,20 +339,104 @@ class WhisperAdapter(LayeredAdapter):
         char_spans = spans_tensor(spans, width) if offsets is not None else None
         return inputs, text_mask, char_spans
 
-    def _decode(self, batch: BatchInputs, texts: list[str], encoded: torch.Tensor):
+    def _decode(self, batch: BatchInputs, texts: list[str], encoded: torch.Tensor, cache=None):
         inputs, mask, char_spans = self._teacher_forced(texts, batch.language)
-        self.decoder(**inputs, encoder_hidden_states=encoded, use_cache=False)
+        if cache is None:
+            self.decoder(**inputs, encoder_hidden_states=encoded, use_cache=False)
+        else:  # the cross-attention part is pre-filled: the layers read it instead of projecting
+            self.decoder(**inputs, encoder_hidden_states=encoded, use_cache=True, **cache)
         return same_positions(self._tables["decoder"], mask, char_spans=char_spans)
 
     def _decoder_text(self, batch: BatchInputs) -> dict[str, Positions]:
-        return self._decode(
-            batch, list(batch.texts), self._silence.expand(len(batch.texts), -1, -1)
+        rows = len(batch.texts)
+        cache = self._silence_cache(rows) if self.reuse_silence_projections else None
+        return self._decode(batch, list(batch.texts), self._silence.expand(rows, -1, -1), cache)
+
+    def _silence_cache(self, rows: int) -> dict | None:
+        """The decoder's cache argument for a text batch of `rows` items: an EncoderDecoderCache
+        whose cross-attention part holds every layer's keys and values of the silence (views of
+        one projection, never copied), marked as filled, so WhisperAttention reads them instead of
+        projecting 1,500 frames again in every layer of every batch. None (the plain path) with a
+        transformers that lacks these cache classes.
+
+        The projections are taken once per adapter, from the stored silence (hooks a task puts on
+        the encoder cannot reach them), and again whenever a cross-attention weight of the
+        decoder changes. They are computed as the decoder computes them for a batch: a linear
+        layer's rounding differs between 1 row and several (~1e-7), so a batch of one text gets a
+        projection of one row, any other batch one of two rows (equal to any larger batch's).
+        """
+        try:
+            from transformers.cache_utils import (
+                Cache,
+                DynamicCache,
+                DynamicLayer,
+                EncoderDecoderCache,
+            )
+        except ImportError:
+            return None
+        import inspect
+
+        params = inspect.signature(self.decoder.forward).parameters
+        name = next((n for n in ("cache", "past_key_values") if n in params), None)
+        if name is None:
+            return None
+        weights = tuple(
+            (p.data_ptr(), p._version)
+            for layer in self.decoder.layers
+            for proj in (layer.encoder_attn.k_proj, layer.encoder_attn.v_proj)
+            for p in proj.parameters()
         )
+        if weights != self._silence_kv_weights:
+            self._silence_kv, self._silence_kv_weights = {}, weights
+        variant = min(rows, 2)
+        if variant not in self._silence_kv:
+            self._silence_kv[variant] = self._silence_projections(variant)
+        layers = []
+        for key, value in self._silence_kv[variant]:
+            layer = DynamicLayer()
+            layer.lazy_initialization(key, value)
+            layer.keys = key.expand(rows, -1, -1, -1)
+            layer.values = value.expand(rows, -1, -1, -1)
+            layers.append(layer)
+        return {name: EncoderDecoderCache(DynamicCache(), Cache(layers=layers))}
+
+    def _silence_projections(self, rows: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each decoder layer's cross-attention (keys, values) [1, heads, frames, head_dim] of
+        the silence, as WhisperAttention projects them for a batch of `rows` items (without the
+        modules' hooks)."""
+        silence = self._silence.expand(rows, -1, -1)
+        out = []
+        for layer in self.decoder.layers:
+            attn = layer.encoder_attn
+            shape = (rows, -1, attn.num_heads, attn.head_dim)
+            kv = []
+            for proj in (attn.k_proj, attn.v_proj):
+                x = nn.functional.linear(silence, proj.weight, proj.bias)
+                kv.append(x.view(shape).transpose(1, 2).contiguous()[:1])
+            out.append((kv[0], kv[1]))
+        return out
 
     def _decoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
         texts = self.transcripts(batch, "decoder")
-        encoded, _ = self._encode(self._clips(batch))
+        encoded, _ = self._encoder_stage(self._clips(batch))
         return self._decode(batch, texts, encoded)
+
+    def replay_prefix(self, modality, stack=None) -> list[nn.Module]:
+        """What steered passes replay before the layers: the log-mel features and the two
+        convolutions (encoder), the clip's whole encoder output (decoder over speech); nothing
+        for text (its silence is cached already)."""
+        stack = self.resolve_stack(modality, stack)
+        if stack == "encoder":
+            return [self._feature_stage, self.encoder.conv1, self.encoder.conv2]
+        return [self._encoder_stage] if modality == "speech" else []
+
+    def replay_shared(self, modality, stack=None) -> list[nn.Module]:
+        """The decoder's cross-attention projections of the clip's encoder output (speech)."""
+        stack = self.resolve_stack(modality, stack)
+        if stack != "decoder" or modality != "speech":
+            return []
+        attns = [layer.encoder_attn for layer in self.decoder.layers]
+        return [proj for attn in attns for proj in (attn.k_proj, attn.v_proj)]
 
     def _decoder_head(self) -> OutputHead:
         proj = getattr(self.model, "proj_out", None)
