@@ -73,14 +73,14 @@ def toy_result():
     return score_toy()
 
 
-def test_planted_direction_transfers_and_random_directions_do_not(toy_result):
+def test_planted_direction_transfers_and_null_directions_do_not(toy_result):
     out = toy_result
     same_axis = curve_points(out, "transfer", DE)
     other_axis = curve_points(out, "transfer", FR)
     for layer in ("embeddings", "layer_1", "layer_2"):
         point = same_axis[layer]
         assert point.value == pytest.approx(1.0, abs=0.1), layer
-        assert abs(point.null_mean) < 0.1  # random directions of the same norm: no transfer
+        assert abs(point.null_mean) < 0.1  # shuffled-label directions: no transfer
         assert point.ci_low <= point.value <= point.ci_high and point.ci_high - point.ci_low < 0.3
         assert point.p_value < 0.05
         # the target carries the concept on another axis: at its null
@@ -122,12 +122,12 @@ def test_a_target_at_half_the_scale_gets_the_same_transfer():
 
 
 def test_a_source_effect_within_noise_is_inconclusive_and_says_why():
-    """The source carries no concept: its 'concept direction' moves it no more than random
-    directions do, so no transfer can be read, whatever the ratio says."""
+    """The source carries no concept: its 'concept direction' moves it no more than directions
+    fitted from shuffled labels do, so no transfer can be read, whatever the ratio says."""
     out = score_toy({"layer": "mean"}, {"concept": {"en_us": 0.0}}, targets=TARGETS[:1])
     main = out.main_score
     assert main.verdict == "inconclusive"
-    assert "does not clear its random-direction null" in main.verdict_reason
+    assert "does not clear its null" in main.verdict_reason
     assert "en_us:text" in main.verdict_reason and np.isfinite(main.value)
     check = out.details["source_check"]
     assert not check["clears_null"] and check["p_value"] >= 0.05
@@ -146,7 +146,7 @@ def test_floored_replicates_are_counted_in_details_and_the_series():
 
 
 def test_the_transfer_denominator_is_floored_and_undefined_draws_are_counted():
-    null = np.linspace(-0.1, 0.1, 21)  # the source's random-direction effects: q95 0.09
+    null = np.linspace(-0.1, 0.1, 21)  # the source effects of the null's directions: q95 0.09
     source = Estimate(0.5, null, np.array([0.6, 0.05, -0.2, 0.5]))
     target = Estimate(0.25, np.full(21, 0.01), np.array([0.3, 0.3, 0.3, 0.25]))
     got, counts = transfer(target, source)
@@ -157,7 +157,7 @@ def test_the_transfer_denominator_is_floored_and_undefined_draws_are_counted():
     # a source effect below the floor: the point is floored too, and says so
     weak, counts = transfer(target, Estimate(0.02, null, None))
     assert weak.value == pytest.approx(0.25 / 0.09) and counts["point_floored"]
-    # without random directions and a source effect <= 0: undefined everywhere, and counted
+    # without null directions and a source effect <= 0: undefined everywhere, and counted
     bad, counts = transfer(target, Estimate(-0.1, None, np.array([0.2, -0.1, 0.3, 0.0])))
     assert np.isnan(bad.value) and np.isnan(bad.replicates).all()
     assert counts["replicates_undefined"] == 4
@@ -169,7 +169,7 @@ def test_the_transfer_denominator_is_floored_and_undefined_draws_are_counted():
 @pytest.mark.parametrize(
     ("n_null", "p", "verdict"), [(19, 0.05, "inconclusive"), (39, 0.025, "above_null")]
 )
-def test_enough_random_directions_for_a_verdict(n_null, p, verdict):
+def test_enough_null_directions_for_a_verdict(n_null, p, verdict):
     """p = (1 + #as good) / (1 + n_null): 19 directions reach 0.05 at best, which is not below
     0.05 (the source check cannot pass either); the default 39 reach 0.025."""
     out = score_toy({"layer": "mean"}, targets=TARGETS[:1], n_null=n_null)
@@ -483,7 +483,7 @@ def test_whisper_decoder_text_to_speech_end_to_end(planted_whisper, steer_tasks,
     assert result.details["stack"] == "decoder"
     assert result.main_score.group == "source=en_us:text, target=mean"
     assert result.main_score.value == pytest.approx(1.0, abs=0.5)
-    # 2 random directions: too few for p < 0.05, so the source check cannot pass: inconclusive
+    # 2 null directions: too few for p < 0.05, so the source check cannot pass: inconclusive
     assert result.main_score.verdict == "inconclusive" and "p = 0.333" in (
         result.main_score.verdict_reason or ""
     )

@@ -14,15 +14,17 @@ Per fold, steering layer L and side (the source, each target; one stack for all)
     its toward group's, on its OWN unsteered states of the evaluation fold (fitted on other items
     than v, so a direction's item content is not credited as concept);
   - one steered call per (side, L) with every vector: alpha * unit * v for each alpha (0 included,
-    through the hook like the others) and main_alpha * unit * r_k for n_null random unit r_k;
+    through the hook like the others) and main_alpha * unit * v_k for the n_null null directions
+    v_k, each fitted like v from the fit fold with its group labels shuffled (draw k: the same
+    shuffle at every layer, so its directions relate across layers as v's do);
   - an item's effect: the shift of its state at R along its side's axis, in units of the
     SOURCE's group separation at R (one unit for every side: a target at another scale is not
     credited with more transfer); a flip: an away-group item on the away side of its side's
     midpoint unsteered, on the toward side steered.
 Transfer = mean target effect / max(mean source effect, the source null's 95th percentile), draw
 by draw (a source effect within noise cannot inflate it); over steering layers a ratio of means.
-The main score is inconclusive when the source effect does not clear its own random-direction
-null at 5 % where the main score reads. Intervals: half-samples of the items (ids shared by every
+The main score is inconclusive when the source effect does not clear its own null at 5 % where
+the main score reads. Intervals: half-samples of the items (ids shared by every
 side). Steered passes are never cached (SteeredPasses: benchmark/kinds/interventions/steered.py).
 """
 

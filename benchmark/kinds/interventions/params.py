@@ -14,9 +14,10 @@ from benchmark.kinds.passes import check_layer_spec
 from benchmark.probes import ProbeSet
 
 NULL_METHOD = (
-    "random unit directions at main_alpha (the concept vector's norm), each through the same "
-    "steered passes: draw k is the k-th random direction at every steering layer; a transfer's "
-    "null is that direction's target effect over the concept direction's source effect"
+    "directions fitted exactly as the concept direction is, from the fit items with their group "
+    "labels shuffled (draw k: the k-th shuffle, at every steering layer), at main_alpha and the "
+    "same norm, through the same steered passes; a transfer's null is such a direction's target "
+    "effect over the concept direction's source effect"
 )
 MEASURES = (
     "transfer",
@@ -46,9 +47,10 @@ class Concepts(Strict):
 
 
 class InterventionParams(StatsParams):
-    # random directions per steering layer (each steered like an alpha): the null of every effect
-    # and transfer, and the check that the source effect is not noise. 39: p down to 0.025 (the
-    # smallest p is 1 / (n_null + 1), and a verdict needs p < 0.05: 19 could never give one)
+    # null directions per steering layer (shuffled-label directions, each steered like an alpha):
+    # the null of every effect and transfer, and the check that the source effect is not noise.
+    # 39: p down to 0.025 (the smallest p is 1 / (n_null + 1), and a verdict needs p < 0.05: 19
+    # could never give one)
     n_null: int = Field(default=39, ge=0)
     source: Side
     targets: list[Side] = Field(min_length=1)

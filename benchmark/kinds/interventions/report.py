@@ -24,9 +24,9 @@ from benchmark.results import Matrix
 
 FLOOR_RULE = (
     "the denominator of a transfer (the source effect) is never taken below the 95th percentile "
-    "of the source effects of the random directions (a source effect within noise cannot inflate "
+    "of the source effects of the null's directions (a source effect within noise cannot inflate "
     "the ratio), in the point, every null draw and every replicate alike; a denominator <= 0 "
-    "(no random directions and a source effect <= 0) leaves the draw undefined"
+    "(no null directions and a source effect <= 0) leaves the draw undefined"
 )
 
 
@@ -198,8 +198,9 @@ def _main_layer(run: Run, ctx: TaskContext, series: list[Series]) -> int | None 
 
 
 def source_check(run: Run, est: Estimates, where: int | None | str) -> tuple[dict, str | None]:
-    """Does the concept direction move the source more than random directions do, where the
-    main score reads? If not, the transfer is a ratio of noise: the reason it is inconclusive."""
+    """Does the concept direction move the source more than the null's directions (fitted from
+    shuffled labels) do, where the main score reads? If not, the transfer is a ratio of noise:
+    the reason it is inconclusive."""
     if where == "":
         return {}, None
     source = est.source_at(where)
@@ -214,16 +215,16 @@ def source_check(run: Run, est: Estimates, where: int | None | str) -> tuple[dic
     }
     if p is None:
         return check, (
-            "n_null = 0: without random directions the source effect cannot be checked against "
+            "n_null = 0: without null directions the source effect cannot be checked against "
             "noise, so the transfer cannot be read"
         )
     if p >= SIGNIFICANCE:
         return check, (
             f"the concept direction moves the source ({run.params.source.name}) by "
             f"{source.value:.3g} source separations ({at}, alpha {run.params.main_alpha:g}), "
-            f"which does not clear its random-direction null (q95 {_floor(source):.3g}, p = "
-            f"{p:.3f} >= {SIGNIFICANCE}): there is no source effect to transfer, and the ratio "
-            "would be one of noise"
+            f"which does not clear its null, directions fitted from shuffled labels (q95 "
+            f"{_floor(source):.3g}, p = {p:.3f} >= {SIGNIFICANCE}): there is no source effect to "
+            "transfer, and the ratio would be one of noise"
         )
     return check, None
 
@@ -362,8 +363,9 @@ def _notes(params: InterventionParams, read: str) -> list[str]:
         "the source's along the source's. 1: as much; 0: not at all.",
         "Both effects are in ONE unit, the source's group separation at the read layer, so a "
         "target at another scale is not credited with more (or less) transfer.",
-        f"Null: {params.n_null} random directions of the same norm through the same passes. "
-        "The source effect must clear its own null (p < 0.05) where the main score reads, "
+        f"Null: {params.n_null} directions fitted like the concept direction from shuffled group "
+        "labels, of the same norm, through the same passes. The source effect must clear its own "
+        "null (p < 0.05) where the main score reads, "
         "otherwise the verdict is inconclusive (details.source_check). " + FLOOR_RULE + ".",
         "Over the steering layers the transfer is a ratio of means (mean target effect over mean "
         "source effect), not a mean of per-layer ratios.",

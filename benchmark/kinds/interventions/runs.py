@@ -1,6 +1,6 @@
 """The steered passes: two folds of items; per fold, the steering direction fitted on the other
 fold's source states, each side's concept axis read on this fold's own unsteered states, and one
-steered call per (side, steering layer) carrying every alpha (0 included) and every random
+steered call per (side, steering layer) carrying every alpha (0 included) and every null
 direction; per-item effects of every side in ONE unit, the source's group separation."""
 
 from __future__ import annotations
@@ -27,9 +27,20 @@ def _folds(labels: np.ndarray, seed: int) -> np.ndarray:
     return folds
 
 
-def _random_unit(dim: int, seed: int, layer: int, k: int) -> np.ndarray:
-    vec = np.random.default_rng([seed, 11, layer, k]).standard_normal(dim)
-    return vec / np.linalg.norm(vec)
+def _null_labels(labels: np.ndarray, seed: int, fold: int, n_null: int) -> list[np.ndarray]:
+    """The null's relabellings of one fold's fit items: draw k shuffles the group labels, and its
+    direction is fitted from them exactly as the concept direction is from the true labels, at
+    every steering layer (so draw k's directions are related across layers as the concept's
+    are, whatever the stack does between layers)."""
+    return [np.random.default_rng([seed, 13, fold, k]).permutation(labels) for k in range(n_null)]
+
+
+def _direction(x: np.ndarray, labels: np.ndarray, params: InterventionParams) -> np.ndarray:
+    """The unit direction from the away group to the toward group: mean difference or probe."""
+    if params.direction == "probe":
+        return fit_logistic(x, labels, params.probe_l2).direction()
+    gap = x[labels == 1].mean(0) - x[labels == 0].mean(0)
+    return gap / (np.linalg.norm(gap) or 1.0)
 
 
 def _steer_layers(params: InterventionParams, names: list[str], read: str) -> list[str]:
@@ -91,7 +102,7 @@ class SideResults:
 class Plan:
     """What one fold steers with (fitted on the other fold's source states) and its unit."""
 
-    vectors: list[np.ndarray]  # per steering layer: [alphas + n_null, D]
+    vectors: list[np.ndarray]  # per steering layer: [alphas + n_null, D] (concept, then null)
     spread: list[float]  # the alpha unit per steering layer
     separation_in_spread: list[float]  # the source's group gap at the steering layer, in it
     source_axis: Axis  # the source's concept axis at the read layer (this fold)
@@ -157,25 +168,21 @@ class Run:
 
     def _plan(self, base: list[np.ndarray], f: int) -> Plan:
         """Fold f's steering vectors, fitted on fold 1 - f's source states (no item is both
-        fitted and measured), and the source's axis at the read layer on fold f."""
+        fitted and measured): the concept direction and the null's relabelled directions, and
+        the source's axis at the read layer on fold f."""
         params, fit = self.params, self.labels[self.fold_items[1 - f]]
+        shuffled = _null_labels(fit, params.seed, f, params.n_null)
         vectors, units, seps = [], [], []
         for layer in self.steer:
             x = base[1 - f][self.needed.index(layer)]
-            gap = x[fit == 1].mean(0) - x[fit == 0].mean(0)
-            if params.direction == "probe":
-                v = fit_logistic(x, fit, params.probe_l2).direction()
-            else:
-                v = gap / (np.linalg.norm(gap) or 1.0)
+            v = _direction(x, fit, params)
             unit = spread(x)
-            k = [a * unit * v for a in self.alphas]
-            k += [
-                params.main_alpha * unit * _random_unit(len(v), params.seed, self.names.index(layer), j)
-                for j in range(params.n_null)
-            ]  # fmt: skip
-            vectors.append(np.stack(k))
+            rows = [a * unit * v for a in self.alphas]
+            rows += [params.main_alpha * unit * _direction(x, y, params) for y in shuffled]
+            vectors.append(np.stack(rows))
             units.append(unit)
-            seps.append(float(np.linalg.norm(gap) / unit) if unit > 0 else float("nan"))
+            gap = np.linalg.norm(x[fit == 1].mean(0) - x[fit == 0].mean(0))
+            seps.append(float(gap / unit) if unit > 0 else float("nan"))
         axis = Axis.of(base[f][self.read_index], self.labels[self.fold_items[f]])
         if axis.separation <= 0:
             raise NotApplicable(
