@@ -1,13 +1,16 @@
 """Intervention transfer on a constructed model with a known answer (tests/steer_fixtures.py):
 English and German carry the animals/food concept on one axis and share each sentence's content;
 French carries it on an orthogonal axis with content of its own.
-Over many seeds: the transfer English -> German (true: about 1) and English -> French (true:
-about 0), and how often each main score (mean over steering layers, alpha = 1) exceeds the 95th
-percentile of its random-direction null: the detection rate for German, the false-positive rate
-for French (a fair null says about 5 %; with n_null = 8 draws, P(value > q95) under the null is
-about 1/9).
 
-    python benchmarks/intervention_calibration.py [--seeds 20] [--n-null 8]
+Over many seeds, the main score (alpha = 1, over the three steering layers) of four cases:
+  - en -> de, shared axis (true transfer about 1): detection rate = share of seeds above the null;
+  - en -> de at half the scale (the same steering, German states halved): the same transfer;
+  - en -> fr, orthogonal axis (true transfer about 0): false-positive rate (a fair null: ~5 %);
+  - en -> de with no concept in English: the source effect is noise, so the verdict must be
+    inconclusive (about 95 % of seeds: the source check is itself a 5 % test).
+Each line: transfer mean +- sd over seeds, the null's mean, and the share of seeds per verdict.
+
+    python benchmarks/intervention_calibration.py [--seeds 20] [--n-null 39]
 """
 
 from __future__ import annotations
@@ -26,10 +29,16 @@ from steer_fixtures import concept_toy, context, model_access  # noqa: E402
 from benchmark.kinds import get_kind  # noqa: E402
 
 SOURCE = {"language": "en_us", "modality": "text"}
+CASES = [
+    ("en_us -> de_de, shared axis", "de_de", {}),
+    ("en_us -> de_de, shared axis, German at half the scale", "de_de", {"scales": {"de_de": 0.5}}),
+    ("en_us -> fr_fr, orthogonal axis, own content", "fr_fr", {}),
+    ("en_us -> de_de, no concept in English", "de_de", {"concept": {"en_us": 0.0}}),
+]
 
 
-def one(seed: int, target: str, n_null: int) -> tuple[float, bool, float]:
-    adapter, probes = concept_toy(n_per_group=20, seed=seed)
+def one(seed: int, target: str, toy: dict, n_null: int):
+    adapter, probes = concept_toy(n_per_group=20, seed=seed, **toy)
     metric = {
         "source": SOURCE,
         "targets": [{"language": target, "modality": "text"}],
@@ -41,24 +50,27 @@ def one(seed: int, target: str, n_null: int) -> tuple[float, bool, float]:
     }
     main = {"name": "calibration", "measure": "transfer", "layer": "mean"}
     ctx = context("intervention_transfer", probes, model_access(adapter), ["text"], main, **metric)
-    score = get_kind("intervention_transfer").score(ctx).main_score
-    return score.value, score.value > score.null_q95, score.null_mean
+    return get_kind("intervention_transfer").score(ctx).main_score
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
-    parser.add_argument("--n-null", type=int, default=8)
+    parser.add_argument("--n-null", type=int, default=39)
     args = parser.parse_args()
     clock = time.perf_counter()
-    for target, truth in (("de_de", "shared axis"), ("fr_fr", "orthogonal axis, own content")):
-        runs = [one(seed, target, args.n_null) for seed in range(args.seeds)]
-        values = np.array([r[0] for r in runs])
-        above = np.mean([r[1] for r in runs])
-        nulls = np.array([r[2] for r in runs])
+    for label, target, toy in CASES:
+        scores = [one(seed, target, toy, args.n_null) for seed in range(args.seeds)]
+        values = np.array([s.value for s in scores])
+        nulls = np.array([s.null_mean for s in scores])
+        verdicts = [s.verdict for s in scores]
+        shares = ", ".join(
+            f"{v} {verdicts.count(v) / len(verdicts):.0%}"
+            for v in ("above_null", "at_null", "inconclusive")
+        )
         print(
-            f"en_us -> {target} ({truth}): transfer {values.mean():.3f} +- {values.std():.3f}, "
-            f"null mean {nulls.mean():+.3f}, above null q95 in {above:.0%} of {args.seeds} seeds"
+            f"{label}: transfer {values.mean():.3f} +- {values.std():.3f}, null mean "
+            f"{nulls.mean():+.3f}; {shares} of {args.seeds} seeds"
         )
     print(f"{time.perf_counter() - clock:.1f} s")
 

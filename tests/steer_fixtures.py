@@ -120,10 +120,19 @@ class _Residual(nn.Module):
         return x + 0.1 * torch.tanh(self.mix(x))
 
 
-def concept_toy(n_per_group: int = 24, dim: int = 64, seed: int = 0, noise: float = 0.8):
+def concept_toy(
+    n_per_group: int = 24,
+    dim: int = 64,
+    seed: int = 0,
+    noise: float = 0.8,
+    scales: dict[str, float] | None = None,
+    concept: dict[str, float] | None = None,
+):
     """(adapter, probes): en_us and de_de carry the concept on the same axis and share each
     item's content (translations); fr_fr carries it on an orthogonal axis with content of its own
-    (nothing shared: no transfer). 'animals' (+1) and 'food' (-1), and as many 'other' items."""
+    (nothing shared: no transfer). 'animals' (+1) and 'food' (-1), and as many 'other' items.
+    `scales`: a language's whole vectors multiplied (a target at another scale); `concept`: the
+    strength of a language's concept axis (default 1; 0: the language carries no concept)."""
     rng = np.random.default_rng(seed)
     axis = rng.standard_normal(dim)
     axis /= np.linalg.norm(axis)
@@ -143,7 +152,9 @@ def concept_toy(n_per_group: int = 24, dim: int = 64, seed: int = 0, noise: floa
         for i, c in enumerate(categories):
             lang_noise = rng.standard_normal(dim) * 0.3 / np.sqrt(dim)
             content = item_noise[i] if lang != "fr_fr" else rng.standard_normal(dim) * scale
-            vec = sign[c] * ax + offset + content + lang_noise
+            strength = (concept or {}).get(lang, 1.0)
+            vec = strength * sign[c] * ax + offset + content + lang_noise
+            vec = vec * (scales or {}).get(lang, 1.0)
             vectors[(lang, texts[lang][i])] = vec.astype(np.float32)
     return ConceptToy(vectors, dim, seed), text_probes(texts, categories)
 

@@ -1,7 +1,9 @@
-"""The intervention-transfer kind: a planted concept axis transfers (score near 1), a random
-direction and an axis the target does not use do not (near 0); the steering hook changes what it
-should and alpha = 0 nothing; steered passes never touch the representation cache; not-applicable
-paths and bad input before any model loads; end to end from YAML on tiny Whisper and Llama."""
+"""The intervention-transfer kind: a planted shared concept axis transfers (about 1), an axis the
+target does not use sits at its null; every side is measured in one unit, so a target at half the
+scale transfers as much; a source effect within noise makes the verdict inconclusive, with its
+reason; floored and undefined draws are counted; alpha = 0 goes through the hook like every alpha;
+steered passes never touch the representation cache; not-applicable paths and bad input before any
+model loads; end to end from YAML on tiny Whisper and Llama."""
 
 from __future__ import annotations
 
@@ -15,7 +17,11 @@ from steer_fixtures import concept_toy, context, model_access, plant_concept, ru
 
 from benchmark.errors import ConfigError, NotApplicable, UsageError
 from benchmark.kinds import ModelAccess, get_kind
-from benchmark.kinds.passes import Passes, steering
+from benchmark.kinds.interventions import steered as steered_module
+from benchmark.kinds.interventions.report import transfer
+from benchmark.kinds.interventions.steered import side_passes
+from benchmark.kinds.passes import steering
+from benchmark.metrics.statistics import Estimate, choose_layer
 from benchmark.models.base import BatchInputs
 from benchmark.models.family import Stack
 from benchmark.results import read_result
@@ -37,7 +43,7 @@ def toy_metric(**overrides):
         "concepts": CONCEPTS,
         "alphas": [0.5, 1.0, 2.0],
         "main_alpha": 1.0,
-        "n_null": 8,
+        "n_null": 39,
         "n_resamples": 30,
     }
     return metric | overrides
@@ -48,60 +54,166 @@ def curve_points(out, measure, group):
     return {p.layer: p for p in found.points}
 
 
+def score_toy(main=None, toy=None, **metric):
+    """The kind on a constructed model (concept_toy(**toy)), main score `main` over MAIN."""
+    adapter, probes = concept_toy(**(toy or {}))
+    ctx = context(
+        "intervention_transfer",
+        probes,
+        model_access(adapter),
+        ["text"],
+        MAIN | (main or {}),
+        **toy_metric(**metric),
+    )
+    return get_kind("intervention_transfer").score(ctx)
+
+
 @pytest.fixture(scope="module")
 def toy_result():
-    adapter, probes = concept_toy()
-    ctx = context(
-        "intervention_transfer", probes, model_access(adapter), ["text"], MAIN, **toy_metric()
-    )
-    return get_kind("intervention_transfer").score(ctx), adapter
+    return score_toy()
 
 
-def test_planted_direction_transfers_and_random_directions_do_not(toy_result):
-    out, _ = toy_result
+def test_planted_direction_transfers_and_null_directions_do_not(toy_result):
+    out = toy_result
     same_axis = curve_points(out, "transfer", DE)
     other_axis = curve_points(out, "transfer", FR)
     for layer in ("embeddings", "layer_1", "layer_2"):
         point = same_axis[layer]
-        assert point.value == pytest.approx(1.0, abs=0.2), layer
-        assert abs(point.null_mean) < 0.2  # random directions of the same norm: no transfer
+        assert point.value == pytest.approx(1.0, abs=0.1), layer
+        assert abs(point.null_mean) < 0.1  # shuffled-label directions: no transfer
         assert point.ci_low <= point.value <= point.ci_high and point.ci_high - point.ci_low < 0.3
-        assert abs(other_axis[layer].value) < 0.25  # the target carries the concept elsewhere
-    assert out.main_score.value > out.main_score.null_q95
-    assert out.main_score.layer.rule == "best" and out.main_score.layer.selection
+        assert point.p_value < 0.05
+        # the target carries the concept on another axis: at its null
+        assert abs(other_axis[layer].value) < 0.25 and other_axis[layer].p_value >= 0.05
+    main = out.main_score
+    assert main.value > main.null_q95 and main.verdict == "above_null"
+    assert main.layer.rule == "best" and main.layer.selection
     # the source itself is moved: its effect grows with alpha and its away items flip
     (dose,) = [m for m in out.matrices if m.name == "effect/en_us:text"]
     column = [row[dose.columns.index("layer_1")] for row in dose.values]
-    assert dose.rows == ["0", "0.5", "1", "2"] and column[0] == 0
+    assert dose.rows == ["0", "0.5", "1", "2"] and abs(column[0]) < 1e-6
     assert column[1] < column[2] < column[3]
     flips = curve_points(out, "flips_source", "side=en_us:text")["layer_1"]
     assert flips.value > 0.8 and flips.null_mean < 0.5
 
 
-def test_alpha_zero_through_the_hook_changes_nothing(toy_result):
-    out, _ = toy_result
+def test_an_orthogonal_axis_sits_at_its_null_over_the_layers():
+    out = score_toy({"group": "target=fr_fr:text", "layer": "mean"}, targets=TARGETS[1:])
+    main = out.main_score
+    assert main.layer.rule == "mean" and main.p_value >= 0.05 and main.verdict == "at_null"
+    assert abs(main.value) < 0.2 and main.ci_low <= 0.0 <= main.ci_high + 0.05
+    assert out.details["source_check"]["clears_null"]  # the source is moved: a real null result
+
+
+def test_a_target_at_half_the_scale_gets_the_same_transfer():
+    """The same steering of a target whose states are half as large moves it by the same
+    distance along the same axis: one unit for every side, so the same transfer (each side in
+    its own logit spread gave 1.00 -> 2.00 here)."""
+    main = {"layer": "mean"}
+    same = score_toy(main, targets=TARGETS[:1])
+    half = score_toy(main, {"scales": {"de_de": 0.5}}, targets=TARGETS[:1])
+    assert same.main_score.value == pytest.approx(1.0, abs=0.05)
+    assert half.main_score.value == pytest.approx(same.main_score.value, abs=0.02)
+    sides = half.details["sides"]["de_de:text"]["separation_in_source_units"]
+    assert sides == pytest.approx([0.5, 0.5], abs=0.02)  # the target's groups ARE half as far
+    effect = curve_points(half, "effect_target", "side=de_de:text")["layer_1"].value
+    source = curve_points(half, "effect_source", "side=en_us:text")["layer_1"].value
+    assert effect == pytest.approx(source, rel=0.03)  # in the source's separation, both sides
+
+
+def test_a_source_effect_within_noise_is_inconclusive_and_says_why():
+    """The source carries no concept: its 'concept direction' moves it no more than directions
+    fitted from shuffled labels do, so no transfer can be read, whatever the ratio says."""
+    out = score_toy({"layer": "mean"}, {"concept": {"en_us": 0.0}}, targets=TARGETS[:1])
+    main = out.main_score
+    assert main.verdict == "inconclusive"
+    assert "does not clear its null" in main.verdict_reason
+    assert "en_us:text" in main.verdict_reason and np.isfinite(main.value)
+    check = out.details["source_check"]
+    assert not check["clears_null"] and check["p_value"] >= 0.05
+    assert check["at"] == "mean over the steering layers"
+
+
+def test_floored_replicates_are_counted_in_details_and_the_series():
+    out = score_toy({"layer": "mean"}, {"concept": {"en_us": 0.0}}, targets=TARGETS[:1])
+    counts = out.details["transfer_denominator"]
+    assert counts["n_resamples"] == 30
+    floored = curve_points(out, "replicates_floored", "side=en_us:text")
+    for layer in ("embeddings", "layer_1", "layer_2"):
+        assert floored[layer].value == counts[layer]["replicates_floored"]
+    assert sum(counts[layer]["replicates_floored"] for layer in floored) > 0
+    assert out.main_score.inference.n_resamples == 30 - counts["mean"]["replicates_undefined"]
+
+
+def test_the_transfer_denominator_is_floored_and_undefined_draws_are_counted():
+    null = np.linspace(-0.1, 0.1, 21)  # the source effects of the null's directions: q95 0.09
+    source = Estimate(0.5, null, np.array([0.6, 0.05, -0.2, 0.5]))
+    target = Estimate(0.25, np.full(21, 0.01), np.array([0.3, 0.3, 0.3, 0.25]))
+    got, counts = transfer(target, source)
+    assert got.value == pytest.approx(0.5) and got.null == pytest.approx(np.full(21, 0.02))
+    assert got.replicates == pytest.approx([0.5, 0.3 / 0.09, 0.3 / 0.09, 0.5])
+    assert counts["floor"] == pytest.approx(0.09) and counts["replicates_floored"] == 2
+    assert counts["replicates_undefined"] == 0 and not counts["point_floored"]
+    # a source effect below the floor: the point is floored too, and says so
+    weak, counts = transfer(target, Estimate(0.02, null, None))
+    assert weak.value == pytest.approx(0.25 / 0.09) and counts["point_floored"]
+    # without null directions and a source effect <= 0: undefined everywhere, and counted
+    bad, counts = transfer(target, Estimate(-0.1, None, np.array([0.2, -0.1, 0.3, 0.0])))
+    assert np.isnan(bad.value) and np.isnan(bad.replicates).all()
+    assert counts["replicates_undefined"] == 4
+    good, _ = transfer(target, Estimate(0.5, null, np.array([0.6, 0.4, 0.5, 0.5])))
+    best, choice = choose_layer([bad, good], ["a", "b"], "best")
+    assert choice["layer"] == "b" and np.isfinite(best.replicates).all()  # nothing from "a"
+
+
+@pytest.mark.parametrize(
+    ("n_null", "p", "verdict"), [(19, 0.05, "inconclusive"), (39, 0.025, "above_null")]
+)
+def test_enough_null_directions_for_a_verdict(n_null, p, verdict):
+    """p = (1 + #as good) / (1 + n_null): 19 directions reach 0.05 at best, which is not below
+    0.05 (the source check cannot pass either); the default 39 reach 0.025."""
+    out = score_toy({"layer": "mean"}, targets=TARGETS[:1], n_null=n_null)
+    assert out.main_score.inference.n_null == n_null
+    assert out.main_score.p_value == pytest.approx(p) and out.main_score.verdict == verdict
+    assert out.details["source_check"]["p_value"] == pytest.approx(p)
+
+
+def test_alpha_zero_goes_through_the_hook_and_is_measured(monkeypatch):
+    calls = []
+    original = steered_module.SteeredPasses.steered
+
+    def spy(self, layer, vectors, read, items=None):
+        calls.append(np.asarray(vectors))
+        return original(self, layer, vectors, read, items)
+
+    monkeypatch.setattr(steered_module.SteeredPasses, "steered", spy)
+    out = score_toy(targets=TARGETS[:1], n_null=3, alphas=[1.0], n_resamples=0)
+    # one call per side x fold x steering layer, each carrying alpha 0, 1 and 3 directions
+    assert len(calls) == 2 * 2 * 3 and all(len(v) == 5 for v in calls)
+    assert all(np.abs(v[0]).max() == 0 and np.abs(v[1]).max() > 0 for v in calls)
+    for name in ("effect/en_us:text", "effect/de_de:text"):
+        (dose,) = [m for m in out.matrices if m.name == name]
+        assert dose.rows[0] == "0" and all(v is not None and abs(v) < 1e-6 for v in dose.values[0])
+    assert all(s["alpha_zero_effect_max_abs"] < 1e-6 for s in out.details["sides"].values())
     assert set(out.details["alpha_zero_max_abs_change"].values()) == {0.0}
-    assert out.details["item_passes"] > 0
-    assert out.details["steer_layers"] == ["embeddings", "layer_1", "layer_2"]
 
 
-def test_steering_changes_the_steered_layer_and_downstream_only():
+def test_steered_passes_change_the_steered_layer_and_downstream_only():
     adapter, probes = concept_toy(n_per_group=6, dim=16)
-    passes = Passes(adapter, probes, "encoder", "mean", 8)
+    side = get_kind("intervention_transfer").params(**toy_metric()).source
+    passes = side_passes(adapter, probes, side, range(12), "encoder", "mean", 8)
     layers = ["embeddings", "layer_1", "layer_2"]
-    items = list(range(12))
-    base = passes.pooled("en_us", "text", items, layers)
+    base = passes.unsteered(layers)
     vector = np.linspace(-1, 1, 16)
-    with steering(adapter.layer_module("text", "layer_1", "encoder"), np.zeros(16)):
-        zero = passes.pooled("en_us", "text", items, layers)
-    with steering(adapter.layer_module("text", "layer_1", "encoder"), vector):
-        moved = passes.pooled("en_us", "text", items, layers)
-    after = passes.pooled("en_us", "text", items, layers)
-    np.testing.assert_array_equal(zero, base)
-    np.testing.assert_array_equal(moved[0], base[0])  # upstream: untouched
-    np.testing.assert_allclose(moved[1] - base[1], np.tile(vector, (12, 1)), atol=1e-5)
-    assert np.abs(moved[2] - base[2]).max() > 0.5  # downstream: changed
-    np.testing.assert_array_equal(after, base)  # the hook is gone
+    got = passes.steered("layer_1", np.stack([np.zeros(16), vector]), ["layer_1", "layer_2"])
+    assert got.shape == (2, 2, 12, 16)
+    np.testing.assert_array_equal(got[0], base[1:])  # the zero vector changes nothing
+    np.testing.assert_allclose(got[1, 0] - base[1], np.tile(vector, (12, 1)), atol=1e-5)
+    assert np.abs(got[1, 1] - base[2]).max() > 0.5  # downstream: changed
+    items = [3, 1]
+    part = passes.steered("layer_1", vector[None], ["layer_2"], items)
+    np.testing.assert_allclose(part[0, 0], got[1, 1][items], atol=1e-6)  # items in order given
+    np.testing.assert_array_equal(passes.unsteered(layers), base)  # no hook left behind
 
 
 def test_steering_a_config_built_decoder_lm_at_its_embeddings_tap(tiny_llama):
@@ -122,19 +234,17 @@ def test_steering_a_config_built_decoder_lm_at_its_embeddings_tap(tiny_llama):
 
 
 def test_probe_weight_direction_also_transfers():
-    adapter, probes = concept_toy(seed=1)
-    ctx = context(
-        "intervention_transfer",
-        probes,
-        model_access(adapter),
-        ["text"],
-        {**MAIN, "layer": "layer_1"},
-        **toy_metric(direction="probe", targets=TARGETS[:1], steer_layers=[0.5]),
+    out = score_toy(
+        {"layer": "layer_1"},
+        {"seed": 1},
+        direction="probe",
+        targets=TARGETS[:1],
+        steer_layers=[0.5],
     )
-    out = get_kind("intervention_transfer").score(ctx)
     assert out.main_score.layer.rule == "fixed" and out.main_score.layer.layer == "layer_1"
     assert out.main_score.value == pytest.approx(1.0, abs=0.25)
     assert out.details["direction"] == "probe"
+    assert out.details["source_check"]["at"] == "steering layer layer_1"
 
 
 # --- not applicable ------------------------------------------------------------------------------
@@ -259,7 +369,7 @@ metric:
   steer_layers: [embeddings, layer_1]
   alphas: [1, 4]
   main_alpha: 4
-  n_null: 3
+  n_null: 39
   n_resamples: 20
 main_score: {name: iv_text_transfer, measure: transfer, layer: best}
 """,
@@ -353,9 +463,12 @@ def test_decoder_lm_end_to_end_and_the_cache_is_untouched(
     main = result.main_score
     assert main.name == "iv_text_transfer" and main.layer.layer in ("embeddings", "layer_1")
     assert main.value > main.null_q95  # the planted axis is shared by English and German
-    assert main.inference.n_null == 3 and main.bounds is None
+    assert main.verdict == "above_null" and result.details["source_check"]["clears_null"]
+    assert main.inference.n_null == 39 and main.bounds is None
     assert {c.measure for c in result.curves} >= {"transfer", "effect_source", "flips_target"}
-    assert any(m.name == f"transfer/{DE}" for m in result.matrices)
+    assert {m.name for m in result.matrices} == {
+        f"{m}/{s}:text" for m in ("effect", "flips") for s in ("en_us", "de_de")
+    }
     assert result.details["stack"] == "decoder" and result.details["read_layer"] == "layer_2"
 
 
@@ -370,7 +483,11 @@ def test_whisper_decoder_text_to_speech_end_to_end(planted_whisper, steer_tasks,
     assert result.details["stack"] == "decoder"
     assert result.main_score.group == "source=en_us:text, target=mean"
     assert result.main_score.value == pytest.approx(1.0, abs=0.5)
-    assert set(result.details["alpha_zero_max_abs_change"].values()) == {0.0}
+    # 2 null directions: too few for p < 0.05, so the source check cannot pass: inconclusive
+    assert result.main_score.verdict == "inconclusive" and "p = 0.333" in (
+        result.main_score.verdict_reason or ""
+    )
+    assert max(result.details["alpha_zero_max_abs_change"].values()) < 1e-5
 
 
 def test_seamless_shared_decoder_is_chosen_and_default_stacks_are_not_applicable(

@@ -129,6 +129,10 @@ def main_score(
     estimate, choice = choose_layer(
         series.estimates, axis.names, config.layer, measure.higher_is_better, axis.selectable
     )
+    if config.layer == "mean" and series.layer_mean is not None:
+        estimate = series.layer_mean  # the kind's own mean over layers (e.g. a ratio of means)
+    if not np.isfinite(estimate.value):  # a headline must be a number (written as null, unread)
+        raise ValueError(f"no value at main_score.layer {config.layer!r}")
     if choice["layer"] is not None:
         choice["depth"] = axis.depths[axis.names.index(choice["layer"])]
     s = summarize(estimate, inference)

@@ -53,6 +53,10 @@ class Series:
     # a share of 0/1 outcomes (accuracy@1: one per query and pair): how many it averages, for
     # intervals that keep their coverage near 0 and 1 (benchmark.metrics.intervals)
     outcomes: int | None = None
+    # the measure over the selectable layers when `main_score.layer` is "mean", if it is not the
+    # mean of the per-layer values (a ratio of means: benchmark.kinds.interventions); None: the
+    # mean of the layers' estimates, draw by draw
+    layer_mean: Estimate | None = None
 
     def __post_init__(self):
         if len(self.estimates) != len(self.layers):

@@ -3,27 +3,29 @@ model on another? (The causal test of the semantic hub: activation addition acro
 
 Items: the probe sentences of two concept groups (`concepts`: two semantic categories, e.g.
 animals vs food, or two concept labels), the same ids in every language (translations). They are
-split in two folds, stratified by group; each fold is evaluated with everything fitted on the
-other (direction, probes, scales), so no item is both fitted and measured.
+split in two folds, stratified by group; each fold is steered with a direction fitted on the
+other fold, so no item is both fitted and measured.
 
 Per fold, steering layer L and side (the source, each target; one stack for all):
-  - direction v at L from the SOURCE's unsteered pooled states of the fit items: the difference of
+  - direction v at L from the SOURCE's unsteered pooled states of the fit fold: the difference of
     the two groups' means ("mean_difference"), or a logistic probe's weight ("probe"), unit norm;
-  - alpha unit: the spread of the source's pooled states at L (sqrt of the mean squared distance
-    to their mean) on the fit items: alpha = 1 adds a vector as long as the typical distance of a
-    sentence vector from the centroid;
-  - read layer R (default: the last): a logistic probe per side, trained on that side's UNSTEERED
-    states of the fit items at R (toward-group = 1);
-  - steered passes: alpha * unit * v added at L at every position (a forward hook on
-    `layer_module`), over the evaluation items; the effect on an item is its probe logit's shift
-    toward the steered group, in units of the standard deviation of the side's unsteered logits
-    over the evaluation items (a probe's logit scale is arbitrary; its spread is not); a flip: an
-    away-group item predicted away unsteered, toward steered.
-Transfer = target effect / source effect at the same alpha and layer (and the same for flips).
-Controls: alpha = 0 (no change: checked once per side and recorded), and `n_null` random unit
-directions at `main_alpha` (the same vector norm): their target effect over the source's concept
-effect is the null of the transfer. Intervals: half-samples of the items (ids shared by every
-side). Steered passes are never cached (benchmark.kinds.passes).
+  - alpha unit: the spread of the source's pooled states at L on the fit fold;
+  - each side's concept axis at the read layer R: the unit vector from its away group's mean to
+    its toward group's, on its OWN unsteered states of the evaluation fold (fitted on other items
+    than v, so a direction's item content is not credited as concept);
+  - one steered call per (side, L) with every vector: alpha * unit * v for each alpha (0 included,
+    through the hook like the others) and main_alpha * unit * v_k for the n_null null directions
+    v_k, each fitted like v from the fit fold with its group labels shuffled (draw k: the same
+    shuffle at every layer, so its directions relate across layers as v's do);
+  - an item's effect: the shift of its state at R along its side's axis, in units of the
+    SOURCE's group separation at R (one unit for every side: a target at another scale is not
+    credited with more transfer); a flip: an away-group item on the away side of its side's
+    midpoint unsteered, on the toward side steered.
+Transfer = mean target effect / max(mean source effect, the source null's 95th percentile), draw
+by draw (a source effect within noise cannot inflate it); over steering layers a ratio of means.
+The main score is inconclusive when the source effect does not clear its own null at 5 % where
+the main score reads. Intervals: half-samples of the items (ids shared by every
+side). Steered passes are never cached (SteeredPasses: benchmark/kinds/interventions/steered.py).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from benchmark.kinds.interventions.params import (
     fit,
 )
 from benchmark.kinds.interventions.report import report
-from benchmark.kinds.interventions.runs import Fold, Run
+from benchmark.kinds.interventions.runs import Run
 from benchmark.kinds.passes import shared_stack
 
 
@@ -50,16 +52,9 @@ def estimate_interventions(ctx: TaskContext) -> KindOutput:
     stack = shared_stack(ctx.model, [s.modality for s in sides], params.stack)
     clock = time.perf_counter()
     run = Run(ctx, stack)
-    control: dict[str, float] = {}
-    for f in (0, 1):
-        fold = Fold(run, f)
-        fold.steer_all()
-        if f == 0:
-            control = fold.zero_control()
+    run.run()
     extra = {
-        "layers": run.layer_details,
-        "alpha_zero_max_abs_change": control,
-        "item_passes": run.passes.item_passes,
+        "item_passes": run.item_passes,
         "seconds_forward_and_fit": round(time.perf_counter() - clock, 2),
     }
     return report(ctx, run, extra)
@@ -73,6 +68,9 @@ register_kind(
         estimate=estimate_interventions,
         default_group=default_group,
         needs="all",
+        # 3: one unit (the source's separation, each side's own axis), floored denominator,
+        # ratio of means over layers, source effect checked against its null, alpha 0 measured
+        version="3",
         check_config=check_config,
         check_probes=check_probes,
         fit=fit,

@@ -14,12 +14,13 @@ from benchmark.kinds.passes import check_layer_spec
 from benchmark.probes import ProbeSet
 
 NULL_METHOD = (
-    "random unit directions at main_alpha (same norm as the concept vector): their target effect "
-    "over the source's concept effect; draw k is the k-th random direction at every layer"
+    "directions fitted exactly as the concept direction is, from the fit items with their group "
+    "labels shuffled (draw k: the k-th shuffle, at every steering layer), at main_alpha and the "
+    "same norm, through the same steered passes; a transfer's null is such a direction's target "
+    "effect over the concept direction's source effect"
 )
 MEASURES = (
     "transfer",
-    "transfer_flips",
     "effect_source",
     "effect_target",
     "flips_source",
@@ -46,7 +47,11 @@ class Concepts(Strict):
 
 
 class InterventionParams(StatsParams):
-    n_null: int = Field(default=8, ge=0)  # random directions: one steered pass each, per layer
+    # null directions per steering layer (shuffled-label directions, each steered like an alpha):
+    # the null of every effect and transfer, and the check that the source effect is not noise.
+    # 39: p down to 0.025 (the smallest p is 1 / (n_null + 1), and a verdict needs p < 0.05: 19
+    # could never give one)
+    n_null: int = Field(default=39, ge=0)
     source: Side
     targets: list[Side] = Field(min_length=1)
     concepts: Concepts

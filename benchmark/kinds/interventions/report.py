@@ -1,117 +1,288 @@
-"""From per-item effects to the kind's output: series per (source, target) over steering layers
-at the main alpha, and the dose-response matrices (alpha x layer)."""
+"""From per-item effects to the kind's output: each side's effect (and flips) per steering layer at
+the main alpha, each pair's transfer with its floored denominator, the check of the source effect
+against its own null (the main score is inconclusive when it fails), the dose-response matrices
+(alpha x layer) and every count of a floored or undefined draw."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from benchmark.core import Group
 from benchmark.evaluation import KindOutput, Measure, Series
+from benchmark.evaluation.evaluator import SIGNIFICANCE
 from benchmark.kinds import TaskContext
 from benchmark.kinds.interventions.params import (
     NULL_METHOD,
     InterventionParams,
+    default_group,
     pair_group,
     side_group,
 )
 from benchmark.kinds.interventions.runs import Run
 from benchmark.layers import LayerAxis, relative_depth
-from benchmark.metrics.statistics import Estimate, mean_of
+from benchmark.metrics.statistics import Estimate, choose_layer, mean_of, p_value
 from benchmark.results import Matrix
 
-
-def _div(a, b):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
+FLOOR_RULE = (
+    "the denominator of a transfer (the source effect) is never taken below the 95th percentile "
+    "of the source effects of the null's directions (a source effect within noise cannot inflate "
+    "the ratio), in the point, every null draw and every replicate alike; a denominator <= 0 "
+    "(no null directions and a source effect <= 0) leaves the draw undefined"
+)
 
 
 def _mean(x: np.ndarray, mask: np.ndarray) -> float:
-    return float(_div((x * mask).sum(-1), mask.sum()))
+    total = mask.sum()
+    return float((x * mask).sum(-1) / total) if total > 0 else float("nan")
 
 
-def _replicate_means(x: np.ndarray, mask: np.ndarray, weights: np.ndarray | None):
-    return None if weights is None else _div(weights @ (x * mask), weights @ mask)
-
-
-def _mean_estimate(x, null_x, mask, weights) -> Estimate:
+def _side_estimate(x, null_x, mask, weights, reps=None) -> Estimate:
+    """A side's mean effect (or flip share) over the items of `mask`, with its draws (`reps`:
+    replicates computed elsewhere; else the items' values re-averaged)."""
     null = np.array([_mean(z, mask) for z in null_x]) if len(null_x) else None
-    return Estimate(_mean(x, mask), null, _replicate_means(x, mask, weights))
+    if reps is None and weights is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reps = (weights @ (x * mask)) / (weights @ mask)
+    return Estimate(_mean(x, mask), null, reps)
 
 
-def _ratio_estimate(x_t, null_t, mask_t, x_s, mask_s, weights) -> Estimate:
-    """mean(target) / mean(source), draw by draw; the null's numerators are the random
-    directions' target effects, its denominator the concept direction's source effect."""
-    den = _mean(x_s, mask_s)
-    null = np.array([float(_div(_mean(z, mask_t), den)) for z in null_t]) if len(null_t) else None
+def _floor(source: Estimate) -> float:
+    """The source effect's noise level: its null's 95th percentile (0 without a null)."""
+    if source.null is None or not len(source.null):
+        return 0.0
+    return max(float(np.quantile(source.null, 0.95)), 0.0)
+
+
+def _undefined(source: Estimate) -> Estimate:
+    nan = float("nan")
+    null = None if source.null is None else np.full(len(source.null), nan)
+    reps = None if source.replicates is None else np.full(len(source.replicates), nan)
+    return Estimate(nan, null, reps)
+
+
+def transfer(target: Estimate, source: Estimate) -> tuple[Estimate, dict]:
+    """target effect / max(source effect, floor), draw by draw (FLOOR_RULE); the counts of
+    floored and undefined draws. Undefined: value, null and replicates all NaN, so that neither
+    a mean nor a best layer takes anything from it."""
+    floor = _floor(source)
+    den = max(source.value, floor)
+    counts = {"floor": round(floor, 6), "point_floored": bool(source.value < floor)}
+    n_reps = 0 if source.replicates is None else len(source.replicates)
+    if not den > 0:
+        return _undefined(source), counts | {
+            "replicates_floored": 0,
+            "replicates_undefined": n_reps,
+        }
+    null = None if target.null is None else np.asarray(target.null) / den
     reps = None
-    if weights is not None:
-        reps = _div(_replicate_means(x_t, mask_t, weights), _replicate_means(x_s, mask_s, weights))
-    return Estimate(float(_div(_mean(x_t, mask_t), den)), null, reps)
+    if target.replicates is not None and source.replicates is not None:
+        s = np.asarray(source.replicates, dtype=np.float64)
+        d = np.maximum(s, floor)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reps = np.where(d > 0, np.asarray(target.replicates) / np.where(d > 0, d, 1.0), np.nan)
+        counts["replicates_floored"] = int((s < floor).sum())
+        counts["replicates_undefined"] = int((~np.isfinite(reps)).sum())
+    return Estimate(target.value / den, null, reps), counts
 
 
-def _series_estimates(run: Run, weights) -> dict[tuple[Group, str], list[Estimate]]:
-    """Per steering layer at the main alpha: each side's effect and flips, each pair's transfer
-    (and the mean transfer over targets), keyed (group, measure)."""
-    params: InterventionParams = run.params
-    out, m = run.out, run.alphas.index(params.main_alpha)
-    src = out[params.source.name]
-    n = len(run.items)
-    every, eligible = np.ones(n), {k: v.eligible.astype(float) for k, v in out.items()}
-    series: dict[tuple[Group, str], list[Estimate]] = {}
-    for li in range(len(run.steer)):
-        for side in [params.source, *params.targets]:
-            rec, role = out[side.name], "source" if side == params.source else "target"
-            series.setdefault((side_group(side), f"effect_{role}"), []).append(
-                _mean_estimate(rec.effect[li, m], rec.null_effect[li], every, weights)
-            )
-            series.setdefault((side_group(side), f"flips_{role}"), []).append(
-                _mean_estimate(rec.flip[li, m], rec.null_flip[li], eligible[side.name], weights)
-            )
-        pairs = []
-        for target in params.targets:
-            rec, group = out[target.name], pair_group(params.source, target)
-            effect = _ratio_estimate(
-                rec.effect[li, m], rec.null_effect[li], every, src.effect[li, m], every, weights
-            )
-            flips = _ratio_estimate(
-                rec.flip[li, m],
-                rec.null_flip[li],
-                eligible[target.name],
-                src.flip[li, m],
-                eligible[params.source.name],
-                weights,
-            )
-            series.setdefault((group, "transfer"), []).append(effect)
-            series.setdefault((group, "transfer_flips"), []).append(flips)
-            pairs.append((effect, flips))
-        mean = pair_group(params.source, "mean")  # over the targets (the one, if one)
-        series.setdefault((mean, "transfer"), []).append(mean_of([p[0] for p in pairs]))
-        series.setdefault((mean, "transfer_flips"), []).append(mean_of([p[1] for p in pairs]))
-    return series
+def _axis(x: np.ndarray, labels: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    """(unit axis, separation) of weighted items; separation NaN when a group has no weight."""
+    toward, away = w * (labels == 1), w * (labels == 0)
+    if toward.sum() <= 0 or away.sum() <= 0:
+        return np.zeros(x.shape[-1]), float("nan")
+    gap = toward @ x / toward.sum() - away @ x / away.sum()
+    norm = float(np.linalg.norm(gap))
+    return (gap / norm if norm > 0 else np.zeros_like(gap)), norm
+
+
+def replicate_effects(run: Run, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Each side's mean effect per steering layer on every replicate [layers, R], with the read
+    axes and the unit (the source's separation) refitted on the replicate's items of each fold,
+    as the point estimate fits them on the fold's items: the interval carries the uncertainty
+    of the axes, not only that of the items' shifts. (The steering direction stays the fold's:
+    refitting it would need new passes.) NaN: a replicate without an item of a group in a fold."""
+    source = run.out[run.params.source.name]
+    out = {name: np.zeros((len(run.steer), len(weights))) for name in run.out}
+    for r, w in enumerate(np.asarray(weights, dtype=np.float64)):
+        sums = {name: np.zeros(len(run.steer)) for name in run.out}
+        for ev in run.fold_items:
+            lab, wf = run.labels[ev], w[ev]
+            _, unit = _axis(source.states[ev], lab, wf)
+            for name, rec in run.out.items():
+                axis, _ = _axis(rec.states[ev], lab, wf)
+                sums[name] += (rec.shifts[:, ev] @ axis) @ wf / unit
+        for name in run.out:
+            out[name][:, r] = sums[name] / w.sum()
+    return out
+
+
+class Estimates:
+    """Every side's effect and flips per steering layer at the main alpha, with their draws."""
+
+    def __init__(self, run: Run, weights):
+        params, m = run.params, run.alphas.index(run.params.main_alpha)
+        n = len(run.items)
+        every = np.ones(n)
+        reps = replicate_effects(run, weights) if weights is not None else None
+        self.effect: dict[str, list[Estimate]] = {}
+        self.flips: dict[str, list[Estimate]] = {}
+        for side in run.sides:
+            rec = run.out[side.name]
+            mask = rec.eligible.astype(float)
+            self.effect[side.name] = [
+                _side_estimate(
+                    rec.effect[li, m],
+                    rec.null_effect[li],
+                    every,
+                    weights,
+                    None if reps is None else reps[side.name][li],
+                )
+                for li in range(len(run.steer))
+            ]
+            self.flips[side.name] = [
+                _side_estimate(rec.flip[li, m], rec.null_flip[li], mask, weights)
+                for li in range(len(run.steer))
+            ]
+        self.source = self.effect[params.source.name]
+
+    def target(self, names: list[str], li: int | None) -> Estimate:
+        """The targets' mean effect at layer li (None: over the layers), draw by draw."""
+        per_target = [
+            self.effect[name][li] if li is not None else mean_of(self.effect[name])
+            for name in names
+        ]
+        return mean_of(per_target)
+
+    def source_at(self, li: int | None) -> Estimate:
+        return self.source[li] if li is not None else mean_of(self.source)
+
+
+def _transfer_series(run: Run, est: Estimates, axis, modalities) -> tuple[list[Series], dict]:
+    """Per pair and for the mean over targets: transfer per layer, and over the layers as a
+    ratio of means (Series.layer_mean). Counts of floored/undefined draws, per layer and mean."""
+    params = run.params
+    measure = Measure("transfer", bounds=None)
+    series, counts = [], {}
+    groups = [(pair_group(params.source, t), [t.name]) for t in params.targets]
+    groups.append((pair_group(params.source, "mean"), [t.name for t in params.targets]))
+    for group, names in groups:
+        per_layer = []
+        for li, layer in enumerate(run.steer):
+            value, count = transfer(est.target(names, li), est.source_at(li))
+            per_layer.append(value)
+            counts.setdefault(layer, count)
+        pooled, count = transfer(est.target(names, None), est.source_at(None))
+        counts.setdefault("mean", count)
+        series.append(Series(group, measure, axis, per_layer, modalities, layer_mean=pooled))
+    return series, counts
+
+
+def _main_layer(run: Run, ctx: TaskContext, series: list[Series]) -> int | None | str:
+    """Where the main score reads: a steering layer's index, None for the mean over layers, or
+    "" when the main score is not a transfer (or names a layer the evaluator will refuse)."""
+    config = ctx.config.main_score
+    if config.measure != "transfer":
+        return ""
+    if config.layer == "mean":
+        return None
+    if config.layer == "last":
+        return len(run.steer) - 1
+    if config.layer == "best":
+        wanted = {**default_group(ctx.config, run.params), **config.group_fields()}
+        hits = [s for s in series if s.measure.name == "transfer" and s.group.matches(wanted)]
+        values = [e.value for e in hits[0].estimates] if len(hits) == 1 else []
+        if not values or not np.isfinite(values).any():
+            return ""
+        _, choice = choose_layer(hits[0].estimates, run.steer, "best")
+        return run.steer.index(choice["layer"])
+    return run.steer.index(config.layer) if config.layer in run.steer else ""
+
+
+def source_check(run: Run, est: Estimates, where: int | None | str) -> tuple[dict, str | None]:
+    """Does the concept direction move the source more than the null's directions (fitted from
+    shuffled labels) do, where the main score reads? If not, the transfer is a ratio of noise:
+    the reason it is inconclusive."""
+    if where == "":
+        return {}, None
+    source = est.source_at(where)
+    p = p_value(source.value, source.null)
+    at = "mean over the steering layers" if where is None else f"steering layer {run.steer[where]}"
+    check = {
+        "at": at,
+        "source_effect": round(source.value, 6),
+        "null_q95": round(_floor(source), 6),
+        "p_value": p,
+        "clears_null": p is not None and p < SIGNIFICANCE,
+    }
+    if p is None:
+        return check, (
+            "n_null = 0: without null directions the source effect cannot be checked against "
+            "noise, so the transfer cannot be read"
+        )
+    if p >= SIGNIFICANCE:
+        return check, (
+            f"the concept direction moves the source ({run.params.source.name}) by "
+            f"{source.value:.3g} source separations ({at}, alpha {run.params.main_alpha:g}), "
+            f"which does not clear its null, directions fitted from shuffled labels (q95 "
+            f"{_floor(source):.3g}, p = {p:.3f} >= {SIGNIFICANCE}): there is no source effect to "
+            "transfer, and the ratio would be one of noise"
+        )
+    return check, None
 
 
 def report(ctx: TaskContext, run: Run, extra: dict) -> KindOutput:
     params: InterventionParams = ctx.params
     n = len(run.items)
+    weights = ctx.draws.weights(n)
     axis = LayerAxis.of(
         run.steer,
         [relative_depth(run.names.index(layer), len(run.names)) for layer in run.steer],
         stack=run.stack,
     )
-    modalities = tuple(sorted({s.modality for s in [params.source, *params.targets]}))
-    series = [
+    modalities = tuple(sorted({s.modality for s in run.sides}))
+    est = Estimates(run, weights)
+    series, counts = _transfer_series(run, est, axis, modalities)
+    for side in run.sides:
+        role = "source" if side == params.source else "target"
+        group = side_group(side)
+        effect = Measure(f"effect_{role}", bounds=None)
+        series.append(Series(group, effect, axis, est.effect[side.name], modalities))
+        flips = Measure(f"flips_{role}")
+        series.append(Series(group, flips, axis, est.flips[side.name], modalities))
+    # how many replicates each layer's transfer took with a floored (or no) denominator
+    floored = [Estimate(float(counts[layer].get("replicates_floored", 0))) for layer in run.steer]
+    series.append(
         Series(
-            group,
-            Measure(measure, bounds=(0.0, 1.0) if measure.startswith("flips") else None),
+            side_group(params.source),
+            Measure("replicates_floored", bounds=None, ranked=False),
             axis,
-            estimates,
+            floored,
             modalities,
         )
-        for (group, measure), estimates in _series_estimates(run, ctx.draws.weights(n)).items()
-    ]
-    matrices = _dose_response(run.out, params, run.steer, run.alphas, run.read)
-    details = {
+    )
+    check, inconclusive = source_check(run, est, _main_layer(run, ctx, series))
+    details = _details(ctx, run, extra) | {
+        "source_check": check,
+        "transfer_denominator": {"rule": FLOOR_RULE, "n_resamples": _n(weights), **counts},
+    }
+    matrices = _dose_response(run)
+    return KindOutput(
+        series,
+        n,
+        matrices,
+        details,
+        _notes(params, run.read),
+        null_method=NULL_METHOD,
+        inconclusive=inconclusive,
+    )
+
+
+def _n(weights) -> int:
+    return 0 if weights is None else len(weights)
+
+
+def _details(ctx: TaskContext, run: Run, extra: dict) -> dict:
+    params = run.params
+    return {
         "stack": run.stack,
         "read_layer": run.read,
         "steer_layers": run.steer,
@@ -119,97 +290,85 @@ def report(ctx: TaskContext, run: Run, extra: dict) -> KindOutput:
         "main_alpha": params.main_alpha,
         "alpha_unit": "spread of the source's pooled states at the steering layer (fit items): "
         "sqrt(mean squared distance to their mean)",
+        "effect_unit": "the source's group separation at the read layer (distance between its two "
+        "groups' mean states, evaluation fold); every side's shift is measured along its own "
+        "concept axis in this one unit",
         "direction": params.direction,
         "concepts": params.concepts.model_dump(),
         "items": {
             "toward": int(run.labels.sum()),
             "away_from": int((1 - run.labels).sum()),
-            "n": n,
+            "n": len(run.items),
         },
         "item_ids": [int(ctx.probes.ids[i]) for i in run.items],
         "folds": run.folds.tolist(),
-        "probe": {
+        "layers": {
+            layer: {
+                "unit": [round(p.spread[li], 6) for p in run.plans],
+                "separation_in_units": [round(p.separation_in_spread[li], 4) for p in run.plans],
+            }
+            for li, layer in enumerate(run.steer)
+        },
+        "sides": {
             name: {
-                "heldout_accuracy": [round(a, 4) for a in rec.accuracy],
-                "group_gap_in_sd": [round(s, 4) for s in rec.separation],
+                "separation_in_source_units": [round(s, 4) for s in rec.separation],
+                "nearest_mean_accuracy": [round(a, 4) for a in rec.accuracy],
                 "eligible_for_flips": int(rec.eligible.sum()),
+                "alpha_zero_effect_max_abs": float(np.abs(rec.effect[:, 0]).max()),
             }
             for name, rec in run.out.items()
         },
+        "alpha_zero_max_abs_change": {name: rec.zero_change for name, rec in run.out.items()},
         "pooling": run.pooling,
         "steered_at": "every position of the sequence (prompt and special tokens included)",
         **extra,
     }
-    return KindOutput(
-        series, n, matrices, details, _notes(params, run.read), null_method=NULL_METHOD
-    )
 
 
-def _dose_response(out, params: InterventionParams, steer, alphas, read) -> list[Matrix]:
-    """alpha x steering layer: each side's mean effect and flip share, each pair's transfer."""
-    rows = [f"{a:g}" for a in alphas]
-    src = out[params.source.name]
-    every = np.ones(src.effect.shape[-1])
+def _dose_response(run: Run) -> list[Matrix]:
+    """alpha x steering layer: each side's mean effect (one unit for every side: compare the
+    rows of two sides directly) and flip share; alpha = 0 is measured like every alpha."""
+    rows = [f"{a:g}" for a in run.alphas]
     matrices = []
-
-    def grid(fn) -> list[list[float | None]]:
-        values = []
-        for a_i in range(len(alphas)):
-            row = []
-            for li in range(len(steer)):
-                v = float(fn(li, a_i))
-                row.append(round(v, 6) if np.isfinite(v) else None)
-            values.append(row)
-        return values
-
-    for name, rec in out.items():
-        mask = rec.eligible.astype(float)
-        for measure, fn in (
-            ("effect", lambda li, a, rec=rec: _mean(rec.effect[li, a], every)),
-            ("flips", lambda li, a, rec=rec, mask=mask: _mean(rec.flip[li, a], mask)),
-        ):
+    for name, rec in run.out.items():
+        every, mask = np.ones(rec.effect.shape[-1]), rec.eligible.astype(float)
+        for measure, data, weight in (("effect", rec.effect, every), ("flips", rec.flip, mask)):
+            values = [
+                [_round(_mean(data[li, a], weight)) for li in range(len(run.steer))]
+                for a in range(len(run.alphas))
+            ]
             matrices.append(
                 Matrix(
                     name=f"{measure}/{name}",
                     measure=measure,
                     group=name,
-                    layer=f"read={read}",
+                    layer=f"read={run.read}",
                     rows=rows,
-                    columns=list(steer),
-                    values=grid(fn),
+                    columns=list(run.steer),
+                    values=values,
                 )
             )
-    for target in params.targets:
-        rec, pair = out[target.name], pair_group(params.source, target).label
-
-        def ratio(li, a, rec=rec):
-            return _div(_mean(rec.effect[li, a], every), _mean(src.effect[li, a], every))
-
-        matrices.append(
-            Matrix(
-                name=f"transfer/{pair}",
-                measure="transfer",
-                group=pair,
-                layer=f"read={read}",
-                rows=rows,
-                columns=list(steer),
-                values=grid(ratio),
-            )
-        )
     return matrices
+
+
+def _round(v: float) -> float | None:
+    return round(v, 6) if np.isfinite(v) else None
 
 
 def _notes(params: InterventionParams, read: str) -> list[str]:
     return [
-        f"Transfer at alpha = {params.main_alpha} (spread units): the target's probe-logit shift "
-        f"toward {params.concepts.toward!r} at {read}, over the source's, when the source's "
-        "concept direction is added at the steering layer. 1 = the direction moves the target as "
-        "much as the source; 0 = not at all.",
-        "Effects are in standard deviations of each side's own unsteered probe scores (details."
-        "probe.*.group_gap_in_sd: how far apart the two groups are in those units); flips: the "
-        "share of away-group items whose predicted group changes.",
-        f"Null: {params.n_null} random directions of the same norm (their target effect over the "
-        "source's concept effect). A best layer's null and interval are those of the best of all "
-        "steering layers.",
-        "Rows of the dose-response matrices are alphas (0 = no steering), columns steering layers.",
+        f"Transfer at alpha = {params.main_alpha} (spread units): how far the source's concept "
+        f"direction moves the target's state at {read} along the target's own "
+        f"{params.concepts.toward!r}-vs-{params.concepts.away_from!r} axis, over how far it moves "
+        "the source's along the source's. 1: as much; 0: not at all.",
+        "Both effects are in ONE unit, the source's group separation at the read layer, so a "
+        "target at another scale is not credited with more (or less) transfer.",
+        f"Null: {params.n_null} directions fitted like the concept direction from shuffled group "
+        "labels, of the same norm, through the same passes. The source effect must clear its own "
+        "null (p < 0.05) where the main score reads, "
+        "otherwise the verdict is inconclusive (details.source_check). " + FLOOR_RULE + ".",
+        "Over the steering layers the transfer is a ratio of means (mean target effect over mean "
+        "source effect), not a mean of per-layer ratios.",
+        "Rows of the dose-response matrices are alphas (0 = the zero vector through the hook), "
+        "columns steering layers.",
     ]

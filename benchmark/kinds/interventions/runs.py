@@ -1,14 +1,19 @@
-"""The steered passes: two folds of items, a direction and probes fitted on one fold, steered
-forward passes (a hook on `layer_module`) over the other; per-item effects of every side."""
+"""The steered passes: two folds of items; per fold, the steering direction fitted on the other
+fold's source states, each side's concept axis read on this fold's own unsteered states, and one
+steered call per (side, steering layer) carrying every alpha (0 included) and every null
+direction; per-item effects of every side in ONE unit, the source's group separation."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from benchmark.errors import NotApplicable, UsageError
 from benchmark.kinds import TaskContext
 from benchmark.kinds.interventions.params import InterventionParams, Side, group_items
-from benchmark.kinds.passes import Passes, resolve_layer, steering
+from benchmark.kinds.interventions.steered import side_passes
+from benchmark.kinds.passes import resolve_layer
 from benchmark.metrics.probing import fit_logistic, spread
 
 
@@ -22,9 +27,20 @@ def _folds(labels: np.ndarray, seed: int) -> np.ndarray:
     return folds
 
 
-def _random_unit(dim: int, seed: int, layer: int, k: int) -> np.ndarray:
-    vec = np.random.default_rng([seed, 11, layer, k]).standard_normal(dim)
-    return vec / np.linalg.norm(vec)
+def _null_labels(labels: np.ndarray, seed: int, fold: int, n_null: int) -> list[np.ndarray]:
+    """The null's relabellings of one fold's fit items: draw k shuffles the group labels, and its
+    direction is fitted from them exactly as the concept direction is from the true labels, at
+    every steering layer (so draw k's directions are related across layers as the concept's
+    are, whatever the stack does between layers)."""
+    return [np.random.default_rng([seed, 13, fold, k]).permutation(labels) for k in range(n_null)]
+
+
+def _direction(x: np.ndarray, labels: np.ndarray, params: InterventionParams) -> np.ndarray:
+    """The unit direction from the away group to the toward group: mean difference or probe."""
+    if params.direction == "probe":
+        return fit_logistic(x, labels, params.probe_l2).direction()
+    gap = x[labels == 1].mean(0) - x[labels == 0].mean(0)
+    return gap / (np.linalg.norm(gap) or 1.0)
 
 
 def _steer_layers(params: InterventionParams, names: list[str], read: str) -> list[str]:
@@ -42,135 +58,166 @@ def _steer_layers(params: InterventionParams, names: list[str], read: str) -> li
     return kept
 
 
+@dataclass
+class Axis:
+    """A side's concept axis at the read layer on one fold's unsteered states: the unit vector
+    from the away group's mean to the toward group's, the midpoint between the two means on it
+    (the side's own toward/away boundary) and the distance between the means."""
+
+    unit: np.ndarray
+    midpoint: float
+    separation: float
+
+    @classmethod
+    def of(cls, x: np.ndarray, labels: np.ndarray) -> Axis:
+        toward, away = x[labels == 1].mean(0), x[labels == 0].mean(0)
+        gap = toward - away
+        norm = float(np.linalg.norm(gap))
+        unit = gap / norm if norm > 0 else np.zeros_like(gap)
+        return cls(unit, float((toward + away) @ unit / 2), norm)
+
+
 class SideResults:
-    """Per-item results of one side (source or target), filled fold by fold."""
+    """Per-item results of one side (source or target), filled fold by fold. Effects are the
+    shift of the item's read-layer state along the side's own concept axis, in units of the
+    SOURCE's group separation (the same unit for every side)."""
 
     def __init__(self, side: Side, n: int, layers: int, alphas: int, n_null: int):
         self.side = side
-        self.effect = np.full((layers, alphas, n), np.nan)  # normalised logit shift
+        self.effect = np.full((layers, alphas, n), np.nan)
         self.flip = np.zeros((layers, alphas, n))
         self.null_effect = np.full((layers, n_null, n), np.nan)
         self.null_flip = np.zeros((layers, n_null, n))
-        self.eligible = np.zeros(n, dtype=bool)  # away-group items predicted away, unsteered
-        self.accuracy: list[float] = []
-        self.separation: list[float] = []
+        self.eligible = np.zeros(n, dtype=bool)  # away-group items on the away side, unsteered
+        self.separation: list[float] = []  # the side's group gap, in source separations, per fold
+        self.accuracy: list[float] = []  # nearest-mean accuracy on its own axis, per fold
+        self.zero_change = 0.0  # largest |change| of a read-layer value at alpha = 0
+        # kept for the intervals, which refit the read axes on every replicate: the unsteered
+        # read-layer states [n, D] and the concept vector's shifts at main_alpha [layers, n, D]
+        self.states: np.ndarray | None = None
+        self.shifts: np.ndarray | None = None
 
 
-class Fold:
-    """One fold: probes fitted on the other fold's unsteered states, steered passes over this
-    fold's items, the effects written into each side's per-item arrays."""
+@dataclass
+class Plan:
+    """What one fold steers with (fitted on the other fold's source states) and its unit."""
 
-    def __init__(self, run: Run, fold: int):
-        self.run, self.ev = run, run.folds == fold
-        fit = ~self.ev
-        labels = run.labels
-        self.probe, self.logits0, self.sep = {}, {}, {}
-        for side in run.sides:
-            x = run.base[side.name][run.read_index]
-            probe = fit_logistic(x[fit], labels[fit], run.params.probe_l2)
-            z = probe.logits(x[self.ev])
-            self.probe[side.name], self.logits0[side.name] = probe, z
-            self.sep[side.name] = float(z.std())  # the effect's unit: the score's spread
-            record = run.out[side.name]
-            record.accuracy.append(float(((z > 0) == (labels[self.ev] == 1)).mean()))
-            gap = z[labels[self.ev] == 1].mean() - z[labels[self.ev] == 0].mean()
-            record.separation.append(float(gap / (z.std() or 1.0)))
-            record.eligible[np.flatnonzero(self.ev)] = (labels[self.ev] == 0) & (z <= 0)
-
-    def read(self, side: Side, layer: str, vector: np.ndarray | None) -> np.ndarray:
-        """The read layer's pooled states of this fold's items with `vector` added at `layer`."""
-        run = self.run
-        module = run.adapter.layer_module(side.modality, layer, run.stack)
-        with steering(module, vector):
-            states = run.passes.pooled(side.language, side.modality, run.items[self.ev], [run.read])
-        return states[0]
-
-    def measure(self, vector: np.ndarray, li: int, slot: int, null: bool) -> None:
-        run = self.run
-        for side in run.sides:
-            z = self.probe[side.name].logits(self.read(side, run.steer[li], vector))
-            z0, sep = self.logits0[side.name], self.sep[side.name]
-            effect = (z - z0) / sep if sep > 0 else np.full(len(z), np.nan)
-            flips = (z > 0) & (z0 <= 0) & (run.labels[self.ev] == 0)
-            record = run.out[side.name]
-            (record.null_effect if null else record.effect)[li, slot, self.ev] = effect
-            (record.null_flip if null else record.flip)[li, slot, self.ev] = flips
-
-    def steer_all(self) -> None:
-        run, params, fit = self.run, self.run.params, ~self.ev
-        lab = run.labels[fit]
-        for li, layer in enumerate(run.steer):
-            x_src = run.base[params.source.name][run.needed.index(layer)][fit]
-            gap = x_src[lab == 1].mean(0) - x_src[lab == 0].mean(0)
-            if params.direction == "probe":
-                v = fit_logistic(x_src, lab, params.probe_l2).direction()
-            else:
-                v = gap / (np.linalg.norm(gap) or 1.0)
-            unit = spread(x_src)
-            run.layer_details[layer]["unit"].append(round(unit, 6))
-            run.layer_details[layer]["separation_in_units"].append(
-                round(float(np.linalg.norm(gap) / unit), 4)
-            )
-            for a_i, alpha in enumerate(run.alphas):
-                if alpha == 0:  # the unsteered pass itself
-                    for record in run.out.values():
-                        record.effect[li, a_i, self.ev] = 0.0
-                        record.flip[li, a_i, self.ev] = 0.0
-                else:
-                    self.measure(alpha * unit * v, li, a_i, null=False)
-            for k in range(params.n_null):
-                r = _random_unit(len(v), params.seed, run.names.index(layer), k)
-                self.measure(params.main_alpha * unit * r, li, k, null=True)
-
-    def zero_control(self) -> dict[str, float]:
-        """alpha = 0 through the hook: the largest change of any read-layer value (expected 0)."""
-        run, out = self.run, {}
-        for side in run.sides:
-            dim = run.base[side.name].shape[-1]
-            x = self.read(side, run.steer[0], np.zeros(dim))
-            out[side.name] = float(np.abs(x - run.base[side.name][run.read_index][self.ev]).max())
-        return out
+    vectors: list[np.ndarray]  # per steering layer: [alphas + n_null, D] (concept, then null)
+    spread: list[float]  # the alpha unit per steering layer
+    separation_in_spread: list[float]  # the source's group gap at the steering layer, in it
+    source_axis: Axis  # the source's concept axis at the read layer (this fold)
 
 
+@dataclass
 class Run:
-    """Everything one task's scoring shares: items, folds, layers, unsteered states, results."""
+    """Everything one task's scoring shares: items, folds, layers, passes, results."""
 
-    def __init__(self, ctx: TaskContext, stack: str):
-        params: InterventionParams = ctx.params
-        self.params, self.stack = params, stack
+    ctx: TaskContext
+    stack: str
+    out: dict[str, SideResults] = field(default_factory=dict)
+    item_passes: int = 0
+
+    def __post_init__(self):
+        params: InterventionParams = self.ctx.params
+        self.params = params
         self.sides = [params.source, *params.targets]
-        toward, away = group_items(ctx.probes, params.concepts, params.source.language)
+        toward, away = group_items(self.ctx.probes, params.concepts, params.source.language)
         self.items = np.array(toward + away)
         self.labels = np.array([1] * len(toward) + [0] * len(away))
         self.folds = _folds(self.labels, params.seed)
-        self.adapter = ctx.model.load()
-        self.names = self.adapter.layer_names(params.source.modality, stack)
+        self.fold_items = [np.flatnonzero(self.folds == f) for f in (0, 1)]
+        self.adapter = self.ctx.model.load()
+        self.names = self.adapter.layer_names(params.source.modality, self.stack)
         for side in params.targets:
-            if self.adapter.layer_names(side.modality, stack) != self.names:
-                raise NotApplicable(f"{side.name}: stack {stack!r} has other layers for it")
+            if self.adapter.layer_names(side.modality, self.stack) != self.names:
+                raise NotApplicable(f"{side.name}: stack {self.stack!r} has other layers for it")
         self.read = resolve_layer(params.read_layer, self.names, "metric.read_layer")
         self.steer = _steer_layers(params, self.names, self.read)
         self.needed = sorted({*self.steer, self.read}, key=self.names.index)
         self.read_index = self.needed.index(self.read)
-        self.pooling = ctx.reps.pooling
-        self.passes = Passes(self.adapter, ctx.probes, stack, self.pooling, ctx.model.batch_size)
+        self.pooling = self.ctx.reps.pooling
         self.alphas = sorted({0.0, *params.alphas})
         n = len(self.items)
         self.out = {
             s.name: SideResults(s, n, len(self.steer), len(self.alphas), params.n_null)
             for s in self.sides
         }
-        self.layer_details = {name: {"unit": [], "separation_in_units": []} for name in self.steer}
-        # unsteered states of every item, each fold's items batched as its steered passes are
-        self.base = {}
+        self.plans: list[Plan] = []
+
+    def passes(self, side: Side):
+        model = self.ctx.model
+        return side_passes(
+            self.adapter, self.ctx.probes, side, self.items, self.stack, self.pooling,
+            model.batch_size,
+        )  # fmt: skip
+
+    def run(self) -> None:
+        """Every side, every fold, every steering layer: one steered call each."""
+        source = self.params.source
+        passes = self.passes(source)
+        base = [passes.unsteered(self.needed, self.fold_items[f]) for f in (0, 1)]
+        self.plans = [self._plan(base, f) for f in (0, 1)]
         for side in self.sides:
-            parts = {
-                f: self.passes.pooled(
-                    side.language, side.modality, self.items[self.folds == f], self.needed
-                )
-                for f in (0, 1)
-            }
-            full = np.zeros((len(self.needed), n, parts[0].shape[-1]), np.float32)
-            for f, part in parts.items():
-                full[:, self.folds == f] = part
-            self.base[side.name] = full
+            if side != source:
+                passes = self.passes(side)
+                base = [passes.unsteered(self.needed, self.fold_items[f]) for f in (0, 1)]
+            for f in (0, 1):
+                self._measure(side, passes, base[f], f)
+            self.item_passes += passes.item_passes
+            passes.release()
+
+    def _plan(self, base: list[np.ndarray], f: int) -> Plan:
+        """Fold f's steering vectors, fitted on fold 1 - f's source states (no item is both
+        fitted and measured): the concept direction and the null's relabelled directions, and
+        the source's axis at the read layer on fold f."""
+        params, fit = self.params, self.labels[self.fold_items[1 - f]]
+        shuffled = _null_labels(fit, params.seed, f, params.n_null)
+        vectors, units, seps = [], [], []
+        for layer in self.steer:
+            x = base[1 - f][self.needed.index(layer)]
+            v = _direction(x, fit, params)
+            unit = spread(x)
+            rows = [a * unit * v for a in self.alphas]
+            rows += [params.main_alpha * unit * _direction(x, y, params) for y in shuffled]
+            vectors.append(np.stack(rows))
+            units.append(unit)
+            gap = np.linalg.norm(x[fit == 1].mean(0) - x[fit == 0].mean(0))
+            seps.append(float(gap / unit) if unit > 0 else float("nan"))
+        axis = Axis.of(base[f][self.read_index], self.labels[self.fold_items[f]])
+        if axis.separation <= 0:
+            raise NotApplicable(
+                f"{params.source.name}: the two concept groups have the same mean state at "
+                f"{self.read}; there is no concept axis to measure a transfer in"
+            )
+        return Plan(vectors, units, seps, axis)
+
+    def _measure(self, side: Side, passes, base: np.ndarray, f: int) -> None:
+        """Fold f of one side: its own axis on its unsteered states, then one steered call per
+        steering layer; effects along that axis in units of the source's separation."""
+        ev, plan, record = self.fold_items[f], self.plans[f], self.out[side.name]
+        labels = self.labels[ev]
+        x0 = base[self.read_index]
+        axis = Axis.of(x0, labels)
+        p0 = x0 @ axis.unit
+        unit = plan.source_axis.separation
+        record.separation.append(axis.separation / unit)
+        record.accuracy.append(float(((p0 >= axis.midpoint) == (labels == 1)).mean()))
+        eligible = (labels == 0) & (p0 < axis.midpoint)
+        record.eligible[ev] = eligible
+        a = len(self.alphas)
+        zero, main = self.alphas.index(0.0), self.alphas.index(self.params.main_alpha)
+        if record.states is None:
+            record.states = np.zeros((len(self.items), x0.shape[-1]))
+            record.shifts = np.zeros((len(self.steer), len(self.items), x0.shape[-1]))
+        record.states[ev] = x0
+        for li, layer in enumerate(self.steer):
+            states = passes.steered(layer, plan.vectors[li], [self.read], ev)[:, 0]  # [K, n, D]
+            delta = states - x0[None]
+            record.zero_change = max(record.zero_change, float(np.abs(delta[zero]).max()))
+            record.shifts[li][ev] = delta[main]
+            shift = delta @ axis.unit  # [K, n]
+            flips = eligible[None] & (p0[None] + shift >= axis.midpoint)
+            record.effect[li][:, ev] = shift[:a] / unit
+            record.flip[li][:, ev] = flips[:a]
+            record.null_effect[li][:, ev] = shift[a:] / unit
+            record.null_flip[li][:, ev] = flips[a:]
