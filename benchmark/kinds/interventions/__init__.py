@@ -25,7 +25,8 @@ Transfer = mean target effect / max(mean source effect, the source null's 95th p
 by draw (a source effect within noise cannot inflate it); over steering layers a ratio of means.
 The main score is inconclusive when the source effect does not clear its own null at 5 % where
 the main score reads. Intervals: half-samples of the items (ids shared by every
-side). Steered passes are never cached (SteeredPasses: benchmark/kinds/interventions/steered.py).
+side). Steered passes are never cached (benchmark.representations.steering.SteeredPasses: only
+the layers above the hook run, every vector of a layer in one tiled pass).
 """
 
 from __future__ import annotations
