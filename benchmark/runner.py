@@ -184,6 +184,53 @@ def reproduce_command(opts: RunOptions, task: TaskConfig) -> str:
     return shlex.join(parts)
 
 
+@dataclass
+class TaskRun:
+    """One task being run: what its result records besides the scores."""
+
+    task: PlannedTask
+    key: str
+    plan: ModelPlan
+    service: RepresentationService
+    opts: RunOptions
+    started: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    clock: float = field(default_factory=time.perf_counter)
+    extraction_before: float = 0.0
+
+    def result(self, **fields) -> TaskResult:
+        config, service = self.task.config, self.service
+        total = time.perf_counter() - self.clock
+        extraction = service.extraction_seconds - self.extraction_before
+        facts = model_facts(self.plan, service.model, facts_dir(self.opts))
+        return TaskResult(
+            key=self.key,
+            task=TaskRecord(
+                name=config.name,
+                version=config.version,
+                kind=config.kind,
+                kind_version=get_kind(config.kind).version,
+                config=config.model_dump(mode="json"),
+                config_sha256=config.config_hash(),
+                overrides=self.task.overrides,
+                adjustments=self.task.adjustments,
+            ),
+            model=model_record(self.plan, facts),
+            probes=probes_record(self.task.probes),
+            run=RunRecord(
+                started=self.started.isoformat(),
+                seconds_total=round(total, 3),
+                seconds_extraction=round(extraction, 3),
+                seconds_scoring=round(total - extraction, 3),
+                model_loaded=service.model.loaded,
+                device=self.opts.device,
+                batch_size=service.batch_size,  # with "auto": the size that was used
+                command=reproduce_command(self.opts, config),
+            ),
+            environment=environment(),
+            **fields,
+        )
+
+
 def run_task(
     task: PlannedTask,
     key: str,
@@ -191,62 +238,50 @@ def run_task(
     service: RepresentationService,
     opts: RunOptions,
 ) -> TaskResult:
-    config, probes = task.config, task.probes
-    kind = get_kind(config.kind)
-    started = datetime.now(timezone.utc)
-    clock = time.perf_counter()
-    extraction_before = service.extraction_seconds
+    """Score one planned task; a task that does not apply, or fails, is recorded as such."""
+    record = TaskRun(task, key, plan, service, opts, extraction_before=service.extraction_seconds)
+    config, kind = task.config, get_kind(task.config.kind)
+    reason = task.not_applicable or _missing_modalities(task, plan)
+    if reason:
+        return record.result(status="not_applicable", reason=reason)
+    ctx = task_context(task, plan, service)
+    try:
+        output = kind.score(ctx)
+    except NotApplicable as verdict:
+        return record.result(status="not_applicable", reason=str(verdict))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as err:  # recorded beside the result; the run goes on with the next task
+        log.exception("task %s failed", config.name)
+        return record.result(status="error", reason=f"{type(err).__name__}: {err}")
+    return record.result(
+        status="ok",
+        main_score=output.main_score,
+        curves=output.curves,
+        matrices=output.matrices,
+        details={**output.details, "pooling": ctx.reps.pooling_record()},
+        notes=output.notes,
+    )
 
-    def finish(**fields) -> TaskResult:
-        total = time.perf_counter() - clock
-        extraction = service.extraction_seconds - extraction_before
-        facts = model_facts(plan, service.model, facts_dir(opts))
-        return TaskResult(
-            key=key,
-            task=TaskRecord(
-                name=config.name,
-                version=config.version,
-                kind=config.kind,
-                kind_version=kind.version,
-                config=config.model_dump(mode="json"),
-                config_sha256=config.config_hash(),
-                overrides=task.overrides,
-                adjustments=task.adjustments,
-            ),
-            model=model_record(plan, facts),
-            probes=probes_record(probes),
-            run=RunRecord(
-                started=started.isoformat(),
-                seconds_total=round(total, 3),
-                seconds_extraction=round(extraction, 3),
-                seconds_scoring=round(total - extraction, 3),
-                model_loaded=service.model.loaded,
-                device=opts.device,
-                batch_size=service.batch_size,  # with "auto": the size that was used
-                command=reproduce_command(opts, config),
-            ),
-            environment=environment(),
-            **fields,
-        )
 
-    if task.not_applicable:
-        return finish(status="not_applicable", reason=task.not_applicable)
-    available = applicable_modalities(task, plan)
-    if not available:
-        needed = (
-            " and ".join(config.modalities)
-            if kind.needs == "all"
-            else "one of " + (", ".join(config.modalities))
-        )
-        reason = f"model takes {', '.join(plan.modalities)}; task {config.name!r} needs {needed}"
-        return finish(status="not_applicable", reason=reason)
-    reps = TaskRepresentations(service, probes, config.pooling, config.layers)
-    ctx = TaskContext(
+def _missing_modalities(task: PlannedTask, plan: ModelPlan) -> str | None:
+    if applicable_modalities(task, plan):
+        return None
+    config = task.config
+    both = get_kind(config.kind).needs == "all"
+    needed = " and ".join(config.modalities) if both else "one of " + ", ".join(config.modalities)
+    return f"model takes {', '.join(plan.modalities)}; task {config.name!r} needs {needed}"
+
+
+def task_context(task: PlannedTask, plan: ModelPlan, service: RepresentationService):
+    """What the task's kind may ask for (benchmark.kinds.TaskContext)."""
+    config = task.config
+    return TaskContext(
         config=config,
         params=config.params,
-        probes=probes,
-        modalities=available,
-        reps=reps,
+        probes=task.probes,
+        modalities=applicable_modalities(task, plan),
+        reps=TaskRepresentations(service, task.probes, config.pooling, config.layers),
         model=ModelAccess(
             load=service.model.get,
             stacks=_stack_roles(plan),
@@ -255,23 +290,6 @@ def run_task(
             batch_size=service.batch,
         ),
         draws=Draws.of(config.params),
-    )
-    try:
-        output = kind.score(ctx)
-    except NotApplicable as verdict:
-        return finish(status="not_applicable", reason=str(verdict))
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as err:  # recorded beside the result; the run goes on with the next task
-        log.exception("task %s failed", config.name)
-        return finish(status="error", reason=f"{type(err).__name__}: {err}")
-    return finish(
-        status="ok",
-        main_score=output.main_score,
-        curves=output.curves,
-        matrices=output.matrices,
-        details={**output.details, "pooling": reps.pooling_record()},
-        notes=output.notes,
     )
 
 

@@ -93,7 +93,8 @@ def test_run_writes_keyed_results_and_rescores_without_the_model(
     assert result.model.n_parameters > 0
     main_score = result.main_score
     assert main_score.ci_low < main_score.value < main_score.ci_high
-    assert main_score.null_mean < main_score.null_q95 < main_score.value
+    assert main_score.null_mean < main_score.null_q95  # (a tiny random model: no claim above it)
+    assert main_score.verdict in ("above_null", "at_null")
     assert (
         main_score.layer.selection == "max over layers within each permutation and each replicate"
     )

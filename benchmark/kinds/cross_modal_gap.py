@@ -135,7 +135,7 @@ register_kind(
         estimate=estimate_cross_modal,
         default_group=default_group,
         needs="all",
-        version="2",
+        version="3",  # 3: length regressed out as a cubic
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,

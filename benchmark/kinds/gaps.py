@@ -49,8 +49,9 @@ class GapParams(StatsParams):
     svcca_variance: float | None = Field(default=None, gt=0, le=1)
     min_ratio: float = Field(default=4.0, ge=1)
     cka_debiased: bool = False
-    # "residualize": regress each item's length features out of its representation before
-    # scoring, so that length alone cannot make languages or modalities look alike
+    # "residualize": regress each item's length features (a cubic in each) out of its
+    # representation before scoring, so that length alone cannot make languages or modalities
+    # look alike
     length_control: Literal["none", "residualize"] = "residualize"
     # text: score what word forms alone give (the lexical floor, drawn on the same draws: every
     # text score carries its margin over it) and each measure with the shared forms' leading
@@ -182,13 +183,23 @@ def decompose_all(ctx: TaskContext, matrices: dict, rows=None) -> dict[tuple, De
     )
     if params.length_control == "residualize":
         matrices = {
-            key: residualize(x, _rows(length_features(ctx.probes, key[1], key[0]), rows))
+            key: residualize(
+                x, length_basis(_rows(length_features(ctx.probes, key[1], key[0]), rows))
+            )
             for key, x in matrices.items()
         }
     return {
         key: decompose(x, min_ratio=params.min_ratio, name="/".join(key), **rule)
         for key, x in matrices.items()
     }
+
+
+def length_basis(features: np.ndarray) -> np.ndarray:
+    """Each length feature standardised, with its square and cube: length regressed out as a
+    smooth curve, not a line (a pooled state can carry duration nonlinearly, and translations
+    share their lengths)."""
+    z = (features - features.mean(0)) / np.where(features.std(0) > 0, features.std(0), 1.0)
+    return np.column_stack([z, z**2, z**3])
 
 
 def _rows(x: np.ndarray, rows) -> np.ndarray:
@@ -379,7 +390,7 @@ register_kind(
         estimate=estimate_cross_lingual,
         default_group=default_group,
         needs="any",
-        version="2",
+        version="3",  # 3: lexical floor; length regressed out as a cubic
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,

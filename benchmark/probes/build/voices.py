@@ -5,7 +5,9 @@ FLEURS names, lang_ids and scripts come from benchmark/probes/languages.py.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from benchmark.errors import UsageError
@@ -39,6 +41,40 @@ class Voice:
 # f2 was the most intelligible to whisper-base (10 UDHR paragraphs x en/es/de/fr/ru, character
 # error rate: m3 0.25, f2 0.28, f1 0.31, f3 0.35; the default voice 0.23).
 READING_VARIANTS = (("m3", 175, 50), ("f2", 150, 65))
+
+
+# The concepts set's readings (revision 2): every recording its own voice variant, rate and pitch,
+# drawn by sha256 of (item id, language) — so that no two languages share one voice's rhythm, and
+# length and prosody carry nothing a recording's translations share. Variants are espeak-ng's
+# most intelligible ones for whisper-base (character error rates above), both sexes.
+VARIED_VARIANTS = ("m1", "m2", "m3", "m4", "f1", "f2", "f3", "f4")
+VARIED_RATES = (145, 160, 175, 190, 205)  # words per minute
+VARIED_PITCHES = (30, 40, 50, 60, 70)
+
+
+def varied_voice(espeak_voice: str, item_id: int, code: str) -> Voice:
+    """The voice of one recording: variant, rate and pitch from sha256 of (item, language)."""
+    digest = hashlib.sha256(f"{item_id}/{code}".encode()).digest()
+    return Voice(
+        espeak_voice,
+        VARIED_VARIANTS[digest[0] % len(VARIED_VARIANTS)],
+        VARIED_RATES[digest[1] % len(VARIED_RATES)],
+        VARIED_PITCHES[digest[2] % len(VARIED_PITCHES)],
+    )
+
+
+def flat_text(text: str) -> str:
+    """`text` with its punctuation marks spoken as nothing (each replaced by a space, so every
+    character keeps its offset): no pause at a comma, no question or exclamation intonation.
+    Marks between two letters (l'éléphant, well-known) stay: they are part of the word."""
+    chars = list(text)
+    for i, c in enumerate(chars):
+        if not unicodedata.category(c).startswith("P"):
+            continue
+        inside = 0 < i < len(chars) - 1 and chars[i - 1].isalpha() and chars[i + 1].isalpha()
+        if not inside:
+            chars[i] = " "
+    return "".join(chars)
 
 
 @dataclass(frozen=True)
