@@ -58,7 +58,7 @@ class UniformHead(KnownAdapter):
     def __init__(self, model_id: str, settings: dict | None = None, device: str = "cpu"):
         self.tokenizer = multilingual_tokenizer()
         super().__init__(model_id, settings, device)
-        self.final_norm = nn.LayerNorm(self.dim).to(self.device)
+        self.final_norm = nn.LayerNorm(self.dim).to(self.device).requires_grad_(False)
         self.unembedding = torch.zeros(len(self.tokenizer), self.dim, device=self.device)
         self._heads = {self.stack: self.head}
 
