@@ -303,7 +303,7 @@ class KnownAdapter(LayeredAdapter):
 def resolve_known(model_id: str, revision: str | None = None) -> ResolvedModel:
     """A reference model has no files: its id is its source, its revision its construction's."""
     name = model_id[len(PREFIX) :] if model_id.startswith(PREFIX) else model_id
-    if name not in ADAPTERS:
+    if name not in load_all():
         from benchmark.errors import did_you_mean
 
         raise UsageError(f"{model_id}: " + did_you_mean("known-answer model", name, list(ADAPTERS)))
@@ -312,7 +312,7 @@ def resolve_known(model_id: str, revision: str | None = None) -> ResolvedModel:
 
 def read_known_config(source: str, revision: str | None = None) -> dict:
     """What a reference model's plan records as its config: its name, role and construction."""
-    cls = ADAPTERS[source[len(PREFIX) :]]
+    cls = load_all()[source[len(PREFIX) :]]
     return {"model_type": "known", "name": cls.name, "reference": cls.reference, "dim": cls.dim}
 
 
