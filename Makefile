@@ -8,7 +8,7 @@ SITE ?= build/site
 # an hour more for whisper-base on 2 cores: `make run TASKS=all`.
 TASKS ?= cross_lingual_gap_text,cross_lingual_gap_speech,cross_modal_gap,retrieval_text,retrieval_speech,retrieval_speech_text,concept_words_text,concept_words_speech,concept_sentences
 
-.PHONY: setup run site board test test-fast lint format bench probes golden screenshots clean
+.PHONY: setup run site board test test-fast lint format bench probes golden screenshots validity clean
 
 setup:
 	@bash tools/bootstrap.sh
@@ -38,6 +38,12 @@ screenshots: site
 ## purpose; it prints what moved. Review the diff and commit it.
 golden: setup
 	$(PY) -m benchmark.golden --write
+
+## The validity table (docs/validity.md): every task on every known-answer reference model, each
+## verdict checked against its task's `validity:` block. The page is rewritten even when checks fail
+## (tests/test_validity.py is the gate: its KNOWN_FAILURES must still fail, the rest must hold).
+validity: setup
+	-$(VENV)/bin/interlingua validity --write docs/validity.md
 
 ## The whole test suite (what CI runs).
 test: setup

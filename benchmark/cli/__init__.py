@@ -12,10 +12,10 @@ import argparse
 import logging
 import sys
 
-from benchmark.cli import board, catalog, run_command
+from benchmark.cli import board, catalog, run_command, validity_command
 from benchmark.errors import EXIT_BUG, EXIT_INTERRUPTED, REPORT_TO, InterlinguaError
 
-GROUPS = (run_command, catalog, board)
+GROUPS = (run_command, catalog, board, validity_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,6 +64,8 @@ class Family:
         unusable together (a prompt template without {text}).
     random_init: whether `--random-init` (the same architecture with seeded random weights) is
         offered.
+    reference: for a known-answer reference model, its role ("ceiling", "floor:word_form", ...;
+        docs/validity.md), which results record as `model.reference`.
     """
 
     name: str
@@ -82,6 +84,9 @@ class Family:
     plan_stacks: Callable[..., Stacks] | None = None
     check_settings: Callable[[dict], None] | None = None
     random_init: bool = True
+    # a known-answer reference model (benchmark.models.known*): its role, recorded as the
+    # result's `model.reference` ("ceiling", "floor:language", ...); None for real models
+    reference: str | None = None
 
     @property
     def modalities(self) -> tuple[Modality, ...]:
