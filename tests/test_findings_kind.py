@@ -20,6 +20,7 @@ from kind_fixtures import context, probe_set
 
 from benchmark.errors import UsageError
 from benchmark.kinds import findings_stats as fs
+from benchmark.kinds import get_kind
 from benchmark.metrics.statistics import Estimate
 
 CLAIMS_SPEECH_TEXT = {
@@ -151,3 +152,34 @@ def test_a_findings_task_headlines_the_count_of_claims_that_hold():
     probes = probe_set(LANGS, N, words=WORDS)
     with pytest.raises(UsageError, match="claims_holding"):
         context("findings", probes, converging, ["text"], {**MAIN, "measure": "svcca"}, svcca_k=6)
+
+
+def test_the_findings_task_reads_the_gap_and_concept_tasks_cache_entries():
+    """The shipped findings task asks for exactly the representations the gap tasks and the
+    concept word tasks ask for, on the same probe items: one forward pass and one cache entry
+    serve them all (requests are the cache key's only task-side part)."""
+    from benchmark.probes import load_probes
+    from benchmark.representations.service import probes_identity
+    from benchmark.run_planning import RunOptions, probe_spec
+    from benchmark.taskfiles import load_task
+
+    def planned(name):
+        config = load_task(name)
+        probes = load_probes(probe_spec(config, RunOptions(model="x")))
+        kind = get_kind(config.kind)
+        modalities = ["text", "speech"]
+        return probes_identity(probes), set(
+            kind.requests(config, config.params, probes, modalities)
+        )
+
+    where, wanted = planned("findings")
+    for task in (
+        "cross_lingual_gap_text",
+        "cross_lingual_gap_speech",
+        "cross_modal_gap",
+        "concept_words_text",
+        "concept_words_speech",
+    ):
+        probes, requests = planned(task)
+        assert probes == where, task
+        assert requests and requests <= wanted, task
