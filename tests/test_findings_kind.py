@@ -130,6 +130,9 @@ def test_the_verdict_rule():
     assert fs.interior_verdict(end, depths)[0] == "does not hold"
     wide = {"value": 0.75, "ci_low": 0.5, "ci_high": 1.0}
     assert fs.interior_verdict(wide, depths)[0] == "inconclusive"
+    # an interval that excludes 0 and 1 only numerically still reaches the end layers
+    everywhere = {"value": 0.5, "ci_low": 0.02, "ci_high": 0.98}
+    assert fs.interior_verdict(everywhere, depths)[0] == "inconclusive"
 
 
 def test_a_statistic_read_at_the_hub_chooses_the_hub_within_every_replicate():

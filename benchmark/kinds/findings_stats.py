@@ -179,19 +179,21 @@ def verdict(summary: dict, boundary: float) -> tuple[str, str | None]:
 
 def interior_verdict(summary: dict, depths: Sequence[float]) -> tuple[str, str | None]:
     """The verdict on "the hub lies inside the stack" (not at its first or last layer) from the
-    interval of its relative depth."""
+    interval of its relative depth. Depths are discrete: an interval end counts for the layer it
+    is nearest to, so the claim holds when the interval lies between the midpoints that separate
+    the end layers from the inner ones, and does not hold when it lies beyond one of them."""
     low, high = summary["ci_low"], summary["ci_high"]
     if summary["value"] is None or low is None or high is None:
         return INCONCLUSIVE, "no interval: the maximum is tied between layers in most replicates"
-    inner = sorted(depths)[1:-1]
-    if not inner:
+    d = sorted(depths)
+    if len(d) < 3:
         return INCONCLUSIVE, "a stack of two layers has no inside"
-    first, last = min(depths), max(depths)
-    if low > first and high < last:
+    first, last = (d[0] + d[1]) / 2, (d[-2] + d[-1]) / 2
+    if first <= low and high <= last:
         return HOLDS, None
-    if high < inner[0] or low > inner[-1]:
+    if high < first or low > last:
         return DOES_NOT_HOLD, None
-    return INCONCLUSIVE, f"the interval [{low:.3f}, {high:.3f}] reaches an end of the stack"
+    return INCONCLUSIVE, f"the interval [{low:.3f}, {high:.3f}] reaches an end layer of the stack"
 
 
 def p_at(curve: Sequence[Estimate], index: int) -> float | None:
