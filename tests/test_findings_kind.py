@@ -186,3 +186,21 @@ def test_the_findings_task_reads_the_gap_and_concept_tasks_cache_entries():
         probes, requests = planned(task)
         assert probes == where, task
         assert requests and requests <= wanted, task
+
+
+def test_a_modality_the_model_cannot_read_makes_its_claims_not_applicable():
+    def long_texts(lang, modality):
+        if modality == "text" and lang == "de_de":  # as Whisper's decoder refuses 686 tokens
+            raise ValueError("model x: batch item 0 has 686 tokens; the decoder holds 443")
+        return converging(lang, modality)
+
+    out = run(long_texts, concept_words(0.1))
+    found = {f["claim"]: f for f in out.details["findings"]}
+    for claim in ("convergence.cross_lingual_text", "modality_gap_exceeds_language_gap"):
+        assert found[claim]["verdict"] == "not_applicable"
+        assert (
+            "cannot read the text of 1 of the probes' languages (de_de)" in found[claim]["reason"]
+        )
+        assert "686 tokens" in found[claim]["reason"]
+    assert found["convergence.cross_lingual_speech"]["verdict"] == "holds"
+    assert set(out.details["unreadable"]) == {"text"}

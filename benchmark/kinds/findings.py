@@ -40,7 +40,7 @@ from benchmark.evaluation import KindOutput, Measure, Series
 from benchmark.kinds import Kind, TaskContext, register_kind
 from benchmark.kinds import findings_concepts as word_concepts
 from benchmark.kinds.findings_claims import CLAIMS, Reader
-from benchmark.kinds.findings_curves import similarities, similarity_curves
+from benchmark.kinds.findings_curves import readable, similarities, similarity_curves
 from benchmark.kinds.findings_stats import HOLDS, VERDICTS
 from benchmark.kinds.gaps import GapParams, svcca_k_record
 from benchmark.kinds.gaps import check_probes as gap_check_probes
@@ -167,9 +167,10 @@ def check_probes(config: TaskConfig, params: FindingsParams, probes: ProbeSet) -
 
 def estimate_findings(ctx: TaskContext) -> KindOutput:
     params: FindingsParams = ctx.params
-    sims = similarities(ctx)
+    reps, unreadable = readable(ctx)
+    sims = similarities(ctx, reps)
     curves = similarity_curves(ctx, sims)
-    reader = Reader(ctx, sims, curves)
+    reader = Reader(ctx, sims, curves, unreadable)
     for name, (curve, axis) in curves.items():
         modalities = ("speech", "text") if name == "cross_modal" else (name.rsplit("_", 1)[1],)
         reader.series.append(
@@ -194,6 +195,7 @@ def estimate_findings(ctx: TaskContext) -> KindOutput:
         "min_gap": params.min_gap,
         "svcca_k": svcca_k_record(ctx),
         "aligned_layers": [list(p) for p in sims["cross"].aligned] if "cross" in sims else None,
+        "unreadable": unreadable,
     }
     return KindOutput(
         [summary, *reader.series],

@@ -52,6 +52,7 @@ class Reader:
     ctx: TaskContext
     sims: dict[str, Curves]
     curves: dict[str, tuple[list[Estimate], LayerAxis]]
+    unreadable: dict[str, str] = field(default_factory=dict)  # modality -> why it is missing
     findings: list[dict] = field(default_factory=list)
     series: list[Series] = field(default_factory=list)
 
@@ -105,6 +106,9 @@ def missing_reason(reader: Reader, name: str) -> str:
     absent = [m for m in needed if m not in have]
     if absent:
         return f"the model takes {', '.join(have)}; this needs {' and '.join(needed)}"
+    for m in needed:
+        if m in reader.unreadable:
+            return reader.unreadable[m]
     if len(reader.ctx.probes.languages) < 2:
         return "the probes hold one language; a cross-lingual similarity needs two"
     return "not computed for this task's claims"
@@ -373,7 +377,7 @@ def concept_coherence(r: Reader) -> None:
         "best-layer concept alignment score of written words minus that of the same words "
         "spoken (Ward clusters per layer; the concept tasks' settings)",
     )
-    if not {"text", "speech"} <= set(r.ctx.modalities):
+    if not {"text", "speech"} <= set(r.ctx.modalities) - set(r.unreadable):
         r.not_applicable(claim, missing_reason(r, "cross_modal"))
         return
     if not concepts.has_labelled_words(r.ctx.probes):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from benchmark.errors import InterlinguaError
 from benchmark.kinds import TaskContext
 from benchmark.kinds.gaps import decompose_all, pair_estimates
 from benchmark.layers import LayerAxis, paired_axis
@@ -41,13 +42,37 @@ def _within_pairs(ctx: TaskContext, every: bool) -> list[tuple[str, str]]:
     return [(pivot, x) for x in languages if x != pivot] if pivot in languages else []
 
 
-def similarities(ctx: TaskContext) -> dict[str, Curves]:
+def readable(ctx: TaskContext) -> tuple[dict, dict[str, str]]:
+    """Every language's sentence vectors per modality, and the modalities the model could not
+    read in some language, with why (e.g. Whisper's decoder holds 443 tokens, and a UDHR
+    paragraph in Georgian script is 1,089): the claims that need them are not applicable."""
+    reps: dict = {}
+    unreadable: dict[str, str] = {}
+    for m in ctx.modalities:
+        failed = {}
+        for x in ctx.probes.languages:
+            try:
+                reps.setdefault(m, {})[x] = ctx.reps.pooled(x, m)
+            except ValueError as err:
+                if isinstance(err, InterlinguaError):  # the user's setting: said as it is
+                    raise
+                failed[x] = str(err)
+        if failed:
+            reps.pop(m, None)
+            first = next(iter(failed.values()))
+            unreadable[m] = (
+                f"the model cannot read the {m} of {len(failed)} of the probes' languages "
+                f"({', '.join(failed)}): {first}"
+            )
+    return reps, unreadable
+
+
+def similarities(ctx: TaskContext, reps: dict) -> dict[str, Curves]:
     """SVCCA of the pairs the asked claims read, per layer: `text` and `speech` (language pairs
     within the modality, on its stack's layers) and `cross` (speech vs text of the same
-    language, the two stacks paired by depth)."""
+    language, the two stacks paired by depth). `reps`: the readable modalities' vectors."""
     params = ctx.params
     languages = list(ctx.probes.languages)
-    reps = {m: {x: ctx.reps.pooled(x, m) for x in languages} for m in ctx.modalities}
     layers = {m: list(reps[m][languages[0]].layers) for m in reps}
     cache: dict = {}
 
