@@ -364,3 +364,25 @@ def test_a_shared_meaning_clears_the_lexical_floor():
     assert margin.value > 0.1 and margin.ci_low > 0
     controlled = curve_of(out, "svcca_lexical_controlled", "modality=text").points[1]
     assert controlled.value > controlled.null_q95
+
+
+# --- the signal floor: what the audio without its words gives --------------------------------------
+
+
+def test_a_signal_only_representation_scores_exactly_its_signal_floor():
+    """On the real concepts probes (flat prosody, a voice per recording): a representation that
+    is the signal features themselves sits at its floor (margin 0); the floor is recorded."""
+    from benchmark.probes import ProbeSpec, load_probes
+    from benchmark.probes.signal import signal_vectors
+
+    probes = load_probes(ProbeSpec(source="concepts", languages=("de_de", "en_us"), n=40))
+    vectors = {lang: signal_vectors(probes.audio(lang)) for lang in probes.languages}
+
+    def signal_only(lang, modality):
+        return Representations(LAYERS, list(probes.ids), np.stack([vectors[lang]] * len(LAYERS)))
+
+    ctx = context("cross_lingual_gap", signal_only, modalities=("speech",), svcca_k=8)
+    ctx.probes = probes
+    main = get_kind("cross_lingual_gap").score(ctx).main_score
+    assert main.baselines["signal_floor"] == pytest.approx(main.value)
+    assert main.margins["signal_floor"].value == pytest.approx(0.0, abs=1e-12)

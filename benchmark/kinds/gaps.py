@@ -34,6 +34,7 @@ from benchmark.metrics.decomposition import measure_bounds
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet, length_features
 from benchmark.probes.lexicon import disjoint_items, floor_vectors, form_overlap
+from benchmark.probes.signal import signal_vectors
 from benchmark.representations import Pooled
 from benchmark.results import Matrix
 
@@ -57,6 +58,9 @@ class GapParams(StatsParams):
     # text score carries its margin over it) and each measure with the shared forms' leading
     # directions regressed out too (`<measure>_lexical_controlled`); benchmark.probes.lexicon
     lexical_floor: bool = True
+    # speech: score what the signal alone gives (duration, energy, pauses; the signal floor,
+    # benchmark.probes.signal) on the same draws: every speech score carries its margin over it
+    signal_floor: bool = True
 
     @model_validator(mode="after")
     def _one_svcca_rule(self) -> GapParams:
@@ -286,6 +290,22 @@ def _needed_n(params: GapParams) -> int:
     return max(math.ceil(params.min_ratio * k), 8)
 
 
+def floor_inputs(ctx: TaskContext, modality: str) -> dict[str, dict[str, np.ndarray]]:
+    """Per floor, each language's vectors of what the surface alone gives: for text the written
+    forms (the lexical floor, benchmark.probes.lexicon), for speech the audio signal without its
+    words (the signal floor, benchmark.probes.signal)."""
+    languages = ctx.probes.languages
+    if _lexical(ctx, modality):
+        return {
+            "lexical_floor": {lang: floor_vectors(ctx.probes.texts(lang)) for lang in languages}
+        }
+    if modality == "speech" and ctx.params.signal_floor and ctx.probes.has_audio:
+        return {
+            "signal_floor": {lang: signal_vectors(ctx.probes.audio(lang)) for lang in languages}
+        }
+    return {}
+
+
 def _lexical(ctx: TaskContext, modality: str) -> bool:
     return ctx.params.lexical_floor and modality == "text"
 
@@ -301,9 +321,10 @@ def _mean_estimates(ctx, matrices: dict, pairs: list[tuple], rows=None) -> dict:
 
 
 def _modality_series(ctx: TaskContext, modality: str, matrices: list, pair_details: dict):
-    """Every series of one modality: each measure per layer (with the length-only baseline and,
-    for text, the lexical floor drawn on the same draws), and for text each measure again on
-    the lexically disjoint items alone (`<measure>_lexical_controlled`, when enough of them)."""
+    """Every series of one modality: each measure per layer (with the length-only baseline and
+    the modality's floor — lexical for text, signal for speech — drawn on the same draws), and
+    for text each measure again on the lexically disjoint items alone
+    (`<measure>_lexical_controlled`, when enough of them)."""
     params: GapParams = ctx.params
     languages = list(ctx.probes.languages)
     reps = {lang: ctx.reps.pooled(lang, modality) for lang in languages}
@@ -313,12 +334,13 @@ def _modality_series(ctx: TaskContext, modality: str, matrices: list, pair_detai
     baseline = length_baseline(ctx, pairs)
     by_measure: dict[str, list[Estimate]] = {m: [] for m in params.measures}
     controlled: dict[str, list[Estimate]] = {m: [] for m in params.measures}
-    lexical = _lexical(ctx, modality)
+    floors = {
+        name: _mean_estimates(ctx, {k: vectors[k[1]] for k in keys}, pairs)
+        for name, vectors in floor_inputs(ctx, modality).items()
+    }
     disjoint = None
-    if lexical:
-        texts = {lang: ctx.probes.texts(lang) for lang in languages}
-        floor = _mean_estimates(ctx, {k: floor_vectors(texts[k[1]]) for k in keys}, pairs)
-        disjoint = disjoint_items(texts)
+    if _lexical(ctx, modality):
+        disjoint = disjoint_items({lang: ctx.probes.texts(lang) for lang in languages})
         if len(disjoint) < _needed_n(params):
             disjoint = None  # too few to score: said in the details
     for layer in layers:
@@ -338,8 +360,8 @@ def _modality_series(ctx: TaskContext, modality: str, matrices: list, pair_detai
     out = []
     for measure, ests in by_measure.items():
         bases: dict = length_baselines(measure, baseline)
-        if lexical:
-            bases["lexical_floor"] = [floor[measure][0]] * len(layers)
+        for name, floor in floors.items():
+            bases[name] = [floor[measure][0]] * len(layers)
         out.append(Series(group, gap_measure(measure, params), axis, ests, (modality,), bases))
         if disjoint is not None:
             name = f"{measure}_lexical_controlled"

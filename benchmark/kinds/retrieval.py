@@ -36,6 +36,7 @@ from benchmark.metrics.retrieval import (
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet
 from benchmark.probes.lexicon import disjoint_items, floor_vectors, form_overlap
+from benchmark.probes.signal import signal_vectors
 from benchmark.representations import Pooled
 from benchmark.results import Matrix
 
@@ -62,6 +63,8 @@ class RetrievalParams(StatsParams):
     # text -> text: what written forms alone retrieve (the lexical floor, on the same draws:
     # each score's margin over it) and each metric among lexically disjoint items only
     lexical_floor: bool = True
+    # speech -> speech: what the audio signal alone retrieves (benchmark.probes.signal)
+    signal_floor: bool = True
 
 
 def default_group(config: TaskConfig, params: RetrievalParams) -> dict[str, str]:
@@ -159,18 +162,26 @@ def _pair_means(sims: dict, params: RetrievalParams, draws: dict) -> dict[str, t
     }
 
 
-def _lexical_parts(ctx: TaskContext, group: RetrievalGroup, pairs, draws) -> tuple:
-    """For text -> text: the lexical floor's estimate per metric (forms alone, on the same
-    draws), and the lexically disjoint items with their draws (None when too few)."""
-    if not (ctx.params.lexical_floor and group.query == group.target == "text"):
-        return None, None
+def _floor_parts(ctx: TaskContext, group: RetrievalGroup, pairs, draws) -> tuple:
+    """The floor of the group's surface alone, per metric, drawn on the same draws — for text ->
+    text the lexical floor (written forms), for speech -> speech the signal floor (the audio
+    without its words) — and, for text, the lexically disjoint items with their draws (None when
+    there are too few). (None, None) for the other groups."""
+    params: RetrievalParams = ctx.params
     languages = list(ctx.probes.languages)
-    texts = {lang: ctx.probes.texts(lang) for lang in languages}
-    floor = {lang: floor_vectors(texts[lang]) for lang in languages}
-    sims = {(a, b): cosine_similarity(floor[a], floor[b]) for a, b in pairs}
-    means = {m: est for m, (est, _) in _pair_means(sims, ctx.params, draws).items()}
-    rows = disjoint_items(texts)
-    if len(rows) < max(8, ctx.params.xsim_k + 1):
+    text = group.query == group.target == "text" and params.lexical_floor
+    speech = group.query == group.target == "speech" and params.signal_floor
+    if not (text or (speech and ctx.probes.has_audio)):
+        return None, None
+    if text:
+        texts = {lang: ctx.probes.texts(lang) for lang in languages}
+        vectors = {lang: floor_vectors(texts[lang]) for lang in languages}
+    else:
+        vectors = {lang: signal_vectors(ctx.probes.audio(lang)) for lang in languages}
+    sims = {(a, b): cosine_similarity(vectors[a], vectors[b]) for a, b in pairs}
+    means = {m: est for m, (est, _) in _pair_means(sims, params, draws).items()}
+    rows = disjoint_items(texts) if text else []
+    if len(rows) < max(8, params.xsim_k + 1):
         return means, None
     weights = draws["query_weights"]
     sub = {
@@ -190,7 +201,8 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
     axis, aligned = paired_axis(
         group.query, queries[languages[0]].layers, group.target, targets[languages[0]].layers
     )
-    floor, disjoint = _lexical_parts(ctx, group, pairs, draws)
+    floor, disjoint = _floor_parts(ctx, group, pairs, draws)
+    floor_name = "lexical_floor" if group.target == "text" else "signal_floor"
     per_metric: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
     controlled: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
     for (q_layer, t_layer), label in zip(aligned, axis.names, strict=True):
@@ -222,7 +234,7 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
     for metric, ests in per_metric.items():
         bases: dict = {"length_only": lengths[metric]} if metric in lengths else {}
         if floor is not None:
-            bases["lexical_floor"] = [floor[metric]] * len(axis)
+            bases[floor_name] = [floor[metric]] * len(axis)
         outcomes = n * len(pairs) if _binary(metric) else None
         out.append(Series(group.key, _measure(metric, n), axis, ests, modalities, bases, outcomes))
         if disjoint is not None:

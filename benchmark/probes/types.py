@@ -101,6 +101,11 @@ class ProbeSet:
                 out[pos] = blob
         return out
 
+    @property
+    def has_audio(self) -> bool:
+        """Whether the set's items have recordings (a text-only set, or a synthetic one, not)."""
+        return self._where is not None and bool(self._columns)
+
     def audio(self, lang: str, sample_rate: int = SAMPLE_RATE) -> list[np.ndarray]:
         """float32 mono waveforms at `sample_rate`, in ids order."""
         rows = self._rows(lang)
