@@ -132,12 +132,9 @@ def convergence(r: Reader) -> None:
         early, late = fs.third_means(curve, axis.depths)
         stat = fs.difference(late, early)
         s = fs.interval(stat, r.inference(DIFFERENCE))
-        e, last = (
-            fs.interval(early, r.inference((0.0, 1.0))),
-            fs.interval(late, r.inference((0, 1))),
-        )
-        top = 1 - r.params.min_gap
-        if e["ci_high"] is not None and e["ci_high"] >= top:
+        bounded = r.inference((0.0, 1.0))
+        e, last = fs.interval(early, bounded), fs.interval(late, bounded)
+        if e["ci_high"] is not None and e["ci_high"] >= 1 - r.params.min_gap:
             verdict, reason = (
                 fs.INCONCLUSIVE,
                 f"no gap to close: the first third's similarity reaches {e['ci_high']:.3f} "
