@@ -429,3 +429,20 @@ def test_findings_page(tmp_path):
     # one chart per row: three similarity curves on the depth axis, each hub marked
     assert html.count('<figure class="chart findings-chart">') == 4
     assert html.count('<g class="hub">') >= 3 and "hub of cross-lingual, text: depth 0.67" in html
+
+
+def test_a_descriptive_main_score_does_not_order_the_rows(tmp_path):
+    from benchmark.result_sets import load_result_set
+    from leaderboard.data import build_rows
+
+    rows = build_rows(load_result_set(make_findings_results(tmp_path / "results"), "--results"))
+    rows = [row for row in rows if "findings" in row.results]
+    assert len(rows) == 4
+    for row in rows:
+        ranked = [
+            r.main_score.value
+            for r in row.results.values()
+            if r.status == "ok" and r.main_score and r.main_score.ranked
+        ]
+        assert row.results["findings"].main_score.ranked is False  # a count, not a rank
+        assert row.score == (pytest.approx(sum(ranked) / len(ranked)) if ranked else None)
