@@ -4,6 +4,7 @@
     SITE/tasks/<task>.html          every model's per-layer curves; heatmaps where results have matrices
     SITE/models/<model>--<id>.html  settings, the command that reproduces each result, raw JSON
     SITE/about.html                 each task explained; its YAML and its docs page
+    SITE/findings.html              models x the source studies' claims (leaderboard/findings.py)
     SITE/data/results.{csv,parquet} one row per result; data/raw/<row>/<task>.json the files
     SITE/assets/                    the stylesheet and the one script (written here, no CDN)
 
@@ -27,7 +28,7 @@ from benchmark.errors import UsageError
 from benchmark.fileio import slug
 from benchmark.result_sets import ResultSet, load_result_set
 from benchmark.results import SCHEMA_VERSION, TaskResult
-from leaderboard import charts
+from leaderboard import charts, findings
 from leaderboard.about import default_tasks_dir
 from leaderboard.data import Column, Row, build_rows, cell, columns, long_table, write_downloads
 
@@ -163,6 +164,7 @@ class Site:
             "schema_version": SCHEMA_VERSION,
             "ci_level_text": self.ci_level_text,
             "page_kind": template.split(".")[0],
+            "findings_page": findings.PAGE if findings.has_findings(self.rows) else None,
         }
         html = self.env.get_template(template).render(**common, **context)
         target = self.out / path
@@ -179,6 +181,7 @@ class Site:
         for row in self.rows:
             self.write_model(row)
         self.write_about()
+        findings.write_page(self)
 
     def write_index(self) -> None:
         cells = {r.row_id: {c.name: cell(r, c) for c in self.cols} for r in self.rows}

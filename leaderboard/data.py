@@ -103,7 +103,10 @@ def build_rows(results: ResultSet, submissions: list | None = None) -> list[Row]
         scores = [
             r.main_score.value
             for r in row.results.values()
-            if r.status == "ok" and r.main_score and _finite(r.main_score.value)
+            if r.status == "ok"
+            and r.main_score
+            and r.main_score.ranked
+            and _finite(r.main_score.value)
         ]
         row.score = sum(scores) / len(scores) if scores else None
         row.submission = match_submission(row, submissions or [])

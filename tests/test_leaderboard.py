@@ -372,3 +372,77 @@ def test_publish_refuses_bad_input(tmp_path, site):
     (tmp_path / "index.html").write_text("hi")
     with pytest.raises(UsageError, match="not a site built by"):
         publish(tmp_path, "org/board", dry_run=True, api=FakeApi({}))
+
+
+def make_findings_results(folder: Path) -> Path:
+    """The board's results plus findings results (the findings kind scored on constructed
+    representations: tests/findings_fixtures.py), one a known-answer reference row."""
+    from findings_fixtures import (
+        concept_words,
+        converging,
+        findings_result,
+        interlingua,
+        language_only,
+    )
+
+    make_results(folder)
+    put(folder, findings_result("openai/whisper-base", converging, concept_words(0.1)))
+    put(
+        folder,
+        findings_result(
+            "openai/whisper-base", language_only, concept_words(1.0, False), init="random(seed=0)"
+        ),
+    )
+    e5 = findings_result(
+        "intfloat/multilingual-e5-small",
+        converging,
+        None,
+        modalities=("text",),
+        settings={"prefix": "query: "},
+    )
+    put(folder, e5)
+    put(
+        folder,
+        findings_result(EVIL, interlingua, concept_words(1.0), reference="ceiling"),
+    )
+    return folder
+
+
+def test_findings_page(tmp_path):
+    build_site(make_findings_results(tmp_path / "results"), tmp_path / "site")
+    html = (tmp_path / "site" / "findings.html").read_text()
+    assert 'href="../findings.html"' in (tmp_path / "site" / "tasks" / "gap_text.html").read_text()
+    body = html[html.index("<tbody>") : html.index("</tbody>")]
+    assert body.count("<tr") == 4  # the four rows with findings results, not the others
+    head = html[html.index("<thead>") : html.index("</thead>")]
+    assert "Modality gap exceeds language gap" in head and "Hub inside the stack" in head
+    # the converging whisper-base row: every claim holds, with its effect and interval
+    whisper = body[body.index("openai/whisper-base") :].split("</tr>")[0]
+    assert whisper.count('class="verdict holds"') == 9 and re.search(r"\+0\.\d{3} \[", whisper)
+    # the text-only model: the speech claims are n/a, their reason on hover
+    e5 = body[body.index("multilingual-e5-small") :].split("</tr>")[0]
+    assert 'class="verdict na">n/a' in e5 and "the model takes text" in e5
+    # the reference row is marked, its verdicts the known ones, its name escaped
+    assert "reference: ceiling" in body and EVIL not in html
+    evil = body[body.index("&lt;script&gt;") :].split("</tr>")[0]
+    assert 'class="verdict fails">does not hold' in evil
+    # one chart per row: three similarity curves on the depth axis, each hub marked
+    assert html.count('<figure class="chart findings-chart">') == 4
+    assert html.count('<g class="hub">') >= 3 and "hub of cross-lingual, text: depth 0.67" in html
+
+
+def test_a_descriptive_main_score_does_not_order_the_rows(tmp_path):
+    from benchmark.result_sets import load_result_set
+    from leaderboard.data import build_rows
+
+    rows = build_rows(load_result_set(make_findings_results(tmp_path / "results"), "--results"))
+    rows = [row for row in rows if "findings" in row.results]
+    assert len(rows) == 4
+    for row in rows:
+        ranked = [
+            r.main_score.value
+            for r in row.results.values()
+            if r.status == "ok" and r.main_score and r.main_score.ranked
+        ]
+        assert row.results["findings"].main_score.ranked is False  # a count, not a rank
+        assert row.score == (pytest.approx(sum(ranked) / len(ranked)) if ranked else None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_leaderboard import EVIL, make_results
+from test_leaderboard import EVIL, make_findings_results, make_results
 
 from leaderboard import build_site, screenshots
 
@@ -140,3 +140,20 @@ def test_screenshot_of_each_page_type(driver, site, tmp_path):
     for path in saved.values():
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_findings_page_renders(driver, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    build_site(make_findings_results(tmp_path / "results"), tmp_path / "site")
+    driver.get((tmp_path / "site" / "findings.html").as_uri())
+    assert no_alert(driver)
+    rows = driver.find_elements(By.CSS_SELECTOR, "table.findings tbody tr")
+    assert len(rows) == 4 and EVIL in driver.find_element(By.TAG_NAME, "main").text
+    holds = driver.find_elements(By.CSS_SELECTOR, "span.verdict.holds")
+    assert holds and all(h.is_displayed() for h in holds[:3])
+    charts = driver.find_elements(By.CSS_SELECTOR, "figure.findings-chart > svg")
+    assert len(charts) == 4 and all(c.size["width"] > 300 for c in charts)
+    assert driver.find_elements(By.CSS_SELECTOR, "g.hub line")
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []

@@ -48,6 +48,7 @@ BUILTIN = (
     "benchmark.kinds.concepts",
     "benchmark.kinds.interventions",
     "benchmark.kinds.logit_lens",
+    "benchmark.kinds.findings",
 )
 PLUGINS_ENV = "INTERLINGUA_KINDS"
 ENTRY_POINTS = "interlingua.kinds"
