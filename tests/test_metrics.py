@@ -413,3 +413,17 @@ def test_a_perfect_share_still_gets_an_interval_with_width():
 
     low, high, se = interval_from_replicates(np.ones(50), 1.0, "subsample", 0.95, 40, outcomes=40)
     assert se > 0 and 0.8 < low < 0.99 and high == 1.0  # (Clopper-Pearson: 0.91)
+
+
+def test_length_matched_permutations_move_each_sentence_within_its_stratum():
+    from benchmark.metrics.nulls import length_strata, permutations
+
+    lengths = np.random.default_rng(0).normal(size=43)
+    strata = length_strata(lengths, size=5)
+    assert np.bincount(strata).min() >= 5  # no stratum too small to shuffle
+    perms = permutations(43, 200, seed=3, strata=strata).numpy()
+    assert all(sorted(row) == list(range(43)) for row in perms)  # permutations
+    assert (strata[perms] == strata[None, :]).all()  # length kept
+    assert (perms != np.arange(43)).all()  # a derangement: no pair kept in place
+    again = permutations(43, 200, seed=3, strata=strata).numpy()
+    assert (perms == again).all()  # the same draws for every pair and layer

@@ -99,9 +99,10 @@ class Draws:
     def of(cls, params) -> Draws:
         return cls(params.n_null, params.n_resamples, params.ci_method, params.seed)
 
-    def permutations(self, n: int) -> np.ndarray | None:
-        """[n_null, n] permutations of n units (None when the task asks for no null)."""
-        return permutations(n, self.n_null, self.seed).numpy() if self.n_null else None
+    def permutations(self, n: int, strata=None) -> np.ndarray | None:
+        """[n_null, n] permutations of n units (None when the task asks for no null); with
+        `strata` (a label per unit) each unit moves only within its stratum."""
+        return permutations(n, self.n_null, self.seed, strata).numpy() if self.n_null else None
 
     def weights(self, n: int) -> np.ndarray | None:
         """[n_resamples, n] replicate weights of n sentences (None when no interval)."""

@@ -19,18 +19,17 @@ from benchmark.kinds.gaps import (
     GapParams,
     check_config,
     check_probes,
-    decompose_all,
     default_group,
     fit,
     gap_measure,
     gap_notes,
     length_baseline,
     length_baselines,
-    pair_estimates,
     pair_matrix,
     requests,
     svcca_k_record,
 )
+from benchmark.kinds.pair_scoring import pair_scores
 from benchmark.layers import paired_axis
 from benchmark.metrics.statistics import Estimate, mean_of
 
@@ -66,10 +65,9 @@ def estimate_cross_modal(ctx: TaskContext) -> KindOutput:
     for (speech_layer, text_layer), label in zip(aligned, axis.names, strict=True):
         here = {("speech", lang): speech[lang].layer(speech_layer) for lang in languages}
         here |= {("text", lang): text[lang].layer(text_layer) for lang in languages}
-        decomps = decompose_all(ctx, here)
+        scores = pair_scores(ctx, here, all_pairs, params.measures)
         for measure in params.measures:
-            # one call for every group: each language's replicates are computed once
-            ests = pair_estimates(decomps, all_pairs, measure, params)
+            ests = scores[measure]
             for g, pairs in groups.items():
                 by_group[measure][g].append(mean_of([ests[p] for p in pairs]))
             values = {
@@ -135,7 +133,7 @@ register_kind(
         estimate=estimate_cross_modal,
         default_group=default_group,
         needs="all",
-        version="3",  # 3: length regressed out as a cubic
+        version="4",  # 4: a pair shares its covariates, length-matched null
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from benchmark.errors import InterlinguaError
 from benchmark.kinds import TaskContext
-from benchmark.kinds.gaps import decompose_all, pair_estimates
+from benchmark.kinds.pair_scoring import pair_scores
 from benchmark.layers import LayerAxis, paired_axis
 from benchmark.metrics.statistics import Estimate, mean_of
 
@@ -74,13 +74,9 @@ def similarities(ctx: TaskContext, reps: dict) -> dict[str, Curves]:
     params = ctx.params
     languages = list(ctx.probes.languages)
     layers = {m: list(reps[m][languages[0]].layers) for m in reps}
-    cache: dict = {}
 
-    def decomps(m: str, layer: str) -> dict:
-        if (m, layer) not in cache:
-            here = {(m, x): reps[m][x].layer(layer) for x in languages}
-            cache[(m, layer)] = decompose_all(ctx, here)
-        return cache[(m, layer)]
+    def states(m: str, layer: str) -> dict:
+        return {(m, x): reps[m][x].layer(layer) for x in languages}
 
     every = bool({"convergence", "hub_depth", "speech_language_gap"} & set(params.claims))
     out: dict[str, Curves] = {}
@@ -89,14 +85,16 @@ def similarities(ctx: TaskContext, reps: dict) -> dict[str, Curves]:
         if not pairs:
             continue
         per_layer = [
-            pair_estimates(decomps(m, layer), pairs, "svcca", params) for layer in layers[m]
+            pair_scores(ctx, states(m, layer), pairs, ["svcca"])["svcca"] for layer in layers[m]
         ]
         out[m] = Curves(LayerAxis.of(layers[m]), {p: [e[p] for e in per_layer] for p in pairs})
     if {"speech", "text"} <= set(reps):
         axis, aligned = paired_axis("speech", layers["speech"], "text", layers["text"])
         pairs = [cross_key(x) for x in languages]
         per_point = [
-            pair_estimates({**decomps("speech", s), **decomps("text", t)}, pairs, "svcca", params)
+            pair_scores(ctx, {**states("speech", s), **states("text", t)}, pairs, ["svcca"])[
+                "svcca"
+            ]
             for s, t in aligned
         ]
         out["cross"] = Curves(axis, {p: [e[p] for e in per_point] for p in pairs}, aligned)

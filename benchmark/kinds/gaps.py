@@ -28,8 +28,9 @@ from benchmark.config import StatsParams, TaskConfig
 from benchmark.errors import UsageError
 from benchmark.evaluation import Group, KindOutput, Measure, Series
 from benchmark.kinds import Kind, TaskContext, register_kind
+from benchmark.kinds.pair_scoring import pair_scores
 from benchmark.layers import LayerAxis
-from benchmark.metrics import Decomposition, cka_from, decompose, pairwise_matrix
+from benchmark.metrics import cka_from, decompose
 from benchmark.metrics.decomposition import measure_bounds
 from benchmark.metrics.statistics import Estimate, mean_of
 from benchmark.probes import ProbeSet, length_features
@@ -169,63 +170,6 @@ def fit(config: TaskConfig, params: GapParams, probes: ProbeSet) -> tuple[GapPar
 # --- shared machinery --------------------------------------------------------------------------
 
 
-def residualize(x: np.ndarray, covariates: np.ndarray) -> np.ndarray:
-    """x minus its least-squares fit on [1, covariates]: what the covariates cannot explain."""
-    design = np.column_stack([np.ones(len(x)), covariates]).astype(np.float64)
-    coef, *_ = np.linalg.lstsq(design, x.astype(np.float64), rcond=None)
-    return x - design @ coef
-
-
-def decompose_all(ctx: TaskContext, matrices: dict, rows=None) -> dict[tuple, Decomposition]:
-    """One decomposition per (modality, language) for a layer, reused by every pair; `rows`: the
-    items the matrices hold (default: all)."""
-    params: GapParams = ctx.params
-    rule = (
-        {"k": params.svcca_k, "variance": params.svcca_variance}
-        if "svcca" in params.measures
-        else {}
-    )
-    if params.length_control == "residualize":
-        matrices = {
-            key: residualize(
-                x, length_basis(_rows(length_features(ctx.probes, key[1], key[0]), rows))
-            )
-            for key, x in matrices.items()
-        }
-    return {
-        key: decompose(x, min_ratio=params.min_ratio, name="/".join(key), **rule)
-        for key, x in matrices.items()
-    }
-
-
-def length_basis(features: np.ndarray) -> np.ndarray:
-    """Each length feature standardised, with its square and cube: length regressed out as a
-    smooth curve, not a line (a pooled state can carry duration nonlinearly, and translations
-    share their lengths)."""
-    z = (features - features.mean(0)) / np.where(features.std(0) > 0, features.std(0), 1.0)
-    return np.column_stack([z, z**2, z**3])
-
-
-def _rows(x: np.ndarray, rows) -> np.ndarray:
-    return x if rows is None else x[rows]
-
-
-def pair_estimates(decomps: dict, pairs: list[tuple], measure: str, params: GapParams) -> dict:
-    scored = pairwise_matrix(
-        decomps,
-        measure,
-        pairs=pairs,
-        debiased=params.cka_debiased,
-        n_null=params.n_null,
-        n_resamples=params.n_resamples,
-        ci_method=params.ci_method,
-        ci=params.ci_level,
-        seed=params.seed,  # the task's draws: the same permutations and replicates for every pair
-        keep_draws=True,
-    )
-    return {p: Estimate(s.score, s.null_draws, s.replicate_draws) for p, s in scored.items()}
-
-
 def length_baseline(ctx: TaskContext, pairs: list[tuple]) -> float:
     """What length alone gives: linear CKA between the two sides' length features (log duration
     for speech, log characters and words for text), averaged over the pairs."""
@@ -312,12 +256,9 @@ def _lexical(ctx: TaskContext, modality: str) -> bool:
 
 def _mean_estimates(ctx, matrices: dict, pairs: list[tuple], rows=None) -> dict:
     """Per measure, the mean over `pairs` of one layer's matrices, and every pair's estimate."""
-    decomps = decompose_all(ctx, {k: _rows(x, rows) for k, x in matrices.items()}, rows)
-    out = {}
-    for measure in ctx.params.measures:
-        ests = pair_estimates(decomps, pairs, measure, ctx.params)
-        out[measure] = (mean_of(list(ests.values())), ests)
-    return out
+    here = matrices if rows is None else {k: x[rows] for k, x in matrices.items()}
+    scores = pair_scores(ctx, here, pairs, ctx.params.measures, rows)
+    return {m: (mean_of(list(ests.values())), ests) for m, ests in scores.items()}
 
 
 def _modality_series(ctx: TaskContext, modality: str, matrices: list, pair_details: dict):
@@ -412,7 +353,7 @@ register_kind(
         estimate=estimate_cross_lingual,
         default_group=default_group,
         needs="any",
-        version="3",  # 3: lexical floor; length regressed out as a cubic
+        version="4",  # 4: a pair shares its covariates, length-matched null; 3: lexical floor
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,

@@ -25,7 +25,9 @@ from benchmark.config import StatsParams, TaskConfig
 from benchmark.errors import UsageError
 from benchmark.evaluation import Group, KindOutput, Measure, Series
 from benchmark.kinds import Kind, TaskContext, register_kind
+from benchmark.kinds.pair_scoring import length_basis, residualize
 from benchmark.layers import paired_axis
+from benchmark.metrics.nulls import length_strata
 from benchmark.metrics.retrieval import (
     LENGTH_METRICS,
     LOWER_IS_BETTER,
@@ -34,7 +36,7 @@ from benchmark.metrics.retrieval import (
     retrieval_estimates,
 )
 from benchmark.metrics.statistics import Estimate, mean_of
-from benchmark.probes import ProbeSet
+from benchmark.probes import ProbeSet, length_features, sentence_lengths
 from benchmark.probes.lexicon import disjoint_items, floor_vectors, form_overlap
 from benchmark.probes.signal import signal_vectors
 from benchmark.representations import Pooled
@@ -65,6 +67,14 @@ class RetrievalParams(StatsParams):
     lexical_floor: bool = True
     # speech -> speech: what the audio signal alone retrieves (benchmark.probes.signal)
     signal_floor: bool = True
+    # the null moves each target only among sentences of similar length (translations share
+    # their length: a shuffle across lengths gives a null that length alone clears)
+    length_matched_null: bool = True
+    # "residualize": both sides' states minus their fit on the pair's length features (a cubic
+    # of each). Off by default: shared covariates give noise a shared structure that nearest
+    # neighbours pick up (a form-only model then "retrieves" among lexically disjoint items);
+    # the length-matched null is the default control
+    length_control: Literal["none", "residualize"] = "none"
 
 
 def default_group(config: TaskConfig, params: RetrievalParams) -> dict[str, str]:
@@ -178,14 +188,20 @@ def _floor_parts(ctx: TaskContext, group: RetrievalGroup, pairs, draws) -> tuple
         vectors = {lang: floor_vectors(texts[lang]) for lang in languages}
     else:
         vectors = {lang: signal_vectors(ctx.probes.audio(lang)) for lang in languages}
-    sims = {(a, b): cosine_similarity(vectors[a], vectors[b]) for a, b in pairs}
+    modality = group.query
+    sims = {
+        (a, b): cosine_similarity(
+            *_controlled(ctx, (modality, a), vectors[a], (modality, b), vectors[b])
+        )
+        for a, b in pairs
+    }  # measured as the model's states are, length control included
     means = {m: est for m, (est, _) in _pair_means(sims, params, draws).items()}
     rows = disjoint_items(texts) if text else []
     if len(rows) < max(8, params.xsim_k + 1):
         return means, None
     weights = draws["query_weights"]
     sub = {
-        "permutations": ctx.draws.permutations(len(rows)),
+        "permutations": ctx.draws.permutations(len(rows), _strata(ctx, [group], rows)),
         "query_weights": None if weights is None else weights[:, rows],
         "directions": ("q2t",),
     }
@@ -207,7 +223,15 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
     controlled: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
     for (q_layer, t_layer), label in zip(aligned, axis.names, strict=True):
         sims = {
-            (a, b): cosine_similarity(queries[a].layer(q_layer), targets[b].layer(t_layer))
+            (a, b): cosine_similarity(
+                *_controlled(
+                    ctx,
+                    (group.query, a),
+                    queries[a].layer(q_layer),
+                    (group.target, b),
+                    targets[b].layer(t_layer),
+                )
+            )
             for a, b in pairs
         }
         for metric, (mean, values) in _pair_means(sims, params, draws).items():
@@ -247,12 +271,32 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
     return out
 
 
+def _controlled(ctx: TaskContext, query: tuple, x: np.ndarray, target: tuple, y: np.ndarray):
+    """Both sides' states with the fit on the pair's length features (a cubic of each side's)
+    removed (`length_control: residualize`): one set of covariates for both, so identical states
+    stay identical."""
+    if ctx.params.length_control != "residualize":
+        return x, y
+    shared = np.column_stack(
+        [length_basis(length_features(ctx.probes, lang, m)) for m, lang in (query, target)]
+    )
+    return residualize(x, shared).astype(np.float32), residualize(y, shared).astype(np.float32)
+
+
+def _strata(ctx: TaskContext, groups: list[RetrievalGroup], rows=None) -> np.ndarray | None:
+    if not ctx.params.length_matched_null or not groups:
+        return None
+    modalities = {m for g in groups for m in (g.query, g.target)}
+    keys = [(m, lang) for m in sorted(modalities) for lang in ctx.probes.languages]
+    return length_strata(sentence_lengths(ctx.probes, keys, rows))
+
+
 def estimate_retrieval(ctx: TaskContext) -> KindOutput:
     params: RetrievalParams = ctx.params
     languages, n = list(ctx.probes.languages), len(ctx.probes.ids)
     groups = [g for g in params.groups if {g.query, g.target} <= set(ctx.modalities)]
     draws = {
-        "permutations": ctx.draws.permutations(n),
+        "permutations": ctx.draws.permutations(n, _strata(ctx, groups)),
         "query_weights": ctx.draws.weights(n),
         "directions": ("q2t",),
     }
@@ -341,7 +385,7 @@ register_kind(
         estimate=estimate_retrieval,
         default_group=default_group,
         needs="any",
-        version="2",  # 2: coverage near 1; the lexical floor and the disjoint-items control
+        version="3",  # 3: length-matched null; 2: coverage near 1, the lexical floor
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,

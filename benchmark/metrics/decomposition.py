@@ -60,6 +60,9 @@ class Decomposition:
     variance: float | None = None
     rank: int | None = None
     route: str = "none"
+    # n x c orthonormal basis of the sentence-space directions the data was residualised on
+    # (length covariates shared by both sides of a pair): the null re-projects permuted data
+    covariates: torch.Tensor | None = None
     _ucentred: torch.Tensor | None = field(default=None, repr=False)
 
     @property

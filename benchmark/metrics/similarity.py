@@ -136,10 +136,12 @@ def pairwise_matrix(
     ci_method: CiMethod = "subsample",
     seed: int = 0,
     keep_draws: bool = False,
+    strata=None,
 ) -> dict[tuple, PairScore]:
     """Score every pair (default: each unordered pair once, in `decomps` order).
 
-    n_null: permutation null from that many shuffles of b's sentence pairing (mean, sd, p-value).
+    n_null: permutation null from that many shuffles of b's sentence pairing (mean, sd, p-value);
+      with `strata` (a label per sentence) each sentence moves only within its stratum.
     n_resamples: replicates for a CI at level `ci` over sentences, by `ci_method`:
       "subsample" (default): n_resamples random half-samples without replacement, CI = score +- z*SE
         (delete-d jackknife SE); right-sized for SVCCA and CKA in simulations (module doc);
@@ -170,7 +172,7 @@ def pairwise_matrix(
         else:
             out[(a, b)] = PairScore(label, cka_from(da, db, debiased), n)
     if n_null:
-        draws = null_draws(decomps, pairs, measure, permutations(n, n_null, seed), debiased)
+        draws = null_draws(decomps, pairs, measure, permutations(n, n_null, seed, strata), debiased)
         for p, v in draws.items():
             ps = out[p]
             ps.n_null, ps.null_mean, ps.null_sd = n_null, float(v.mean()), float(v.std())

@@ -15,7 +15,13 @@ from benchmark.probes.languages import (
     check_languages,
 )
 from benchmark.probes.loader import list_probe_sets, load_probes, load_recordings, show_probe_set
-from benchmark.probes.types import LENGTH_FEATURES, ProbeSet, ProbeSpec, length_features
+from benchmark.probes.types import (
+    LENGTH_FEATURES,
+    ProbeSet,
+    ProbeSpec,
+    length_features,
+    sentence_lengths,
+)
 
 __all__ = [
     "FLEURS_CODES",
@@ -32,6 +38,7 @@ __all__ = [
     "decode_audio",
     "encode_audio",
     "length_features",
+    "sentence_lengths",
     "list_probe_sets",
     "load_probes",
     "load_recordings",

@@ -163,3 +163,15 @@ def length_features(probeset: ProbeSet, lang: str, modality: str) -> np.ndarray:
         words = frame["n_words"].to_numpy(dtype=np.float64)
         return np.column_stack([np.log(np.maximum(chars, 1)), np.log(np.maximum(words, 1))])
     raise ValueError(f"length_features: modality must be 'speech' or 'text', got {modality!r}.")
+
+
+def sentence_lengths(probeset: ProbeSet, keys, rows=None) -> np.ndarray:
+    """One length per sentence: its first length feature (log characters, log duration)
+    standardised in each (modality, language) of `keys` and averaged over them; `rows`: a subset
+    of the items. What the length-matched nulls stratify on."""
+    z = []
+    for modality, language in keys:
+        f = length_features(probeset, language, modality)[:, 0]
+        f = f if rows is None else f[rows]
+        z.append((f - f.mean()) / (f.std() or 1.0))
+    return np.mean(z, axis=0)
