@@ -78,7 +78,10 @@ class StatsParams(Strict):
         return self
 
 
-Verdict = Literal["ceiling", "above_null", "at_null", "neutral", "not_applicable"]
+# "described": a descriptive main score with no null (the findings' count of claims that hold);
+# what it must say is in `claims`
+Verdict = Literal["ceiling", "above_null", "at_null", "neutral", "not_applicable", "described"]
+ClaimVerdict = Literal["holds", "does not hold", "inconclusive", "not_applicable"]
 
 
 class ValidityConfig(Strict):
@@ -89,6 +92,9 @@ class ValidityConfig(Strict):
 
     ceiling: float | None = None
     expect: dict[str, Verdict] = Field(default_factory=dict)
+    # per reference, the verdict each claim of a findings result must reach (a claim name, or
+    # its family before the dot: `convergence` for every convergence claim)
+    claims: dict[str, dict[str, ClaimVerdict]] = Field(default_factory=dict)
 
 
 class TaskConfig(Strict):

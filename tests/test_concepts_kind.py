@@ -231,3 +231,16 @@ def test_a_concept_representation_clears_the_form_level_null():
     out = get_kind("concept_purity").score(form_context("label"))
     main = out.main_score
     assert main.value > 0.7 and main.p_value < 0.05 and main.verdict == "above_null"
+
+
+def test_word_level_k_is_at_most_one_cluster_per_labelled_concept():
+    from benchmark.kinds import get_kind
+    from benchmark.probes import ProbeSpec, load_probes
+    from benchmark.taskfiles import load_task
+
+    config = load_task("concept_words_text")
+    probes = load_probes(ProbeSpec(source="concepts", languages=("en_us", "de_de"), n=40))
+    labels = {w["label"] for lang in probes.languages for ws in probes.words(lang) for w in ws}
+    assert len(labels) < config.params.clusters  # the case the rule exists for
+    params, lines = get_kind("concept_purity").fit(config, config.params, probes)
+    assert params.clusters == len(labels) and "per concept" in lines[0]

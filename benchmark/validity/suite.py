@@ -133,6 +133,8 @@ def observed_verdict(result: TaskResult, ceiling: float | None) -> str:
         return "above_null"
     if main.neutral is not None and _contains(main.ci_low, main.ci_high, main.neutral):
         return "neutral"
+    if main.p_value is None and not main.ranked:
+        return "described"
     return "at_null" if main.p_value is not None else "no_null"
 
 
@@ -144,8 +146,11 @@ def _contains(low: float | None, high: float | None, point: float) -> bool:
     return low is not None and high is not None and low <= point <= high
 
 
-def judge(result: TaskResult, expected: str | None, ceiling: float | None) -> tuple[bool, str]:
-    """(ok, why not) for one result against its expected verdict."""
+def judge(
+    result: TaskResult, expected: str | None, ceiling: float | None, claims: dict | None = None
+) -> tuple[bool, str]:
+    """(ok, why not) for one result against its expected verdict (and, for a findings result,
+    each claim against `claims`)."""
     if expected is None:
         return False, "no expectation declared (validity.expect in the task's YAML)"
     if result.status == "error":
@@ -156,6 +161,8 @@ def judge(result: TaskResult, expected: str | None, ceiling: float | None) -> tu
     if result.status != "ok" or result.main_score is None:
         return False, f"{result.status}: {result.reason}"
     main = result.main_score
+    if expected == "described":
+        return judge_claims(result, claims or {})
     p = main.p_value
     if p is None and expected != "ceiling":
         return False, "the score has no null (n_null = 0)"
@@ -183,6 +190,20 @@ def judge(result: TaskResult, expected: str | None, ceiling: float | None) -> tu
     )
 
 
+def judge_claims(result: TaskResult, claims: dict[str, str]) -> tuple[bool, str]:
+    """Every claim named in `claims` (a name or its family before the dot) has its verdict."""
+    found = (result.details or {}).get("findings", [])
+    wrong = []
+    for name, verdict in claims.items():
+        hits = [f for f in found if f["claim"] == name or f["claim"].split(".")[0] == name]
+        if not hits:
+            wrong.append(f"{name}: no such claim in the result")
+        wrong += [
+            f"{f['claim']}: {f['verdict']}, not {verdict}" for f in hits if f["verdict"] != verdict
+        ]
+    return not wrong, "; ".join(wrong)
+
+
 def _num(x: float | None) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
@@ -196,7 +217,7 @@ def role_of(result: TaskResult) -> str | None:
 def check_of(task: TaskConfig, reference: str, result: TaskResult, sizes: Sizes) -> Check:
     expected = task.validity.expect.get(reference)
     ceiling = task.validity.ceiling
-    ok, why = judge(result, expected, ceiling)
+    ok, why = judge(result, expected, ceiling, task.validity.claims.get(reference))
     main = result.main_score
     target = ceiling if expected == "ceiling" else main.neutral if main is not None else None
     return Check(
