@@ -47,8 +47,6 @@ KNOWN_FAILURES = [
     # Noise whose scale follows length (a mean over T tokens): SVCCA's shuffled-pairing null
     # misses the shared scale (p < 0.05 for 3 seeds of 10)
     ("cross_lingual_gap_text", "uniform_head", "0.449, null q95 0.445, p = 0.025"),
-    # The logit lens has no neutral value, and reads 0.558 under a uniform distribution
-    ("logit_lens", "uniform_head", "0.558 [0.555, 0.561]; english_share declares no neutral"),
 ]
 
 
@@ -187,9 +185,6 @@ REAL_EXPECT = {
     },
     "whisper_zero_head": {"logit_lens": "neutral"},
 }
-KNOWN_FAILURES += [
-    ("logit_lens", "whisper_zero_head", "0.558 [0.555, 0.561], as known:uniform_head: no neutral"),
-]
 
 
 @pytest.fixture(scope="module")

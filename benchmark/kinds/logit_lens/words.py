@@ -47,19 +47,21 @@ def word_span(text: str, word: dict) -> tuple[int, int] | None:
     return (found, found + len(surface)) if found is not None else None
 
 
-def single_token(tokenizer, form: str) -> int | None:
-    """The id of `form` when the tokenizer writes it as one token that decodes to the whole form
-    (a lone leading whitespace token, SentencePiece's, is dropped first); else None: several
-    pieces, a partial UTF-8 byte (decodes to U+FFFD) or an unknown-word token."""
+def single_token(tokenizer, form: str) -> tuple[int, int] | None:
+    """(id, k) when the tokenizer writes `form` as k lone whitespace tokens (SentencePiece's
+    prefix, or a byte-level BPE that has no spaced token for the word: " three" -> " ", "three")
+    then ONE token that decodes to the whole word; else None: several pieces, a partial UTF-8
+    byte (it decodes to U+FFFD) or an unknown-word token."""
     ids = tokenizer(form, add_special_tokens=False)["input_ids"]
-    while ids and not tokenizer.decode([ids[0]]).strip():
-        ids = ids[1:]
-    if len(ids) != 1:
+    k = 0
+    while k < len(ids) and not tokenizer.decode([ids[k]]).strip():
+        k += 1
+    if len(ids) != k + 1:
         return None
     # casefold: an uncased tokenizer writes "Hund" as "hund" (still the whole word)
-    if tokenizer.decode(ids).strip().casefold() != form.strip().casefold():
+    if tokenizer.decode(ids[k:]).strip().casefold() != form.strip().casefold():
         return None
-    return int(ids[0])
+    return int(ids[k]), k
 
 
 def english_form(word: dict, text: str) -> str:
@@ -124,12 +126,13 @@ def _read_word(word: dict, english: dict, text: str, english_text: str, tokenize
     spaced = span[0] > 0 and text[span[0] - 1].isspace()  # as the model reads it here
     prefix = " " if spaced else ""
     surface, en_surface = text[span[0] : span[1]], english_form(en, english_text)
-    x_id = single_token(tokenizer, prefix + surface)
-    if x_id is None:
+    x, e = single_token(tokenizer, prefix + surface), single_token(tokenizer, prefix + en_surface)
+    # both one token after as many whitespace tokens: else one of them is not predicted at the
+    # same position ("drei" follows the previous word; "three" follows a lone " " token)
+    if x is None or (e is not None and x[1] > e[1]):
         return "input_not_one_token", None
-    e_id = single_token(tokenizer, prefix + en_surface)
-    if e_id is None:
+    if e is None or e[1] > x[1]:
         return "english_not_one_token", None
-    if x_id == e_id or surface.casefold() == en_surface.casefold():
+    if x[0] == e[0] or surface.casefold() == en_surface.casefold():
         return "same_word", None
-    return None, (span, x_id, e_id)
+    return None, (span, x[0], e[0])
