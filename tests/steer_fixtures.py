@@ -238,12 +238,21 @@ class LensToy(LayeredAdapter):
 # --- a planted concept in a config-built Hugging Face model ----------------------------------------
 
 
-def plant_concept(path: Path, probes: ProbeSet, toward: str, away: str, scale: float = 2.0):
+def plant_concept(
+    path: Path,
+    probes: ProbeSet,
+    toward: str,
+    away: str,
+    scale: float = 2.0,
+    words_only: bool = False,
+):
     """Give a saved config-built model (tiny Whisper or decoder LM) a tokenizer trained on the
     probe sentences (so content words are single tokens), then add scale * score(token) * u to its
     input embeddings, score = (uses in `toward` sentences - uses in `away` sentences) / (all uses +
     1) over every language: its layers then carry the two groups apart along u in every language
-    (a transferable axis)."""
+    (a transferable axis). `words_only`: train the tokenizer on the sentences' words one by one (a
+    SentencePiece-style tokenizer, which does not split at spaces, then learns no merges across
+    words: each word alone is the token it is in its sentence)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, WhisperForConditionalGeneration
 
     path = Path(path)
@@ -254,7 +263,8 @@ def plant_concept(path: Path, probes: ProbeSet, toward: str, away: str, scale: f
     frame = probes.frame
     texts = [" " + t for t in frame["raw_transcription"]]
     added = [t for t in old.get_added_vocab() if t not in old.all_special_tokens]
-    tokenizer = old.train_new_from_iterator(texts * 2, vocab_size=3000, new_special_tokens=added)
+    corpus = [" " + w for t in texts for w in t.split()] if words_only else texts
+    tokenizer = old.train_new_from_iterator(corpus * 2, vocab_size=3000, new_special_tokens=added)
     if not whisper and old.bos_token:
         from benchmark.models.testing import _with_bos
 

@@ -71,9 +71,14 @@ def test_all_tasks_run_and_write_results(families, tmp_path, name):
     assert set(summary.results) | set(steered) == set(ALL_TASKS)
     assert summary.failed == []
     for task, result in steered.items():
-        # not applicable only for a reason: no speech (Llama), no Russian token (tiny Seamless)
+        # not applicable only for a reason: no speech (Llama), no Russian token (tiny Seamless),
+        # no concept word that is one token in both languages (the logit lens reads only those;
+        # the tiny models' 300-400-token vocabularies write every word in pieces)
         why = result.reason or ""
-        assert result.status == "ok" or "speech" in why or "has no __rus__ token" in why, task
+        pieces = task == "logit_lens" and "'input_not_one_token'" in why and "'used': 0" in why
+        assert (
+            result.status == "ok" or pieces or "speech" in why or "has no __rus__ token" in why
+        ), task
     speech = name != "llama"
     for task in summary.results:
         assert summary.paths[task].is_file()

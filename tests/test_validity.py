@@ -30,7 +30,6 @@ KNOWN_FAILURES = [
     # Within a stratum of similar duration a translation is still the closest in duration and
     # energy profile: read a speech retrieval score as its margin over the signal floor
     ("retrieval_speech", "signal", "acc@1 0.044, null q95 0.035, p = 0.025"),
-    ("logit_lens", "uniform_head", "0.558 [0.555, 0.561]; english_share declares no neutral"),
 ]
 
 
@@ -169,9 +168,6 @@ REAL_EXPECT = {
     },
     "whisper_zero_head": {"logit_lens": "neutral"},
 }
-KNOWN_FAILURES += [
-    ("logit_lens", "whisper_zero_head", "0.558 [0.555, 0.561], as known:uniform_head: no neutral"),
-]
 
 
 @pytest.fixture(scope="module")

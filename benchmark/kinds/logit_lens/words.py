@@ -1,14 +1,29 @@
-"""The logit lens's words: where each labelled word is in its sentence, the first tokens of its
-written forms, and the hidden states at the position that predicts it (the kind's own forward
-passes, not cached)."""
+"""Which words the lens can read, and their tokens: word selection and tokenisation.
+
+The lens compares two probabilities at one position: that of the word in the input language and
+that of its English translation. The comparison has a known neutral point only when each side is
+ONE token: a word scored through several first tokens (or a partial UTF-8 byte, or a one-letter
+piece shared by thousands of words) gets more mass under any distribution, uniform included, the
+more pieces its tokenisation offers (English words are single tokens far more often than Chinese
+ones). So a word is usable only when both its forms are single whole-word tokens, written the same
+way (a leading space on both when the word follows a space in its sentence, none on both when it
+does not), and the two tokens are different words.
+"""
 
 from __future__ import annotations
 
-import torch
+from dataclasses import dataclass, field
 
-from benchmark.errors import NotApplicable
-from benchmark.models.base import BatchInputs
 from benchmark.probes import ProbeSet
+
+# why a labelled word is left out (each counted in the result's details, per language)
+REASONS = (
+    "no_english_word",  # the English sentence has no word of that concept
+    "not_in_text",  # the word is not found in its sentence
+    "input_not_one_token",  # the input-language form is several tokens (or a partial byte)
+    "english_not_one_token",  # the English form is
+    "same_word",  # the two forms are one word (cognates written alike: "Taxi"/"taxi")
+)
 
 
 def word_span(text: str, word: dict) -> tuple[int, int] | None:
@@ -32,99 +47,92 @@ def word_span(text: str, word: dict) -> tuple[int, int] | None:
     return (found, found + len(surface)) if found is not None else None
 
 
-def first_tokens(tokenizer, word: str) -> set[int]:
-    """The first token of each written form of `word`: as written, lower-case, capitalised, each
-    with and without a leading space (a lone whitespace token, e.g. SentencePiece's, is skipped)."""
-    forms = {word, word.lower(), word[:1].upper() + word[1:]}
-    out = set()
-    for form in forms:
-        for string in (form, " " + form):
-            ids = tokenizer(string, add_special_tokens=False)["input_ids"]
-            while ids and not tokenizer.decode([ids[0]]).strip():
-                ids = ids[1:]
-            if ids:
-                out.add(int(ids[0]))
-    return out
+def single_token(tokenizer, form: str) -> tuple[int, int] | None:
+    """(id, k) when the tokenizer writes `form` as k lone whitespace tokens (SentencePiece's
+    prefix, or a byte-level BPE that has no spaced token for the word: " three" -> " ", "three")
+    then ONE token that decodes to the whole word; else None: several pieces, a partial UTF-8
+    byte (it decodes to U+FFFD) or an unknown-word token."""
+    ids = tokenizer(form, add_special_tokens=False)["input_ids"]
+    k = 0
+    while k < len(ids) and not tokenizer.decode([ids[k]]).strip():
+        k += 1
+    if len(ids) != k + 1:
+        return None
+    # casefold: an uncased tokenizer writes "Hund" as "hund" (still the whole word)
+    if tokenizer.decode(ids[k:]).strip().casefold() != form.strip().casefold():
+        return None
+    return int(ids[k]), k
 
 
+def english_form(word: dict, text: str) -> str:
+    """The English word as its sentence writes it, lower-cased at the sentence's start (a
+    capital there is the position's, not the word's)."""
+    surface = str(word["word"])
+    span = word_span(text, word)
+    if span is not None and not text[: span[0]].strip():
+        surface = surface[:1].lower() + surface[1:]
+    return surface
+
+
+@dataclass
 class Words:
-    """The usable words of one language: per word its item, its character span, and the token ids
-    of its input-language and English forms (disjoint sets)."""
+    """The usable words of one language: per word its sentence (index into the probe ids), its
+    concept label, its character span, and the token ids of its input-language and English forms;
+    and how many labelled words were left out, and why (`REASONS`)."""
 
-    def __init__(self, probes: ProbeSet, language: str, reference: str, tokenizer):
-        texts = probes.texts(language)
-        english = [{w.get("label"): w.get("word") for w in ws} for ws in probes.words(reference)]
-        self.item, self.span, self.input_ids, self.english_ids = [], [], [], []
-        self.skipped = {"no_english_word": 0, "not_in_text": 0, "shared_first_token": 0}
-        self.total = 0
-        for i, ws in enumerate(probes.words(language)):
-            for w in ws:
-                self.total += 1
-                en = english[i].get(w.get("label"))
-                if not en:
-                    self.skipped["no_english_word"] += 1
-                    continue
-                span = word_span(texts[i], w)
-                if span is None:
-                    self.skipped["not_in_text"] += 1
-                    continue
-                x_ids, e_ids = first_tokens(tokenizer, str(w["word"])), first_tokens(tokenizer, en)
-                if not x_ids or not e_ids or x_ids & e_ids:
-                    self.skipped["shared_first_token"] += 1
-                    continue
-                self.item.append(i)
-                self.span.append(span)
-                self.input_ids.append(sorted(x_ids))
-                self.english_ids.append(sorted(e_ids))
+    item: list[int] = field(default_factory=list)
+    label: list[str] = field(default_factory=list)
+    span: list[tuple[int, int]] = field(default_factory=list)
+    input_id: list[int] = field(default_factory=list)
+    english_id: list[int] = field(default_factory=list)
+    total: int = 0
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
+
+    def __len__(self) -> int:
+        return len(self.item)
 
 
-def predicting_positions(
-    states, b: int, text: str, spans: list[tuple[int, int]]
-) -> list[int | None]:
-    """For each word span of batch item b: the position before its first token. None when that
-    token does not start the word (it also holds characters before it other than whitespace:
-    byte-level BPE writes " Hund", which is fine; "的狗" is not), or when the position before it
-    is not one the adapter returns (a prompt or BOS token before a sentence's first word)."""
-    char = states.char_spans[b].cpu()
-    real = states.mask[b].cpu()
-    text_positions = real & (char[:, 0] >= 0)
-    out = []
-    for start, end in spans:
-        hit = (text_positions & (char[:, 0] < end) & (char[:, 1] > start)).nonzero().flatten()
-        first = int(hit[0]) if len(hit) else 0
-        ok = first > 0 and bool(real[first - 1]) and not text[int(char[first, 0]) : start].strip()
-        out.append(first - 1 if ok else None)
+def select_words(probes: ProbeSet, language: str, reference: str, tokenizer) -> Words:
+    """The words of `language` the lens can read against their `reference` translations."""
+    texts, english_texts = probes.texts(language), probes.texts(reference)
+    out = Words()
+    for i, (ws, en_ws) in enumerate(
+        zip(probes.words(language), probes.words(reference), strict=True)
+    ):
+        english = {w.get("label"): w for w in en_ws if w.get("word")}
+        for w in ws:
+            out.total += 1
+            reason, found = _read_word(w, english, texts[i], english_texts[i], tokenizer)
+            if reason:
+                out.skipped[reason] += 1
+                continue
+            span, x_id, e_id = found
+            out.item.append(i)
+            out.label.append(str(w.get("label")))
+            out.span.append(span)
+            out.input_id.append(x_id)
+            out.english_id.append(e_id)
     return out
 
 
-def hidden_before_words(adapter, probes, words: Words, language, modality, stack, names, batch):
-    """[L, D] hidden states at each word's predicting position, per word (None: unusable). Read
-    from what the adapter returns for the batch, so the result does not depend on how an adapter
-    splits a batch internally (Whisper runs a pass per audio window)."""
-    texts = probes.texts(language)
-    audio = probes.audio(language) if modality == "speech" else None
-    by_item: dict[int, list[int]] = {}
-    for w, i in enumerate(words.item):
-        by_item.setdefault(i, []).append(w)
-    items = sorted(by_item)
-    rows: list = [None] * len(words.item)
-    for start in range(0, len(items), batch):
-        chunk = items[start : start + batch]
-        inputs = BatchInputs(
-            modality=modality,
-            language=language,
-            texts=[texts[i] for i in chunk],
-            audio=[audio[i] for i in chunk] if audio is not None else None,
-            stack=stack,
-        )
-        states = adapter.forward(inputs)
-        first = states[names[0]]
-        if first.char_spans is None:
-            raise NotApplicable(f"{stack} ({modality}) gives no character spans for its positions")
-        for b, i in enumerate(chunk):
-            spans = [words.span[w] for w in by_item[i]]
-            found = predicting_positions(first, b, texts[i], spans)
-            for w, q in zip(by_item[i], found, strict=True):
-                if q is not None and all(bool(states[n].mask[b, q]) for n in names):
-                    rows[w] = torch.stack([states[n].hidden[b, q] for n in names])
-    return rows
+def _read_word(word: dict, english: dict, text: str, english_text: str, tokenizer):
+    """(reason it is left out, None) or (None, (span, input token id, English token id))."""
+    en = english.get(word.get("label"))
+    if en is None:
+        return "no_english_word", None
+    span = word_span(text, word)
+    if span is None or span[0] >= span[1]:
+        return "not_in_text", None
+    spaced = span[0] > 0 and text[span[0] - 1].isspace()  # as the model reads it here
+    prefix = " " if spaced else ""
+    surface, en_surface = text[span[0] : span[1]], english_form(en, english_text)
+    x, e = single_token(tokenizer, prefix + surface), single_token(tokenizer, prefix + en_surface)
+    # both one token after as many whitespace tokens: else one of them is not predicted at the
+    # same position ("drei" follows the previous word; "three" follows a lone " " token)
+    if x is None or (e is not None and x[1] > e[1]):
+        return "input_not_one_token", None
+    if e is None or e[1] > x[1]:
+        return "english_not_one_token", None
+    if x[0] == e[0] or surface.casefold() == en_surface.casefold():
+        return "same_word", None
+    return None, (span, x[0], e[0])
