@@ -31,10 +31,10 @@ from benchmark.results import SCHEMA_VERSION, TaskResult
 from leaderboard import charts, findings
 from leaderboard.about import default_tasks_dir
 from leaderboard.data import Column, Row, build_rows, cell, columns, long_table, write_downloads
+from leaderboard.output import check_out, check_paths, staged
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-MARKER = ".interlingua-site"
 HIGHLIGHT_ALL_UP_TO = 10
 HIGHLIGHT_TOP = 8
 
@@ -68,11 +68,8 @@ def build_site(
 ) -> BuildReport:
     clock, cpu = time.perf_counter(), time.process_time()
     out = Path(out)
-    if Path(results).resolve() in (out.resolve(), *out.resolve().parents):
-        raise UsageError(
-            f"--out {out}: inside --results {results}; its copies of the result files would be "
-            "read as results next time. Choose a folder outside it"
-        )
+    check_paths(Path(results), out)
+    check_out(out)  # refused before any result is read
     result_set = load_result_set(Path(results), "--results")
     report = BuildReport(out=out, index=out / "index.html", log=list(result_set.log))
     subs = _load_submissions(submissions, report.log) if submissions else []
@@ -80,9 +77,9 @@ def build_site(
     _assign_colors(rows)
     table = long_table(rows)
     cols = columns(table)
-    _prepare_out(out)
-    site = Site(out, title, rows, cols, result_set, report, tasks_dir, docs_dir)
-    site.write_all(table)
+    with staged(out) as stage:  # the previous site stays until this one is complete
+        site = Site(stage, title, rows, cols, result_set, report, tasks_dir, docs_dir)
+        site.write_all(table)
     report.seconds = time.perf_counter() - clock
     report.cpu_seconds = time.process_time() - cpu
     report.n_results = len(result_set.results)
@@ -107,20 +104,6 @@ def _assign_colors(rows: list[Row]) -> None:
     ranked = sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), r.row_id))
     for i, row in enumerate(ranked):
         row.color = charts.PALETTE[i % len(charts.PALETTE)]
-
-
-def _prepare_out(out: Path) -> None:
-    """Replace a site built before; never delete a folder that is not one."""
-    if out.exists():
-        if not out.is_dir():
-            raise UsageError(f"--out {out}: exists and is not a folder")
-        if any(out.iterdir()) and not (out / MARKER).is_file():
-            raise UsageError(
-                f"--out {out}: not empty and not a site built here before; choose a new folder"
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / MARKER).write_text("built by interlingua leaderboard build; replaced on rebuild\n")
 
 
 class Site:
@@ -243,7 +226,7 @@ class Site:
                 not_applicable.append({"row": row, "reason": r.reason or r.status})
                 continue
             column = Column(r.main_score.name if r.main_score else "", [task])
-            c = cell(row, column) if r.main_score else {"status": "ok", "value": None}
+            c = cell(row, column)  # "no score" with its reason when the value is missing or NaN
             entries.append({"row": row, "result": r, "cell": c})
         hib = next(
             (e["result"].main_score.higher_is_better for e in entries if e["result"].main_score),

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import ModelUnavailableError, UsageError
-from leaderboard.build import MARKER
+from leaderboard.output import MARKER
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 KEEP_REMOTE = {".gitattributes"}
