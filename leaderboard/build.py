@@ -6,6 +6,7 @@
     SITE/about.html                 each task explained; its YAML and its docs page
     SITE/findings.html              models x the source studies' claims (leaderboard/findings.py)
     SITE/data/results.{csv,parquet} one row per result; data/raw/<row>/<task>.json.gz the files
+    SITE/data/splits/<name>.json    each held-out split's card (leaderboard/splits.py)
     SITE/assets/                    the stylesheet and the one script (written here, no CDN)
 
 Reads results only through `benchmark.result_sets` / `benchmark.results`, never the harness. All
@@ -33,6 +34,7 @@ from leaderboard import charts, findings
 from leaderboard.about import default_tasks_dir
 from leaderboard.data import Column, Row, build_rows, cell, columns, long_table, write_downloads
 from leaderboard.output import check_out, check_paths, staged
+from leaderboard.splits import Split, merge_splits, write_cards
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -66,12 +68,15 @@ def build_site(
     title: str = "Interlingua Bench leaderboard",
     tasks_dir: Path | None = None,
     docs_dir: Path | None = None,
+    splits: list[Split] | None = None,
 ) -> BuildReport:
     clock, cpu = time.perf_counter(), time.process_time()
     out = Path(out)
-    check_paths(Path(results), out)
+    for folder in [Path(results), *(s.results for s in splits or [])]:
+        check_paths(folder, out)
     check_out(out)  # refused before any result is read
     result_set = load_result_set(Path(results), "--results")
+    result_set, cards = merge_splits(result_set, splits or [])  # held-out splits' own columns
     report = BuildReport(out=out, index=out / "index.html", log=list(result_set.log))
     subs = _load_submissions(submissions, report.log) if submissions else []
     rows = build_rows(result_set, subs)
@@ -81,6 +86,7 @@ def build_site(
     with staged(out) as stage:  # the previous site stays until this one is complete
         site = Site(stage, title, rows, cols, result_set, report, tasks_dir, docs_dir)
         site.write_all(table)
+        write_cards(cards, stage / "data" / "splits")
     report.seconds = time.perf_counter() - clock
     report.cpu_seconds = time.process_time() - cpu
     report.n_results = len(result_set.results)
