@@ -7,6 +7,7 @@
     SITE/findings.html              models x the source studies' claims (leaderboard/findings.py)
     SITE/data/results.{csv,parquet} one row per result; data/raw/<row>/<task>.json.gz the files
     SITE/data/splits/<name>.json    each held-out split's card (leaderboard/splits.py)
+    SITE/README.md                  the static Space's card (sdk: static; leaderboard/cards.py)
     SITE/assets/                    the stylesheet and the one script (written here, no CDN)
 
 Reads results only through `benchmark.result_sets` / `benchmark.results`, never the harness. All
@@ -32,6 +33,7 @@ from benchmark.result_sets import ResultSet, load_result_set
 from benchmark.results import SCHEMA_VERSION, TaskResult
 from leaderboard import charts, findings
 from leaderboard.about import default_tasks_dir
+from leaderboard.cards import space_readme
 from leaderboard.data import Column, Row, build_rows, cell, columns, long_table, write_downloads
 from leaderboard.output import check_out, check_paths, staged
 from leaderboard.splits import Split, merge_splits, write_cards
@@ -87,6 +89,9 @@ def build_site(
         site = Site(stage, title, rows, cols, result_set, report, tasks_dir, docs_dir)
         site.write_all(table)
         write_cards(cards, stage / "data" / "splits")
+        splits_shown = [c["split"] for c in cards]
+        readme = space_readme(title, len(rows), len(result_set.results), splits_shown)
+        (stage / "README.md").write_text(readme, encoding="utf-8")  # the Space's card
     report.seconds = time.perf_counter() - clock
     report.cpu_seconds = time.process_time() - cpu
     report.n_results = len(result_set.results)

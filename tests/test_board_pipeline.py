@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from benchmark.cli import main
 from benchmark.probes.recordings import content_hash
@@ -114,3 +115,144 @@ def test_split_flags_are_checked(tmp_path, capsys):
             + ["--split", bad]
         )
         assert code == 2 and f"--split {bad!r}" in capsys.readouterr().err
+
+
+# --- the Space's card and the results dataset's card --------------------------------------------
+
+
+class ListingApi:
+    """The one call planning makes: the repository's files (none: a new repository)."""
+
+    def list_repo_files(self, repo_id, repo_type):
+        return []
+
+
+def front(text: str) -> dict:
+    head, sep, _ = text.partition("\n---\n")
+    assert text.startswith("---\n") and sep, text[:200]
+    return yaml.safe_load(head[4:])
+
+
+def synthetic_board(root: Path) -> tuple[Path, Path]:
+    from benchmark.results import result_path, write_result
+    from leaderboard.synthetic import synthetic_result, task_config
+
+    config = task_config("gap_text", "cross_lingual_gap", ("text",), "gap_text_svcca")
+    for folder, seed in (("public", 0), ("private", 7)):
+        for i, model in enumerate(("org/a", "org/b")):
+            r = synthetic_result(model, config, seed=seed + i, n_layers=3)
+            write_result(result_path(root / folder, model, r.model.revision, "gap_text", r.key), r)
+    return root / "public", root / "private"
+
+
+def test_build_writes_the_static_space_card_and_publish_the_dataset_card(tmp_path, capsys):
+    from leaderboard.publish import plan_all
+
+    public, private = synthetic_board(tmp_path)
+    site = tmp_path / "site"
+    title = 'Board: "x" & <y>'
+    args = ["leaderboard", "build", "--results", str(public), "--out", str(site)]
+    assert main([*args, "--title", title, "--split", f"private={private}"]) == 0
+    capsys.readouterr()
+    space = front((site / "README.md").read_text(encoding="utf-8"))
+    assert space["sdk"] == "static" and space["app_file"] == "index.html"
+    assert space["title"] == title and (site / space["app_file"]).is_file()
+
+    plans, _ = plan_all(site, "org/board", "org/results", ListingApi())
+    space_ops = {op.path_in_repo: op for op in plans[0].operations}
+    assert space_ops["README.md"].path_or_fileobj == str(site / "README.md")  # the site's own
+    data_ops = {op.path_in_repo: op for op in plans[1].operations}
+    assert sorted(data_ops) == ["README.md", "data/results.parquet", "splits/private.json"]
+    card_text = data_ops["README.md"].path_or_fileobj.decode()
+    card = front(card_text)
+    assert card["configs"] == [{"config_name": "default", "data_files": "data/results.parquet"}]
+    assert card["license"] == "apache-2.0" and card["size_categories"] == ["n<1K"]
+    assert 'load_dataset("org/results"' in card_text and "spaces/org/board" in card_text
+    split = json.loads((site / "data" / "splits" / "private.json").read_text())
+    assert split["versions"][0]["content_sha256"] in card_text  # the held-out split's hash
+    rows = pd.read_parquet(site / "data" / "results.parquet")
+    assert sorted(rows["task"]) == ["gap_text"] * 2 + ["gap_text [private]"] * 2
+
+
+# --- the forge workflows -------------------------------------------------------------------------
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+
+
+def workflow(name: str) -> dict:
+    data = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+
+
+def interlingua_commands(flow: dict) -> list[tuple[list[str], list[str]]]:
+    """(subcommand words, flags) of every `interlingua ...` command of every step's script; in a
+    step with one such command, every flag of the script is its (e.g. from a bash array)."""
+    found = []
+    for job in flow["jobs"].values():
+        for step in job["steps"]:
+            script = step.get("run", "").replace("\\\n", " ")
+            matches = list(re.finditer(r"\.venv/bin/interlingua\s+([^\n;|&>]*)", script))
+            for match in matches:
+                command = []
+                for word in match.group(1).split():
+                    if not re.fullmatch(r"[a-z]+", word):
+                        break
+                    command.append(word)
+                text = script if len(matches) == 1 else match.group(1)
+                found.append((command, FLAG.findall(text)))
+    return found
+
+
+def test_the_pull_request_workflow_validates_scores_small_and_keeps_the_results():
+    flow = workflow("submission-check.yml")
+    assert flow["on"]["pull_request"]["paths"] == ["submissions/*.yaml"]
+    steps = flow["jobs"]["check"]["steps"]
+    commands = [" ".join(c) for c, _ in interlingua_commands(flow)]
+    assert commands[:2] == ["submissions validate", "submissions run"]
+    (_, flags) = next(x for x in interlingua_commands(flow) if x[0] == ["submissions", "run"])
+    assert "--limit" in flags and "--output" in flags
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"] == "pr-results" and upload["if"] == "always()"
+    assert "secrets." not in (WORKFLOWS / "submission-check.yml").read_text()  # forks get none
+
+
+def test_the_merge_workflow_runs_builds_and_publishes_or_says_why_not():
+    flow = workflow("board.yml")
+    assert flow["on"]["push"]["branches"] == ["main"]
+    shards = flow["jobs"]["score"]["strategy"]["matrix"]["shard"]
+    assert shards == list(range(int(flow["env"]["SHARDS"])))
+    commands = [" ".join(c) for c, _ in interlingua_commands(flow)]
+    for needed in ("submissions run", "leaderboard build", "leaderboard publish"):
+        assert needed in commands
+    publish = next(
+        s for s in flow["jobs"]["board"]["steps"] if "publish" in s.get("name", "").lower()
+    )
+    assert publish["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
+    assert 'if [ -z "$HF_TOKEN" ]' in publish["run"] and "publishing skipped" in publish["run"]
+
+
+@pytest.mark.parametrize("name", ["submission-check.yml", "board.yml"])
+def test_every_command_and_flag_a_workflow_names_exists(name):
+    import subprocess
+    import sys
+
+    for command, flags in interlingua_commands(workflow(name)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmark", *command, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        assert proc.returncode == 0, (command, proc.stderr)
+        for flag in flags:
+            assert re.search(rf"{flag}(?![\w-])", proc.stdout), (name, command, flag)
+    makefile = (ROOT / "Makefile").read_text()
+    for job in workflow(name)["jobs"].values():
+        for step in job["steps"]:
+            for target in re.findall(r"\bmake (\w+)", step.get("run", "")):
+                assert re.search(rf"^{target}:", makefile, re.M), target
