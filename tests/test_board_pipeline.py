@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 from pathlib import Path
 
@@ -256,3 +257,85 @@ def test_every_command_and_flag_a_workflow_names_exists(name):
         for step in job["steps"]:
             for target in re.findall(r"\bmake (\w+)", step.get("run", "")):
                 assert re.search(rf"^{target}:", makefile, re.M), target
+
+
+# --- make board over processes (issue 18, "Scale past one machine") ------------------------------
+
+
+def test_make_board_splits_the_submissions_over_jobs_processes():
+    import subprocess
+
+    proc = subprocess.run(
+        ["make", "-n", "--no-print-directory", "board", "JOBS=2", "NPROC=2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    script = proc.stdout.replace("\\\n", " ")
+    line = next(x for x in script.splitlines() if "submissions run" in x and "--probes" not in x)
+    assert "seq 0 $(( 2 - 1 )) | xargs -P 2 -I{} env OMP_NUM_THREADS=1" in line
+    assert "submissions run --shard {}/2 --output leaderboard/results" in line
+    shards = subprocess.run(
+        ["bash", "-c", "seq 0 $(( 2 - 1 ))"], capture_output=True, text=True
+    ).stdout.split()
+    assert [f"{i}/2" for i in shards] == ["0/2", "1/2"]
+
+
+def test_shards_partition_the_submissions():
+    from benchmark.submissions import shard_files
+
+    files = sorted((ROOT / "submissions").glob("*.yaml"))
+    for count in (1, 2, 3, 8, 9):
+        parts = [shard_files(list(reversed(files)), i, count) for i in range(count)]
+        assert sorted(p for part in parts for p in part) == files  # each file exactly once
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+@pytest.mark.slow
+def test_two_shards_together_give_what_one_process_gives(tmp_path):
+    """The real command line, two processes at once into one results folder and one cache,
+    against one process: the same result keys and main scores."""
+    import subprocess
+    import sys
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("sentence-transformers__all-MiniLM-L6-v2", "intfloat__multilingual-e5-small"):
+        (subs / f"{name}.yaml").write_text((ROOT / "submissions" / f"{name}.yaml").read_text())
+    flags = ["--tasks", "cross_lingual_gap_text", "--limit", "20", "--languages", "en_us,de_de"]
+    flags += ["--no-progress"]
+
+    def start(shard: str, out: Path) -> subprocess.Popen:
+        cmd = [sys.executable, "-m", "benchmark", "submissions", "run", str(subs), *flags]
+        cmd += [
+            "--shard",
+            shard,
+            "--output",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / f"c-{out.name}"),
+        ]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+
+    shards = [start(f"{i}/2", tmp_path / "two") for i in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in shards]
+    assert [p.returncode for p in shards] == [0, 0], outputs
+    assert [o.splitlines()[0] for o in outputs] == [
+        "shard 0/2: 1 of 2 submission(s)",
+        "shard 1/2: 1 of 2 submission(s)",
+    ]
+    alone = start("0/1", tmp_path / "one")
+    assert alone.communicate(timeout=600)[0] and alone.returncode == 0
+
+    def scores(folder: Path) -> dict:
+        found = {}
+        for path in iter_result_files(folder):
+            r = read_result(path)
+            found[r.key] = r.main_score.value
+        return found
+
+    two, one = scores(tmp_path / "two"), scores(tmp_path / "one")
+    assert len(two) == 2 and two == one
