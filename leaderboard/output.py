@@ -56,9 +56,17 @@ def staged(out: Path) -> Iterator[Path]:
     (KeyboardInterrupt included) it is removed and `out` is untouched."""
     out = Path(out)
     check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(out)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-{os.getpid()}-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(out)
+        stage = Path(
+            tempfile.mkdtemp(prefix=f".{out.name}.building-{os.getpid()}-", dir=out.parent)
+        )
+    except OSError as err:
+        raise UsageError(
+            f"--out {out}: cannot build beside it in {out.parent} ({err.strerror or err}); "
+            "choose a folder you can write"
+        ) from None
     try:
         (stage / MARKER).write_text(MARKER_TEXT)
         yield stage

@@ -339,3 +339,25 @@ def test_two_shards_together_give_what_one_process_gives(tmp_path):
 
     two, one = scores(tmp_path / "two"), scores(tmp_path / "one")
     assert len(two) == 2 and two == one
+
+
+def test_submissions_run_checks_its_flags_and_every_file_before_any_model(
+    tmp_path, capsys, monkeypatch
+):
+    for bad in ("2/2", "x/2", "0/0", "1"):
+        with pytest.raises(SystemExit) as stop:
+            main(["submissions", "run", "--shard", bad])
+        assert stop.value.code == 2 and "expected I/N" in capsys.readouterr().err
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    good = ROOT / "submissions" / "sentence-transformers__all-MiniLM-L6-v2.yaml"
+    (subs / good.name).write_text(good.read_text())
+    (subs / "zz__broken.yaml").write_text("model: zz/broken\nrevision: main\n")
+
+    def must_not_run(opts):
+        raise AssertionError("a model was scored before every file was checked")
+
+    monkeypatch.setattr("benchmark.runner.run", must_not_run)
+    code = main(["submissions", "run", str(subs), "--shard", "0/2", "--output", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "zz__broken.yaml" in err and err.count("\n") == 1
