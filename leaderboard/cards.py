@@ -24,7 +24,7 @@ def front_matter(fields: dict) -> str:
 
 def space_readme(title: str, n_rows: int, n_results: int, splits: list[str]) -> str:
     fields = {"title": title[:60], **SPACE_FIELDS}
-    fields["short_description"] = "Cross-lingual and cross-modal representations, layer by layer"
+    fields["short_description"] = "Cross-lingual and cross-modal representations by layer"  # <= 60
     held_out = (
         f" Columns marked `[{'], ['.join(splits)}]` are scored on held-out probes kept out of "
         "the repository (their cards are in `data/splits/`)."

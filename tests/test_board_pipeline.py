@@ -158,6 +158,7 @@ def test_build_writes_the_static_space_card_and_publish_the_dataset_card(tmp_pat
     space = front((site / "README.md").read_text(encoding="utf-8"))
     assert space["sdk"] == "static" and space["app_file"] == "index.html"
     assert space["title"] == title and (site / space["app_file"]).is_file()
+    assert len(space["short_description"]) <= 60  # the Hub refuses longer ones
 
     plans, _ = plan_all(site, "org/board", "org/results", ListingApi())
     space_ops = {op.path_in_repo: op for op in plans[0].operations}
