@@ -25,10 +25,20 @@ site: setup
 	$(VENV)/bin/interlingua leaderboard build --results $(RESULTS) --out $(SITE) --submissions submissions
 
 ## The public board: every reviewed submission run into leaderboard/results (committed; finished
-## keys are skipped), then its site in build/board/.
+## keys are skipped), then its site in build/board/. JOBS=N splits the submissions over N processes
+## (`submissions run --shard I/N`, each with cores/N threads; docs/leaderboard.md#scale-past-one-machine).
+## PRIVATE=DIR also scores them on the private split in DIR (docs/private_split.md).
+JOBS ?= 1
+PRIVATE ?=
+NPROC := $(shell nproc 2>/dev/null || echo 1)
+THREADS = $(shell n=$$(( $(NPROC) / $(JOBS) )); [ $$n -ge 1 ] && echo $$n || echo 1)
 board: setup
-	for file in submissions/*.yaml; do $(VENV)/bin/interlingua submit $$file --output leaderboard/results || exit 1; done
-	$(VENV)/bin/interlingua leaderboard build --results leaderboard/results --out build/board --submissions submissions
+	@seq 0 $$(( $(JOBS) - 1 )) | xargs -P $(JOBS) -I{} env OMP_NUM_THREADS=$(THREADS) \
+		$(VENV)/bin/interlingua submissions run --shard {}/$(JOBS) --output leaderboard/results --no-progress
+	@if [ -n "$(PRIVATE)" ]; then seq 0 $$(( $(JOBS) - 1 )) | xargs -P $(JOBS) -I{} env OMP_NUM_THREADS=$(THREADS) \
+		$(VENV)/bin/interlingua submissions run --shard {}/$(JOBS) --probes $(PRIVATE) --output build/private-results --no-progress; fi
+	$(VENV)/bin/interlingua leaderboard build --results leaderboard/results --out build/board --submissions submissions \
+		$(if $(PRIVATE),--split private=build/private-results)
 
 ## Screenshots of each page type of the built site, in build/screenshots/.
 screenshots: site

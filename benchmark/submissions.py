@@ -188,6 +188,12 @@ def submission_files(paths: list[Path] | None, default_dir: Path) -> list[Path]:
     return found
 
 
+def shard_files(files: list[Path], index: int, count: int) -> list[Path]:
+    """Shard `index` of `count`: every count-th file of the sorted list, from position `index`.
+    Sorted by name, so every process (or machine) given the same files agrees on the split."""
+    return sorted(files, key=lambda p: (p.name, str(p)))[index::count]
+
+
 def check_tasks(sub: Submission, path: Path) -> None:
     """The named tasks exist in the tasks folder (with a did-you-mean)."""
     if sub.tasks == "all":

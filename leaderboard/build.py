@@ -5,7 +5,9 @@
     SITE/models/<model>--<id>.html  settings, the command that reproduces each result, raw JSON
     SITE/about.html                 each task explained; its YAML and its docs page
     SITE/findings.html              models x the source studies' claims (leaderboard/findings.py)
-    SITE/data/results.{csv,parquet} one row per result; data/raw/<row>/<task>.json the files
+    SITE/data/results.{csv,parquet} one row per result; data/raw/<row>/<task>.json.gz the files
+    SITE/data/splits/<name>.json    each held-out split's card (leaderboard/splits.py)
+    SITE/README.md                  the static Space's card (sdk: static; leaderboard/cards.py)
     SITE/assets/                    the stylesheet and the one script (written here, no CDN)
 
 Reads results only through `benchmark.result_sets` / `benchmark.results`, never the harness. All
@@ -15,6 +17,7 @@ Security Policy that allows no inline script, so nothing that slipped through co
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import time
@@ -30,11 +33,13 @@ from benchmark.result_sets import ResultSet, load_result_set
 from benchmark.results import SCHEMA_VERSION, TaskResult
 from leaderboard import charts, findings
 from leaderboard.about import default_tasks_dir
+from leaderboard.cards import space_readme
 from leaderboard.data import Column, Row, build_rows, cell, columns, long_table, write_downloads
+from leaderboard.output import check_out, check_paths, staged
+from leaderboard.splits import Split, merge_splits, write_cards
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-MARKER = ".interlingua-site"
 HIGHLIGHT_ALL_UP_TO = 10
 HIGHLIGHT_TOP = 8
 
@@ -65,24 +70,28 @@ def build_site(
     title: str = "Interlingua Bench leaderboard",
     tasks_dir: Path | None = None,
     docs_dir: Path | None = None,
+    splits: list[Split] | None = None,
 ) -> BuildReport:
     clock, cpu = time.perf_counter(), time.process_time()
     out = Path(out)
-    if Path(results).resolve() in (out.resolve(), *out.resolve().parents):
-        raise UsageError(
-            f"--out {out}: inside --results {results}; its copies of the result files would be "
-            "read as results next time. Choose a folder outside it"
-        )
+    for folder in [Path(results), *(s.results for s in splits or [])]:
+        check_paths(folder, out)
+    check_out(out)  # refused before any result is read
     result_set = load_result_set(Path(results), "--results")
+    result_set, cards = merge_splits(result_set, splits or [])  # held-out splits' own columns
     report = BuildReport(out=out, index=out / "index.html", log=list(result_set.log))
     subs = _load_submissions(submissions, report.log) if submissions else []
     rows = build_rows(result_set, subs)
     _assign_colors(rows)
     table = long_table(rows)
     cols = columns(table)
-    _prepare_out(out)
-    site = Site(out, title, rows, cols, result_set, report, tasks_dir, docs_dir)
-    site.write_all(table)
+    with staged(out) as stage:  # the previous site stays until this one is complete
+        site = Site(stage, title, rows, cols, result_set, report, tasks_dir, docs_dir)
+        site.write_all(table)
+        write_cards(cards, stage / "data" / "splits")
+        splits_shown = [c["split"] for c in cards]
+        readme = space_readme(title, len(rows), len(result_set.results), splits_shown)
+        (stage / "README.md").write_text(readme, encoding="utf-8")  # the Space's card
     report.seconds = time.perf_counter() - clock
     report.cpu_seconds = time.process_time() - cpu
     report.n_results = len(result_set.results)
@@ -107,20 +116,6 @@ def _assign_colors(rows: list[Row]) -> None:
     ranked = sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), r.row_id))
     for i, row in enumerate(ranked):
         row.color = charts.PALETTE[i % len(charts.PALETTE)]
-
-
-def _prepare_out(out: Path) -> None:
-    """Replace a site built before; never delete a folder that is not one."""
-    if out.exists():
-        if not out.is_dir():
-            raise UsageError(f"--out {out}: exists and is not a folder")
-        if any(out.iterdir()) and not (out / MARKER).is_file():
-            raise UsageError(
-                f"--out {out}: not empty and not a site built here before; choose a new folder"
-            )
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / MARKER).write_text("built by interlingua leaderboard build; replaced on rebuild\n")
 
 
 class Site:
@@ -243,7 +238,7 @@ class Site:
                 not_applicable.append({"row": row, "reason": r.reason or r.status})
                 continue
             column = Column(r.main_score.name if r.main_score else "", [task])
-            c = cell(row, column) if r.main_score else {"status": "ok", "value": None}
+            c = cell(row, column)  # "no score" with its reason when the value is missing or NaN
             entries.append({"row": row, "result": r, "cell": c})
         hib = next(
             (e["result"].main_score.higher_is_better for e in entries if e["result"].main_score),
@@ -309,7 +304,7 @@ class Site:
         tasks = []
         for task in sorted(row.results):
             r = row.results[task]
-            raw_path = f"data/raw/{row.row_id}/{slug(task)[:100]}.json"
+            raw_path = f"data/raw/{row.row_id}/{slug(task)[:100]}.json.gz"
             self._write_raw(r, self.out / raw_path)
             column = Column(r.main_score.name if r.main_score else "", [task])
             tasks.append(
@@ -335,16 +330,17 @@ class Site:
         self.render("model.html", row.page, row=row, tasks=tasks)
 
     def _write_raw(self, result: TaskResult, target: Path) -> None:
-        """The result file as it is on disk (it was read and validated from there)."""
+        """The result file as it is on disk (it was read and validated from there), gzipped:
+        `gunzip` gives it back byte for byte at a fifth of the size (issue 19: the raw copies
+        were two thirds of a 200-model site). No name or time in the header: rebuilds are equal."""
         target.parent.mkdir(parents=True, exist_ok=True)
         source = self.result_set.paths.get(result.key)
         try:
-            shutil.copyfile(source, target)
-            return
+            data = Path(source).read_bytes()
         except (OSError, TypeError):
-            pass
-        data = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
-        target.write_text(data + "\n", encoding="utf-8")
+            text = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
+            data = (text + "\n").encode("utf-8")
+        target.write_bytes(gzip.compress(data, compresslevel=6, mtime=0))
 
     def write_about(self) -> None:
         from leaderboard.about import write_about

@@ -19,6 +19,7 @@ from benchmark.result_sets import ResultSet, row_identity, settings_text
 from benchmark.results import TaskResult
 
 UNSPECIFIED = "unspecified"
+NO_SCORE = "no score"  # status of a cell whose result finished without a finite main score
 
 
 @dataclass
@@ -130,6 +131,14 @@ def match_submission(row: Row, submissions: list) -> dict | None:
     return fields | {"language_group": best.language_group}
 
 
+def no_score_reason(r: TaskResult) -> str:
+    """Why a finished result has no number to show (a broken checkpoint, a bug in a kind)."""
+    s = r.main_score
+    what = "no main score recorded" if s is None else f"main score {s.name} is {s.value}"
+    why = r.reason or (s.verdict_reason if s is not None else None)
+    return f"{what}" + (f": {why}" if why else "; see the result's notes")
+
+
 def _finite(x) -> bool:
     return x is not None and not (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
 
@@ -191,10 +200,25 @@ def long_table(rows: list[Row]) -> pd.DataFrame:
     return table
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)` as a model id), with a
+    leading `'` so it is shown as text; numbers and other text unchanged (OWASP CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_downloads(table: pd.DataFrame, folder: Path) -> dict[str, Path]:
+    """The CSV is for spreadsheets (formula-like text neutralised); the Parquet keeps every value
+    as it is in the results, for programs."""
     folder.mkdir(parents=True, exist_ok=True)
     csv, parquet = folder / "results.csv", folder / "results.parquet"
-    table.to_csv(csv, index=False)
+    text = [c for c in table.columns if pd.api.types.is_string_dtype(table[c].dtype)]
+    safe = table.assign(**{c: table[c].map(spreadsheet_safe) for c in text})
+    safe.to_csv(csv, index=False)
     table.to_parquet(parquet, index=False)
     return {"csv": csv, "parquet": parquet}
 
@@ -232,9 +256,11 @@ def cell(row: Row, column: Column) -> dict:
         if r is None:
             continue
         s = r.main_score
-        if r.status != "ok" or s is None or s.name != column.name:
-            if r.status != "ok":
-                return {"status": r.status, "reason": r.reason or r.status, "task": task}
+        if r.status != "ok":
+            return {"status": r.status, "reason": r.reason or r.status, "task": task}
+        if s is None or not _finite(s.value):
+            return {"status": NO_SCORE, "reason": no_score_reason(r), "task": task, "layer": None}
+        if s.name != column.name:
             continue
         above = None
         if _finite(s.value) and s.null_q95 is not None:

@@ -16,14 +16,18 @@ and their log lines (which are kept quiet here).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from benchmark.errors import ModelUnavailableError, UsageError
-from leaderboard.build import MARKER
+from leaderboard.cards import dataset_card, space_readme
+from leaderboard.output import MARKER
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 KEEP_REMOTE = {".gitattributes"}
@@ -31,37 +35,6 @@ ATTEMPTS = 3  # requests to see whether the Hub answers
 WAITS = (1.0, 2.0)  # seconds between them
 TIMEOUT = 10.0  # seconds for each
 log = logging.getLogger(__name__)
-
-SPACE_README = """---
-title: {title}
-emoji: 🌐
-colorFrom: blue
-colorTo: indigo
-sdk: static
-app_file: index.html
-pinned: false
----
-
-The Interlingua Bench leaderboard, built by `interlingua leaderboard build` from result files.
-"""
-
-DATASET_README = """---
-configs:
-- config_name: default
-  data_files: data/results.parquet
----
-
-# Interlingua Bench results
-
-One row per model and task: the main score with its interval and null, the model's revision and
-settings, the task's config hash, and the command that reproduces it. Columns are described in
-`docs/results.md` of the Interlingua Bench repository.
-
-```python
-from datasets import load_dataset
-table = load_dataset("{repo_id}", split="train").to_pandas()
-```
-"""
 
 
 @dataclass(frozen=True)
@@ -203,8 +176,8 @@ def plan_all(
     unreachable: str | None = None,
 ) -> tuple[list[Planned], list[str]]:
     files: dict[str, Path | bytes] = dict(site_files(site))
-    title = repo_id.split("/", 1)[1]
-    files["README.md"] = SPACE_README.format(title=title).encode()
+    if "README.md" not in files:  # a site built before `build` wrote the Space's card
+        files["README.md"] = space_readme(repo_id.split("/", 1)[1], 0, 0, []).encode()
     notes = []
     remote, note = remote_files(api, repo_id, "space", offline_ok, unreachable)
     notes += [note] if note else []
@@ -213,10 +186,15 @@ def plan_all(
         table = Path(site) / "data" / "results.parquet"
         if not table.is_file():
             raise UsageError(f"--site {site}: no data/results.parquet to publish")
-        data = {
-            "data/results.parquet": table,
-            "README.md": DATASET_README.format(repo_id=results_repo).encode(),
+        data: dict[str, Path | bytes] = {"data/results.parquet": table}
+        cards = {
+            f"splits/{p.name}": p for p in sorted((Path(site) / "data" / "splits").glob("*.json"))
         }
+        data |= cards
+        n_rows = pq.ParquetFile(table).metadata.num_rows
+        split_cards = [json.loads(p.read_text(encoding="utf-8")) for p in cards.values()]
+        card = dataset_card(results_repo, repo_id, n_rows, split_cards)
+        data["README.md"] = card.encode()
         remote, note = remote_files(api, results_repo, "dataset", offline_ok, unreachable)
         notes += [note] if note else []
         plans.append(plan(results_repo, "dataset", data, remote))

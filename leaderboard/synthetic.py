@@ -13,6 +13,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from benchmark.core import Group
 from benchmark.results import (
     Curve,
     CurvePoint,
@@ -65,6 +66,13 @@ def task_config(
             "layer": "best",
         },
     }
+
+
+def _group_label(group: Any) -> str | None:
+    """A task's `main_score.group`: a label, or a mapping of fields (the structured key)."""
+    if isinstance(group, dict):
+        return Group.of(**group).label
+    return group
 
 
 def synthetic_result(
@@ -125,7 +133,7 @@ def synthetic_result(
     groups = (
         modalities if len(modalities) == 1 else ["same_language", "cross_language", *modalities]
     )
-    main_group = ms_cfg.get("group") or groups[0]
+    main_group = _group_label(ms_cfg.get("group")) or groups[0]
     groups = groups if main_group in groups else [main_group, *groups]
     layers = ["embeddings"] + [f"layer_{i}" for i in range(1, n_layers + 1)]
     control = init != "pretrained"

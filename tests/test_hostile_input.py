@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -25,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import leaderboard.build as leaderboard_build
 from benchmark.cli import main
 from benchmark.results import iter_result_files, read_result, result_path, write_result
 from leaderboard.synthetic import synthetic_result, task_config
@@ -145,11 +147,11 @@ def wait_for(predicate, what: str, proc: subprocess.Popen, seconds: float = 60) 
 # --- results a reader cannot vouch for -----------------------------------------------------------
 
 
-def synthetic_folder(folder: Path) -> list[Path]:
+def synthetic_folder(folder: Path, seed: int = 0) -> list[Path]:
     config = task_config("gap_text", "cross_lingual_gap", ("text",), "gap_text_svcca")
     paths = []
     for i, model in enumerate(("org/a", "org/b")):
-        r = synthetic_result(model, config, seed=i, n_layers=3)
+        r = synthetic_result(model, config, seed=seed + i, n_layers=3)
         paths.append(
             write_result(result_path(folder, model, r.model.revision, "gap_text", r.key), r)
         )
@@ -259,6 +261,110 @@ def test_results_show_refuses_a_file_that_is_not_a_result(tmp_path, capsys):
     other.write_text('{"schema_version": "2.0", "x": 1}')
     assert main(["results", "show", str(other)]) == 2
     assert str(other) in one_line(capsys.readouterr().err)
+
+
+# --- the board: a failed build keeps the previous site (issue 21, section 2) ----------------------
+
+
+def site_bytes(site: Path) -> dict[str, bytes]:
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+
+
+def build(results: Path, site: Path) -> int:
+    return main(["leaderboard", "build", "--results", str(results), "--out", str(site)])
+
+
+@pytest.mark.parametrize("failure", [OSError("No space left on device"), KeyboardInterrupt()])
+def test_a_failed_build_leaves_the_previous_site_byte_for_byte(
+    tmp_path, capsys, monkeypatch, failure
+):
+    results, site = tmp_path / "results", tmp_path / "board" / "site"
+    synthetic_folder(results)
+    assert build(results, site) == 0
+    before = site_bytes(site)
+    assert len(before) > 8
+
+    def fail(self, row):  # the disk fills (or Ctrl-C) half way through the pages
+        if self.report.n_pages > 2:  # the index, the task page and one model page are written
+            raise failure
+        return written(self, row)
+
+    written = leaderboard_build.Site.write_model
+    monkeypatch.setattr(leaderboard_build.Site, "write_model", fail)
+    synthetic_folder(results, seed=5)  # new results, so the new site would differ
+    assert build(results, site) == (130 if isinstance(failure, KeyboardInterrupt) else 70)
+    capsys.readouterr()
+    assert site_bytes(site) == before
+    assert sorted(p.name for p in site.parent.iterdir()) == ["site"]  # no half-built folder left
+
+    monkeypatch.setattr(leaderboard_build.Site, "write_model", written)
+    assert build(results, site) == 0 and site_bytes(site) != before
+
+
+def test_a_build_killed_outright_is_cleaned_up_by_the_next(tmp_path, capsys):
+    results, site = tmp_path / "results", tmp_path / "site"
+    synthetic_folder(results)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = tmp_path / f".site.building-{dead.pid}-abc"
+    (left / "tasks").mkdir(parents=True)
+    mine = tmp_path / f".site.building-{os.getpid()}-abc"  # a live process's build: kept
+    mine.mkdir()
+    assert build(results, site) == 0
+    assert not left.exists() and mine.exists() and (site / "index.html").is_file()
+
+
+def test_out_and_results_inside_one_another_are_refused(tmp_path, capsys):
+    site = tmp_path / "site"
+    inner = site / "myresults"
+    synthetic_folder(inner)
+    for results, out in ((inner, site), (site, inner), (inner, inner)):
+        kept = sorted(p for p in tmp_path.rglob("*"))
+        assert build(results, out) == 2
+        line = one_line(capsys.readouterr().err)
+        assert f"--out {out}" in line and f"--results {results}" in line, line
+        assert sorted(p for p in tmp_path.rglob("*")) == kept  # nothing deleted or written
+
+
+@pytest.mark.parametrize("broken", ["nan", "missing"])
+def test_a_result_without_a_main_score_shows_no_score_and_why(tmp_path, capsys, broken):
+    results, site = tmp_path / "results", tmp_path / "site"
+    good = synthetic_folder(results)
+
+    def no_score(data):
+        if broken == "nan":
+            data["main_score"]["value"] = float("nan")
+        else:
+            data["main_score"] = None
+
+    edited(good[0], good[0], no_score)
+    assert build(results, site) == 0, capsys.readouterr().err
+    reason = "gap_text_svcca is nan" if broken == "nan" else "no main score recorded"
+    pages = [site / "index.html", *site.glob("tasks/*.html"), *site.glob("models/org__a--*.html")]
+    assert len(pages) == 3
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert re.search(rf'<span class="na" title="main score {reason}|title="{reason}', html)
+        assert ">no score</span>" in html, page
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert index.count(">no score</span>") == 1  # org/b keeps its score
+
+
+def test_the_csv_download_neutralises_spreadsheet_formulas(tmp_path, capsys):
+    config = task_config("gap_text", "cross_lingual_gap", ("text",), "gap_text_svcca")
+    results = tmp_path / "results"
+    models = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1+1"]
+    for i, model in enumerate(models):
+        r = synthetic_result(model, config, seed=i, n_layers=3)
+        write_result(result_path(results, model, r.model.revision, "gap_text", r.key), r)
+    assert build(results, tmp_path / "site") == 0
+    capsys.readouterr()
+    table = pd.read_csv(tmp_path / "site" / "data" / "results.csv", keep_default_na=False)
+    cells = [c for col in table.columns for c in table[col].astype(str)]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert sorted(table["model"]) == sorted("'" + m for m in models)
+    exact = pd.read_parquet(tmp_path / "site" / "data" / "results.parquet")
+    assert sorted(exact["model"]) == sorted(models)  # the Parquet keeps the values as they are
 
 
 # --- input limits ---------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ test_leaderboard_browser.py)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from datetime import datetime, timezone
@@ -75,8 +76,16 @@ def test_site_pages_and_downloads(site):
     assert len(table) == 8 and set(table["status"]) == {"ok", "not_applicable"}
     assert table["control"].sum() == 2
     assert pd.read_csv(out / "data" / "results.csv").shape == table.shape
-    raw = sorted((out / "data" / "raw").rglob("*.json"))
-    assert len(raw) == 8 and json.loads(raw[0].read_text())["schema_version"] == SCHEMA_VERSION
+    raw = sorted((out / "data" / "raw").rglob("*.json.gz"))
+    assert len(raw) == 8 and not list((out / "data" / "raw").rglob("*.json"))
+    data = json.loads(gzip.decompress(raw[0].read_bytes()))
+    assert data["schema_version"] == SCHEMA_VERSION
+    sources = {p.read_bytes() for p in report_results(out).rglob("*.json")}
+    assert {gzip.decompress(p.read_bytes()) for p in raw} == sources  # byte for byte
+
+
+def report_results(site: Path) -> Path:
+    return site.parent / "results"
 
 
 def test_main_table(site):
@@ -106,10 +115,10 @@ def test_model_page_has_command_settings_and_raw_json(site):
     html = page.read_text()
     assert "interlingua run --model intfloat/multilingual-e5-small --tasks gap_text" in html
     assert "prefix=&#39;query: &#39;" in html
-    raw = re.search(r'Raw result: <a href="\.\./(data/raw/[^"]+\.json)"', html)
-    assert raw and json.loads((site[0] / raw.group(1)).read_text())["model"]["id"].startswith(
-        "intf"
-    )
+    raw = re.search(r'Raw result: <a href="\.\./(data/raw/[^"]+\.json\.gz)"', html)
+    assert raw
+    data = json.loads(gzip.decompress((site[0] / raw.group(1)).read_bytes()))
+    assert data["model"]["id"].startswith("intf")
     assert "not_applicable" in html  # its cross-modal result, with the reason
 
 
@@ -271,7 +280,7 @@ def test_refuses_to_replace_a_folder_that_is_not_a_site(tmp_path):
     assert (tmp_path / "mine" / "thesis.tex").is_file()
     build_site(tmp_path / "results", tmp_path / "site")
     build_site(tmp_path / "results", tmp_path / "site")  # a site is replaced
-    with pytest.raises(UsageError, match="inside --results"):
+    with pytest.raises(UsageError, match="one contains the other"):
         build_site(tmp_path / "results", tmp_path / "results" / "site")
 
 
@@ -343,7 +352,7 @@ def test_publish_dry_run_lists_exactly_the_site(site, capsys, monkeypatch):
     assert code == 0 and "dry run: nothing was sent" in printed and api.calls == []
     added = re.findall(r"^  add     (\S+) \(\d+ bytes\)$", printed, re.M)
     deleted = re.findall(r"^  delete  (\S+)$", printed, re.M)
-    assert sorted(added) == sorted([*site_files(out), "README.md"])
+    assert sorted(added) == site_files(out) and "README.md" in added  # the Space's card
     assert deleted == ["old/stale.html"]  # .gitattributes is kept
     plans, _ = pub.plan_all(out, "org/board", "org/results", api)
     assert [p.repo_type for p in plans] == ["space", "dataset"]

@@ -1,4 +1,4 @@
-"""Submissions, regression tracking and the leaderboard: `submissions validate`, `submit`,
+"""Submissions, regression tracking and the leaderboard: `submissions validate|run`, `submit`,
 `compare`, `leaderboard build|publish`."""
 
 from __future__ import annotations
@@ -24,6 +24,42 @@ def name_value(text: str) -> tuple[str, float]:
         ) from None
 
 
+def shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+        if not sep or n < 1 or not 0 <= i < n:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected I/N with 0 <= I < N, e.g. 0/2 and 1/2 for two processes; got {text!r}"
+        ) from None
+    return i, n
+
+
+def add_scoring_flags(parser: argparse.ArgumentParser) -> None:
+    """How a submission is scored here: where, on what device, and (for a quick check of a pull
+    request, or the board's private split) on which probes and how many sentences."""
+    parser.add_argument("--output", type=Path, default=Path("results"), help="results folder")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--cache-dir", type=Path, help="representation cache (default: user cache)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="recompute cached work and results"
+    )
+    parser.add_argument(
+        "--tasks", help="comma-separated task names, or 'all' (default: the submission's own)"
+    )
+    parser.add_argument("--limit", type=int, help="sentences per language (a quick check)")
+    parser.add_argument(
+        "--probes",
+        help="probe set for all tasks: an embedded name, or a FLEURS-format folder (e.g. the "
+        "board's private split, docs/private_split.md)",
+    )
+    parser.add_argument("--languages", help="FLEURS codes, e.g. en_us,de_de (all tasks)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
 def add_parsers(sub) -> None:
     subs = sub.add_parser("submissions", help="check submission files")
     subs_sub = subs.add_subparsers(dest="action", required=True)
@@ -37,15 +73,24 @@ def add_parsers(sub) -> None:
 
     submit = sub.add_parser("submit", help="score one submission file into a results folder")
     submit.add_argument("path", type=Path, help="a submissions/<org>__<model>.yaml file")
-    submit.add_argument("--output", type=Path, default=Path("results"), help="results folder")
-    submit.add_argument("--batch-size", type=int, default=16)
-    submit.add_argument("--device", default="cpu")
-    submit.add_argument("--cache-dir", type=Path, help="representation cache (default: user cache)")
-    submit.add_argument(
-        "--overwrite", action="store_true", help="recompute cached work and results"
-    )
-    submit.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_scoring_flags(submit)
     submit.set_defaults(handler=cmd_submit)
+
+    run_all = subs_sub.add_parser(
+        "run",
+        help="score every submission file (or a shard of them) into a results folder",
+        description="Runs each submission as `submit` would, one after another. With --shard I/N "
+        "only the files at positions I, I+N, I+2N, ... of the sorted list: N processes (or "
+        "machines) with I = 0..N-1 together run every file once (make board JOBS=N).",
+    )
+    run_all.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: submissions/)"
+    )
+    run_all.add_argument(
+        "--shard", type=shard, default=(0, 1), metavar="I/N", help="this process's share: I of N"
+    )
+    add_scoring_flags(run_all)
+    run_all.set_defaults(handler=cmd_submissions_run)
 
     compare = sub.add_parser(
         "compare",
@@ -96,6 +141,14 @@ def add_parsers(sub) -> None:
         help="submission files to show beside each model (submitter, license, languages)",
     )
     build.add_argument("--title", default="Interlingua Bench leaderboard")
+    build.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="results scored on a held-out probe split, shown in columns '<score> [NAME]' "
+        "(repeatable; docs/private_split.md)",
+    )
     build.set_defaults(handler=cmd_leaderboard_build)
 
     publish = board_sub.add_parser(
@@ -127,13 +180,10 @@ def cmd_submissions_validate(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if failures else EXIT_OK
 
 
-def cmd_submit(args: argparse.Namespace) -> int:
-    from benchmark.cli.run_command import describe
-    from benchmark.runner import run
-    from benchmark.submissions import check_tasks, load_submission
+def submission_options(sub, args: argparse.Namespace):
+    """The `RunOptions` that score `sub` with this command's flags."""
+    from benchmark.cli.run_command import csv_list
 
-    sub = load_submission(args.path)
-    check_tasks(sub, args.path)
     opts = sub.run_options(
         args.output,
         batch_size=args.batch_size,
@@ -141,12 +191,51 @@ def cmd_submit(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         overwrite=args.overwrite,
         progress=False if args.no_progress else None,
+        limit=args.limit,
+        probes=args.probes,
+        languages=csv_list(args.languages) if args.languages is not None else None,
     )
-    summary = run(opts)
+    if args.tasks:
+        opts.tasks = "all" if args.tasks == "all" else csv_list(args.tasks)
+    return opts
+
+
+def score_submission(path: Path, args: argparse.Namespace) -> bool:
+    """Score one file; print its results; True when every task finished."""
+    from benchmark.cli.run_command import describe
+    from benchmark.runner import run
+    from benchmark.submissions import check_tasks, load_submission
+
+    sub = load_submission(path)
+    check_tasks(sub, path)
+    summary = run(submission_options(sub, args))
     for name, result in summary.results.items():
         print(describe(name, result))
         print(f"{'':<26} -> {summary.paths[name]}")
-    return EXIT_TASK_FAILED if summary.failed else EXIT_OK
+    return not summary.failed
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    return EXIT_OK if score_submission(args.path, args) else EXIT_TASK_FAILED
+
+
+def cmd_submissions_run(args: argparse.Namespace) -> int:
+    from benchmark.submissions import load_submission, shard_files, submission_files
+
+    files = submission_files(args.paths, DEFAULT_SUBMISSIONS)
+    for path in files:  # every file checked before any model loads, as `validate` would
+        load_submission(path)
+    index, count = args.shard
+    mine = shard_files(files, index, count)
+    print(f"shard {index}/{count}: {len(mine)} of {len(files)} submission(s)", flush=True)
+    failed = []
+    for path in mine:
+        print(f"== {path}", flush=True)
+        if not score_submission(path, args):
+            failed.append(path)
+    if failed:
+        print(f"{len(failed)} submission(s) with failed tasks: {', '.join(map(str, failed))}")
+    return EXIT_TASK_FAILED if failed else EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -168,8 +257,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_leaderboard_build(args: argparse.Namespace) -> int:
     from leaderboard import build_site
+    from leaderboard.splits import parse_split
 
-    report = build_site(args.results, args.out, submissions=args.submissions, title=args.title)
+    splits = [parse_split(text) for text in args.split]
+    report = build_site(
+        args.results, args.out, submissions=args.submissions, title=args.title, splits=splits
+    )
     for line in report.log:
         print(line, file=sys.stderr)
     print(report.summary())
