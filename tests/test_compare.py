@@ -222,4 +222,4 @@ def test_golden_suite_reproduces_the_committed_results():
     comparison = check()
     assert comparison.exit_code == 0, render(comparison)
     tasks = list(TASKS.glob("*.yaml"))
-    assert len(tasks) == 12 and comparison.n_pairs == 2 * len(tasks)  # every task x 2 models
+    assert len(tasks) == 13 and comparison.n_pairs == 2 * len(tasks)  # every task x 2 models
