@@ -427,3 +427,34 @@ def test_length_matched_permutations_move_each_sentence_within_its_stratum():
     assert (perms != np.arange(43)).all()  # a derangement: no pair kept in place
     again = permutations(43, 200, seed=3, strata=strata).numpy()
     assert (perms == again).all()  # the same draws for every pair and layer
+
+
+def test_the_covariate_null_equals_residualising_each_permuted_side_again():
+    # the null of a pair regressed on shared covariates: b permuted, then projected off them as
+    # the data was; the fast CKA route (no n^3 product) and the SVCCA route against the explicit one
+    from benchmark.kinds.pair_scoring import covariate_basis, length_basis, residualize
+    from benchmark.metrics import decompose
+    from benchmark.metrics.nulls import _projected_cka, null_draws, permutations
+    from benchmark.metrics.similarity import svcca_correlations
+
+    rng = np.random.default_rng(0)
+    n = 50
+    covariates = length_basis(rng.normal(size=(n, 2)))
+    a = residualize(rng.normal(size=(n, 30)), covariates)
+    b = residualize(rng.normal(size=(n, 20)), covariates)
+    da, db = decompose(a, k=5), decompose(b, k=5)
+    da.covariates = db.covariates = z = covariate_basis(covariates)
+    perms = permutations(n, 7, 0)
+    h = np.eye(n) - z.numpy() @ z.numpy().T
+    explicit_cka, explicit_svcca = [], []
+    for p in perms.numpy():
+        gp = h @ db.gram.numpy()[np.ix_(p, p)] @ h
+        ga = da.gram.numpy()
+        explicit_cka.append((gp * ga).sum() / (np.linalg.norm(gp) * np.linalg.norm(ga)))
+        again = decompose(residualize(b[p], covariates), k=5)
+        explicit_svcca.append(float(svcca_correlations(da, again).mean()))
+    assert np.allclose(_projected_cka(da, db, perms, False).numpy(), explicit_cka, atol=1e-12)
+    svcca = null_draws({"a": da, "b": db}, [("a", "b")], "svcca", perms)[("a", "b")].numpy()
+    # the permuted top-k basis projected and re-orthonormalised, against the top-k of the
+    # re-residualised data: the same subspace up to what the projection mixes in
+    assert np.abs(svcca - np.array(explicit_svcca)).max() < 0.05
