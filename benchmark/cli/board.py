@@ -61,6 +61,12 @@ def add_scoring_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parsers(sub) -> None:
+    _add_submission_parsers(sub)
+    _add_compare_parser(sub)
+    _add_leaderboard_parsers(sub)
+
+
+def _add_submission_parsers(sub) -> None:
     subs = sub.add_parser("submissions", help="check submission files")
     subs_sub = subs.add_subparsers(dest="action", required=True)
     validate = subs_sub.add_parser(
@@ -92,6 +98,8 @@ def add_parsers(sub) -> None:
     add_scoring_flags(run_all)
     run_all.set_defaults(handler=cmd_submissions_run)
 
+
+def _add_compare_parser(sub) -> None:
     compare = sub.add_parser(
         "compare",
         help="compare two results folders; exit 1 on a regression or a lost task",
@@ -130,6 +138,8 @@ def add_parsers(sub) -> None:
     compare.add_argument("--format", choices=["text", "markdown", "csv"], default="text")
     compare.set_defaults(handler=cmd_compare)
 
+
+def _add_leaderboard_parsers(sub) -> None:
     board = sub.add_parser("leaderboard", help="build or publish the static leaderboard")
     board_sub = board.add_subparsers(dest="action", required=True)
     build = board_sub.add_parser("build", help="render the static site from a results folder")
