@@ -30,31 +30,30 @@ def pair_scores(
     """Per measure, every pair's estimate at one layer; `matrices`: one layer's states per
     (modality, language) key, `rows`: the items they hold (default: all).
 
-    With `length_control: residualize`, both sides of a pair are regressed on the SAME
-    covariates, the union of the two sides' length bases: identical states stay identical (with
-    each side's own basis they became different residuals, and a representation that is the same
-    in every language read 0.83 at n = 40). Without it, one decomposition per key serves every
-    pair."""
+    With `length_control: residualize`, every key is regressed on the SAME covariates: the
+    length features of every key (`common_length_basis`). Identical states stay
+    identical (with each language's own covariates they became different residuals, and a
+    representation the same in every language read 0.83 at n = 40), and one decomposition per
+    key serves every pair. The null projects its permuted side off the same covariates."""
     params: StatsParams = ctx.params
     strata = null_strata(ctx, list(matrices), rows)
-    if params.length_control != "residualize":
-        decomps = {key: _decompose(ctx, key, x) for key, x in matrices.items()}
-        return {m: pair_estimates(decomps, pairs, m, params, strata) for m in measures}
-    features = {
-        key: _rows(length_features(ctx.probes, key[1], key[0]), rows)
-        for key in {k for pair in pairs for k in pair}
-    }
-    out: dict[str, dict[tuple, Estimate]] = {m: {} for m in measures}
-    for a, b in pairs:
-        shared = pair_basis(np.column_stack([features[a], features[b]]), params)
-        decomps = {
-            a: _decompose(ctx, a, residualize(matrices[a], shared)),
-            b: _decompose(ctx, b, residualize(matrices[b], shared)),
-        }
-        decomps[a].covariates = decomps[b].covariates = covariate_basis(shared)
-        for m in measures:
-            out[m] |= pair_estimates(decomps, [(a, b)], m, params, strata)
-    return out
+    if params.length_control == "residualize":
+        shared = common_length_basis(ctx, list(matrices), rows)
+        z = covariate_basis(shared)
+        matrices = {key: residualize(x, shared) for key, x in matrices.items()}
+    decomps = {key: _decompose(ctx, key, x) for key, x in matrices.items()}
+    if params.length_control == "residualize":
+        for d in decomps.values():
+            d.covariates = z
+    return {m: pair_estimates(decomps, pairs, m, params, strata) for m in measures}
+
+
+def common_length_basis(ctx: TaskContext, keys: list[tuple], rows=None) -> np.ndarray:
+    """The covariates every key is regressed on: the length features of every key side by side
+    (a key's own, and through the others the length its translations share), through
+    `pair_basis` (a cubic of each while n leaves the SVCCA its rank)."""
+    features = [_rows(length_features(ctx.probes, lang, m), rows) for m, lang in keys]
+    return pair_basis(np.column_stack(features), ctx.params)
 
 
 def covariate_basis(covariates: np.ndarray) -> torch.Tensor:
@@ -84,7 +83,7 @@ def length_basis(features: np.ndarray, degree: int = 3) -> np.ndarray:
 
 
 def pair_basis(features: np.ndarray, params: StatsParams) -> np.ndarray:
-    """The covariates of a pair (both sides' length features, [n, f]): a cubic of each, or the
+    """The covariates of length features [n, f]: a cubic of each, or the
     highest degree that leaves the SVCCA its `min_ratio * k` sentences' worth of rank (a small
     probe set drops to a square, then a line)."""
     n, f = features.shape
