@@ -35,7 +35,7 @@ from leaderboard import charts, findings, pages
 from leaderboard import table as table_model
 from leaderboard.about import default_tasks_dir
 from leaderboard.cards import space_readme
-from leaderboard.data import Column, Row, build_rows, cell, columns, long_table, write_downloads
+from leaderboard.data import Row, build_rows, cell, columns, long_table, write_downloads
 from leaderboard.output import check_out, check_paths, staged
 from leaderboard.splits import Split, merge_splits, write_cards
 

@@ -60,8 +60,9 @@ def color(i: int) -> str:
         return PALETTE[i]
     k = i - len(PALETTE)
     hue = (k * 137.508 + 20) % 360
-    lightness = (0.42, 0.52, 0.34)[(k // 7) % 3]
-    return _hsl_hex(hue, 0.62, lightness)
+    lightness = (0.42, 0.52, 0.34)[k % 3]
+    saturation = (0.62, 0.85, 0.45)[(k // 3) % 3]
+    return _hsl_hex(hue, saturation, lightness)
 
 
 def _hsl_hex(h: float, s: float, lum: float) -> str:

@@ -134,8 +134,19 @@ def _task_charts(entries: list[dict], on: set[str]) -> tuple[list, list]:
             by_key.setdefault(key, []).append(
                 (row.row_id, row.label, row.color, row.control, row.row_id in on, curve)
             )
-    order = sorted(by_key, key=lambda k: (k not in main_keys, list(by_key).index(k)))
-    all_charts = [charts.curve_chart(by_key[k]) for k in order]
+    main_measures = {k.split("/")[0] for k in main_keys}
+    first_seen = list(by_key)
+
+    def order_key(k: str) -> tuple:  # main curve, its measure's broadest groups, the rest
+        curve = by_key[k][0][5]
+        return (
+            k not in main_keys,
+            curve.measure not in main_measures,
+            curve.group.count("/"),
+            first_seen.index(k),
+        )
+
+    all_charts = [charts.curve_chart(by_key[k]) for k in sorted(by_key, key=order_key)]
     n_main = max(CHARTS_SHOWN, len(set(main_keys)))
     if len(all_charts) <= n_main + 2:
         return all_charts, []
