@@ -99,6 +99,8 @@ class GroupScore:
     rank: int | None = None
     why: str = ""  # why there is no value (or no rank)
     margin: float | None = None  # the trained model's group score minus its control's
+    has: int = 0  # of the group's ranked columns, how many the row has
+    needs: int = 0
 
 
 def _finite(x) -> bool:
@@ -167,10 +169,13 @@ def group_scores(tab: Tab, rows: list[Row]) -> dict[str, GroupScore]:
         lacking = [name for name, v in values.items() if v is None]
         if lacking:
             why = f"no group score: lacks {', '.join(lacking)} (has {len(ranked) - len(lacking)} of {len(ranked)})"
-            scores[row.row_id] = GroupScore(None, why=why)
+            has = len(ranked) - len(lacking)
+            scores[row.row_id] = GroupScore(None, why=why, has=has, needs=len(ranked))
             continue
         normed = [c.normalised(values[c.name]) for c in ranked]  # type: ignore[arg-type]
-        scores[row.row_id] = GroupScore(sum(normed) / len(normed))
+        scores[row.row_id] = GroupScore(
+            sum(normed) / len(normed), has=len(ranked), needs=len(ranked)
+        )
     contenders = sorted(
         (
             (s.value, r.row_id)

@@ -92,6 +92,18 @@ def tbodies(html: str) -> list[str]:
     return re.findall(r"<tbody[^>]*>.*?</tbody>", html, re.S)
 
 
+def board_cells(html: str) -> dict[str, dict[str, str]]:
+    """row id -> column key -> the cell's HTML (cells are in the header's order)."""
+    head = html[html.index("<thead>") : html.index("</thead>")]
+    keys = re.findall(r'<th scope="col" class="[^"]*" data-key="([^"]+)"', head)
+    out = {}
+    for row_id, row in re.findall(r'<tr data-row="(\w+)"(.*?)</tr>', html, re.S):
+        cells = [m.group(0) for m in re.finditer(r"<(td|th)\b[^>]*>.*?</\1>", row, re.S)]
+        assert len(cells) == len(keys), row_id
+        out[row_id] = dict(zip(keys, cells, strict=True))
+    return out
+
+
 def test_main_table(site):
     html = (site[0] / "index.html").read_text()
     head = html[html.index("<thead>") : html.index("</thead>")]
@@ -104,9 +116,11 @@ def test_main_table(site):
     assert body.count('data-control="true"') == 1 and 'class="badge control"' in body
     assert 'data-modalities="speech text"' in body and 'data-modalities="text"' in body
     assert ">n/a<" in body  # text-only models on the cross-modal task
-    assert re.search(
-        r'<td class="c score t-all t-gaps" data-col="gap_text_svcca" data-value="0\.\d+"', body
-    )
+    cells = board_cells(html)
+    assert all(
+        re.match(r'<td class="c s t-gaps" data-value="0\.\d+"', c["gap_text_svcca"])
+        for c in cells.values()
+    )  # sortable values
     # the control sits in its trained model's tbody, right after it, in the same colour
     whisper = next(b for b in bodies if "openai/whisper-base" in b)
     rows = re.findall(r"<tr .*?</tr>", whisper, re.S)
@@ -131,11 +145,12 @@ def test_group_tabs_score_and_rank(site):
     note = html[html.index('data-note="gaps"') :].split("</div>")[0]
     assert "ranked by the mean of 2 normalised columns" in note
     assert "<code>gap_text_svcca</code> ↑" in note and "<code>modal_svcca</code> ↑" in note
-    aggregate = re.findall(
-        r'<td class="c agg t-overview t-gaps" data-col="rank-gaps" data-value="([^"]*)"[^>]*>(.*?)</td>',
-        html,
-        re.S,
-    )
+    aggregate = [
+        re.match(
+            r'<td class="c a t-gaps" data-value="([^"]*)"[^>]*>(.*)</td>', c["rank-gaps"], re.S
+        ).groups()
+        for c in board_cells(html).values()
+    ]
     assert len(aggregate) == 4
     ranked = [(v, text) for v, text in aggregate if 'class="rank">#' in text]
     assert len(ranked) == 1  # whisper-base: the only trained model with both columns
@@ -155,10 +170,12 @@ def test_margin_over_control(site):
         trained.results["gap_text"].main_score.value - control.results["gap_text"].main_score.value
     )
     html = (site[0] / "index.html").read_text()
-    row = html[html.index(f'data-row="{trained.row_id}"') :].split("</tr>")[0]
-    margin = re.search(r'data-col="gap_text_svcca" data-value="[^"]*" data-margin="([^"]+)"', row)
-    assert margin and float(margin.group(1)) == pytest.approx(expected, abs=1e-6)
-    assert f'<span class="v">{expected:+.3f}</span>' in row
+    cell = board_cells(html)[trained.row_id]["gap_text_svcca"]
+    margin = re.search(r'data-margin="([^"]+)"', cell)
+    assert margin and float(margin.group(1)) == pytest.approx(expected, abs=1e-5)
+    assert f'<span class="mar">{expected:+.3f}</span>' in cell
+    control_cell = board_cells(html)[control.row_id]["gap_text_svcca"]
+    assert "data-margin" not in control_cell and '<span class="mar">' not in control_cell
     task = (site[0] / "tasks" / "gap_text.html").read_text()
     assert f"{expected:+.3f}</span>" in task  # the task page's "over control" column
 

@@ -42,13 +42,21 @@ def rows(driver):
     return driver.find_elements(By.CSS_SELECTOR, "#board tbody tr[data-row]")
 
 
+def cell(driver, row, key):
+    """A row's cell under the header whose data-key is `key` (cells follow the header's order)."""
+    keys = [
+        h.get_attribute("data-key") for h in driver.find_elements("css selector", "#board thead th")
+    ]
+    return row.find_elements("css selector", "th, td")[keys.index(key)]
+
+
 def column_values(driver, key, which=None):
     """The `data-value`s of a column, in the page's order (of the rows `which` keeps)."""
     out = []
     for r in rows(driver):
         if which is not None and not which(r):
             continue
-        raw = r.find_element("css selector", f'[data-col="{key}"]').get_attribute("data-value")
+        raw = cell(driver, r, key).get_attribute("data-value")
         out.append(float(raw) if raw else None)
     return out
 
@@ -227,9 +235,9 @@ def test_margin_view(driver, board):
     row = next(
         r for r in visible(driver) if trained(r) and "whisper-base" in r.get_attribute("data-name")
     )
-    cell = row.find_element(By.CSS_SELECTOR, '[data-col="cross_lingual_text_svcca"]')
-    margin = float(cell.get_attribute("data-margin"))
-    assert cell.text.strip() == f"{margin:+.3f}"
+    shown = cell(driver, row, "cross_lingual_text_svcca")
+    margin = float(shown.get_attribute("data-margin"))
+    assert shown.text.strip() == f"{margin:+.3f}"
     assert driver.find_element(By.CSS_SELECTOR, ".viewnote").is_displayed()
 
 
@@ -250,8 +258,8 @@ def test_header_and_model_column_stay_in_view(driver, board):
         )
         box = driver.execute_script("return arguments[0].getBoundingClientRect().toJSON();", wrap)
         head = driver.find_element(By.CSS_SELECTOR, 'thead th[data-key="model"]')
-        last = [r for r in visible(driver)][-1].find_element(By.CSS_SELECTOR, "th.c.model")
-        far = driver.find_element(By.CSS_SELECTOR, "thead th.score:last-child")
+        last = [r for r in visible(driver)][-1].find_element(By.CSS_SELECTOR, "th.c.m")
+        far = driver.find_element(By.CSS_SELECTOR, "thead th.s:last-child")
 
         def rect(el):
             return driver.execute_script(
@@ -382,10 +390,13 @@ def test_legend_toggles_a_models_curves(driver, site):
 
 def test_screenshot_of_each_page_type(driver, site, tmp_path):
     saved = screenshots.save_screenshots(driver, site, tmp_path / "shots")
-    assert {"index", "task", "model", "about"} <= set(saved)  # and "doc" when docs/tasks has it
-    for path in saved.values():
+    types = {"index", "task", "model", "about"}  # and "doc" when docs/tasks has it
+    assert {f"{t}-{w}" for t in types for w in (1400, 390)} <= set(saved)
+    for name, path in saved.items():
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+        width = int.from_bytes(data[16:20], "big")  # the IHDR chunk's width
+        assert width == int(name.split("-")[1]), name
 
 
 def test_findings_page_renders(driver, tmp_path):

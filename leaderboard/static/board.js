@@ -32,10 +32,10 @@
 
   // --- the table ---------------------------------------------------------------------------------
 
-  function cellOf(row, key) { return row ? row.querySelector('[data-col="' + key + '"]') : null; }
+  var columnIndex = {};  // a header's data-key -> its position (every row has a cell per column)
 
   function sortValue(tbody, key, numeric, margin) {
-    var cell = cellOf(tbody.rows[0], key);
+    var row = tbody.rows[0], cell = row ? row.cells[columnIndex[key]] : null;
     var raw = cell ? cell.getAttribute(margin && cell.hasAttribute("data-margin") ? "data-margin" : "data-value") : "";
     if (!numeric) return raw === null || raw === "" ? null : raw.toLowerCase();
     var value = parseFloat(raw);
@@ -146,8 +146,24 @@
     filterTable(table, state);
   }
 
+  function label(th) {  // a header's name and direction, for the card view's cells
+    var button = th.querySelector("button");
+    return (button ? button.textContent : th.textContent).replace(/\s+/g, " ").trim();
+  }
+
   function wireTable(table) {
     each(table.tBodies, function (b, i) { b._order = i; });
+    var labels = [];
+    each(table.tHead.rows[0].cells, function (th, i) {
+      columnIndex[th.getAttribute("data-key")] = i;
+      labels.push(th.classList.contains("a") ? label(th).replace(/ ↑$/, "") + " (group score · rank)" : label(th));
+    });
+    each(table.tBodies, function (body) {
+      if (body.classList.contains("band")) return;
+      each(body.rows, function (row) {
+        each(row.cells, function (cell, i) { if (i > 0) cell.setAttribute("data-label", labels[i]); });
+      });
+    });
     each(table.tHead.rows[0].cells, function (th) {
       if (!th.hasAttribute("data-sort")) return;
       th.addEventListener("click", function (e) {
