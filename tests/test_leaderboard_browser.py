@@ -62,7 +62,7 @@ def column_values(driver, key, which=None):
 
 
 def trained(r) -> bool:
-    return r.get_attribute("data-control") == "false"
+    return r.get_attribute("data-control") != "true"
 
 
 def no_alert(driver) -> bool:
@@ -98,7 +98,7 @@ def test_index_loads_from_file_url_and_sorts(driver, site):
     by_score = [r.get_attribute("data-row") for r in rows(driver)]
     assert by_score != by_name and sorted(by_score) == sorted(by_name)
     order = [r.get_attribute("data-control") for r in rows(driver)]
-    assert order[order.index("true") - 1] == "false"  # the control right after its model
+    assert order[order.index("true") - 1] is None  # the control right after its model
 
     header["gap_text_svcca"].click()
     assert header["gap_text_svcca"].get_attribute("aria-sort") == "ascending"
@@ -123,7 +123,7 @@ def test_filters_hide_rows(driver, site):
         "speech" in r.get_attribute("data-modalities") for r in visible(driver)
     )
     driver.find_element(By.ID, "f-controls").click()
-    assert len(visible(driver)) == 1 and visible(driver)[0].get_attribute("data-control") == "false"
+    assert len(visible(driver)) == 1 and visible(driver)[0].get_attribute("data-control") is None
     assert driver.find_element(By.ID, "f-count").text == "1 of 4 rows"
     Select(driver.find_element(By.ID, "f-modality")).select_by_value("only:text")
     assert {r.get_attribute("data-modalities") for r in visible(driver)} == {"text"}

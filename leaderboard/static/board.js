@@ -59,19 +59,24 @@
     var descending = state.dir ? state.dir === "desc" : !!best;
     if (th) th.setAttribute("aria-sort", descending ? "descending" : "ascending");
     var margin = state.view === "margin";
-    groups.forEach(function (list) {
-      list.sort(function (a, b) {
-        var order = a._order - b._order;
-        if (!th) return order;
-        var x = sortValue(a, key, numeric, margin), y = sortValue(b, key, numeric, margin);
+    groups = groups.map(function (list) {
+      var keyed = list.map(function (b) { return { body: b, value: th ? sortValue(b, key, numeric, margin) : null }; });
+      keyed.sort(function (a, b) {
+        var order = a.body._order - b.body._order;
+        var x = a.value, y = b.value;
         if (x === null) return y === null ? order : 1;  // empty cells last, either direction
         if (y === null) return -1;
         var c = x < y ? -1 : x > y ? 1 : 0;
         return (descending ? -c : c) || order;
       });
+      return keyed.map(function (k) { return k.body; });
     });
     var band = bodies.filter(function (b) { return b.classList.contains("band"); });
-    groups[0].concat(band, groups[1]).forEach(function (b) { table.appendChild(b); });
+    var wanted = groups[0].concat(band, groups[1]);
+    if (wanted.every(function (b, i) { return bodies[i] === b; })) return;  // already in order
+    var fragment = document.createDocumentFragment();
+    wanted.forEach(function (b) { fragment.appendChild(b); });
+    table.appendChild(fragment);
   }
 
   function rowMatches(row, state) {
