@@ -152,21 +152,22 @@ def curve_chart(entries: list[tuple], with_points: bool = True) -> CurveChart:
 
     def sx(depth: float) -> str:  # few distinct depths: formatted once
         if depth not in xs:
-            xs[depth] = f"{left + min(max(depth, 0.0), 1.0) * pw:.1f}"
+            xs[depth] = f"{left + min(max(depth, 0.0), 1.0) * pw:.0f}"
         return xs[depth]
 
     def sy(value: float) -> str:
-        return f"{TOP + (high - value) * scale:.1f}"
+        return f"{TOP + (high - value) * scale:.0f}"  # whole units: a unit is <= 1 px
 
     series = []
     for row_id, label, color, control, on, curve in entries:
         s = Series(row_id, label, color, control, on)
         points = curve.points
         s.line = _path([(sx(p.depth), sy(p.value)) if _ok(p.value) else None for p in points])
-        s.null = _path(
-            [(sx(p.depth), sy(p.null_mean)) if _ok(p.null_mean) else None for p in points]
-        )
-        s.band = _band(points, sx, sy)
+        if on:  # grey context lines carry no band, null or markers (half a task page's bytes)
+            s.null = _path(
+                [(sx(p.depth), sy(p.null_mean)) if _ok(p.null_mean) else None for p in points]
+            )
+            s.band = _band(points, sx, sy)
         if with_points and on:
             s.points = Markup(
                 "".join(
@@ -354,11 +355,17 @@ def group_legend(result) -> list[dict]:
 
 
 def model_charts(result) -> list[CurveChart]:
-    """One chart per measure of one result; one series per curve group (and stack)."""
+    """One chart per measure of one result; one series per curve group (and stack). Point
+    markers (each point's value, interval and null on hover) on the main measure's chart only:
+    the other measures' values are in the raw result."""
     groups = group_keys(result)
+    main = result.main_score.measure if result.main_score else None
     by_measure: dict[str, list] = {}
     for curve in result.curves:
         g = "/".join(filter(None, (curve.group, curve.stack)))
         i = groups.index(g)
         by_measure.setdefault(curve.measure, []).append((f"g{i}", g, color(i), False, True, curve))
-    return [curve_chart(entries) for entries in by_measure.values()]
+    return [
+        curve_chart(entries, with_points=measure == main or main is None)
+        for measure, entries in by_measure.items()
+    ]

@@ -146,15 +146,19 @@ def _task_charts(entries: list[dict], on: set[str]) -> tuple[list, list]:
             first_seen.index(k),
         )
 
-    all_charts = [charts.curve_chart(by_key[k]) for k in sorted(by_key, key=order_key)]
+    def chart(k: str, entries: list):  # point markers (values on hover) for the main measure
+        return charts.curve_chart(entries, with_points=k.split("/")[0] in main_measures)
+
+    keys = sorted(by_key, key=order_key)
     n_main = max(CHARTS_SHOWN, len(set(main_keys)))
-    if len(all_charts) <= n_main + 2:
-        return all_charts, []
-    extra = [
-        {"chart": ch, "id": f"chart-{i}-{slug(ch.key)[:100]}"}
-        for i, ch in enumerate(all_charts[n_main:])
-    ]
-    return all_charts[:n_main], extra
+    if len(keys) <= n_main + 2:
+        return [chart(k, by_key[k]) for k in keys], []
+    shown = [chart(k, by_key[k]) for k in keys[:n_main]]
+    extra = []  # the highlighted models only: the grey context is on the charts shown
+    for i, k in enumerate(keys[n_main:]):
+        ch = chart(k, [e for e in by_key[k] if e[4]] or by_key[k])
+        extra.append({"chart": ch, "id": f"chart-{i}-{slug(ch.key)[:100]}"})
+    return shown, extra
 
 
 def _chart_menu(extra: list[dict]) -> list[dict]:

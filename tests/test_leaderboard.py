@@ -124,7 +124,7 @@ def test_main_table(site):
     # the control sits in its trained model's tbody, right after it, in the same colour
     whisper = next(b for b in bodies if "openai/whisper-base" in b)
     rows = re.findall(r"<tr .*?</tr>", whisper, re.S)
-    assert len(rows) == 2 and 'data-control' not in rows[0] and 'data-control="true"' in rows[1]
+    assert len(rows) == 2 and "data-control" not in rows[0] and 'data-control="true"' in rows[1]
     fills = re.findall(r'(?:fill|stroke)="(#[0-9a-f]{6})"', whisper)
     assert len(fills) == 2 and fills[0] == fills[1]
     other = [re.search(r'fill="(#[0-9a-f]{6})"', b).group(1) for b in bodies if b != whisper]
@@ -789,3 +789,24 @@ def test_pages_are_labelled_and_inline_free(site):
         "@media (prefers-color-scheme: dark)" in css
         and "figure svg { display: block; width: 100%; height: auto;" in css
     )
+
+
+def test_grey_context_lines_carry_no_band_and_markers_only_on_the_main_measure(tmp_path):
+    for i in range(14):  # more than the 10 a task page highlights all of
+        put(tmp_path / "results", synthetic_result(f"org/m{i:02d}", TASKS[0], seed=i, n_layers=3))
+    build_site(tmp_path / "results", tmp_path / "site")
+    html = (tmp_path / "site" / "tasks" / "gap_text.html").read_text()
+    charts = re.findall(r'<figure class="chart" data-chart="([^"]+)".*?</figure>', html, re.S)
+    bodies = re.findall(r'<figure class="chart" data-chart="[^"]+".*?</figure>', html, re.S)
+    assert charts == ["svcca/text", "cka/text"]
+    for key, body in zip(charts, bodies, strict=True):
+        on = body.count('<g class="series on"')
+        assert on == 8 and body.count('<g class="series"') == 6  # 8 highlighted, 6 grey
+        assert body.count('class="band"') == on and body.count('class="nullline"') == on
+        assert (body.count("<circle") > 0) == (key == "svcca/text")  # the main measure's chart
+    model = next((tmp_path / "site" / "models").glob("org__m00--*.html")).read_text()
+    figures = re.findall(r'<figure class="chart" data-chart="([^"]+)".*?</figure>', model, re.S)
+    circles = [
+        f.count("<circle") for f in re.findall(r'<figure class="chart".*?</figure>', model, re.S)
+    ]
+    assert figures == ["svcca/text", "cka/text"] and circles[0] == 4 and circles[1] == 0
