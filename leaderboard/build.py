@@ -199,6 +199,7 @@ class Site:
             "index.html",
             "index.html",
             tabs=tabs,
+            ranked_tabs=[t for t in tabs if t.ranked],  # the groups with a group score
             columns=[c for t in tabs for c in t.columns],  # in tab order
             cells=cells,
             group_scores={t.key: table_model.group_scores(t, self.rows) for t in tabs},

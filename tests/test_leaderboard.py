@@ -501,6 +501,11 @@ def test_findings_page(tmp_path):
     build_site(make_findings_results(tmp_path / "results"), tmp_path / "site")
     html = (tmp_path / "site" / "findings.html").read_text()
     assert 'href="../findings.html"' in (tmp_path / "site" / "tasks" / "gap_text.html").read_text()
+    index = (tmp_path / "site" / "index.html").read_text()
+    # its own tab, with no group score: its one column is descriptive (a count of claims)
+    assert '<a href="#tab=findings" data-tab="findings">' in index
+    assert 'data-key="rank-gaps"' in index and 'data-key="rank-findings"' not in index
+    assert "no ranked column: its scores are descriptive" in index
     body = html[html.index("<tbody>") : html.index("</tbody>")]
     assert body.count("<tr") == 4  # the four rows with findings results, not the others
     head = html[html.index("<thead>") : html.index("</thead>")]

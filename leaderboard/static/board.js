@@ -257,6 +257,10 @@
   }
 
   function wireNav() {
+    var menu = document.querySelector("details.tasksmenu");
+    if (menu) document.addEventListener("click", function (e) {  // a click elsewhere closes it
+      if (menu.open && !menu.contains(e.target)) menu.open = false;
+    });
     var button = document.getElementById("navtoggle"), nav = document.getElementById("sitenav");
     if (!button || !nav) return;
     button.addEventListener("click", function () {
