@@ -792,7 +792,7 @@ def test_pages_are_labelled_and_inline_free(site):
     css = (out / "assets" / "board.css").read_text()
     assert (
         "@media (prefers-color-scheme: dark)" in css
-        and "figure svg { display: block; width: 100%; height: auto;" in css
+        and "figure svg { display: block; width: auto; height: auto; max-width: 100%; }" in css
     )
 
 
