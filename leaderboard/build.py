@@ -31,17 +31,16 @@ from benchmark.errors import UsageError
 from benchmark.fileio import slug
 from benchmark.result_sets import ResultSet, load_result_set
 from benchmark.results import SCHEMA_VERSION, TaskResult
-from leaderboard import charts, findings
+from leaderboard import charts, findings, pages
+from leaderboard import table as table_model
 from leaderboard.about import default_tasks_dir
 from leaderboard.cards import space_readme
-from leaderboard.data import Column, Row, build_rows, cell, columns, long_table, write_downloads
+from leaderboard.data import Row, build_rows, cell, columns, long_table, write_downloads
 from leaderboard.output import check_out, check_paths, staged
 from leaderboard.splits import Split, merge_splits, write_cards
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-HIGHLIGHT_ALL_UP_TO = 10
-HIGHLIGHT_TOP = 8
 
 
 @dataclass
@@ -82,7 +81,7 @@ def build_site(
     report = BuildReport(out=out, index=out / "index.html", log=list(result_set.log))
     subs = _load_submissions(submissions, report.log) if submissions else []
     rows = build_rows(result_set, subs)
-    _assign_colors(rows)
+    table_model.assign_colors(rows)
     table = long_table(rows)
     cols = columns(table)
     with staged(out) as stage:  # the previous site stays until this one is complete
@@ -112,12 +111,6 @@ def _load_submissions(folder: Path | str, log: list[str]) -> list:
     return found
 
 
-def _assign_colors(rows: list[Row]) -> None:
-    ranked = sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), r.row_id))
-    for i, row in enumerate(ranked):
-        row.color = charts.PALETTE[i % len(charts.PALETTE)]
-
-
 class Site:
     def __init__(self, out, title, rows, cols, result_set: ResultSet, report, tasks_dir, docs_dir):
         self.out, self.title, self.rows, self.cols = out, title, rows, cols
@@ -139,6 +132,24 @@ class Site:
         }
         self.ci_level_text = f"{levels.pop():.0%}" if len(levels) == 1 else "each result's"
         self.built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        self.task_tab = {
+            t: table_model.KIND_TAB.get(self.latest[t].task.kind, table_model.OTHER[0])
+            for t in self.task_names
+        }
+        self.by_id = {r.row_id: r for r in rows}
+        self.controls: dict[str, list[Row]] = {}  # trained row id -> its control rows
+        for r in rows:
+            if r.control and r.pair != r.row_id:
+                self.controls.setdefault(r.pair, []).append(r)
+        self.domains = charts.measure_domains(
+            res for r in rows for res in r.results.values() if res.status == "ok"
+        )
+        self.nav_groups = [
+            {"label": label, "tasks": [{"name": t, "page": self.task_pages[t]} for t in tasks]}
+            for key, label, _ in (*table_model.TABS, (*table_model.OTHER, ()))
+            for tasks in [[t for t in self.task_names if self.task_tab[t] == key]]
+            if tasks
+        ]
 
     def _latest(self, task: str) -> TaskResult:
         from benchmark.result_sets import started
@@ -154,6 +165,7 @@ class Site:
             "root": "../" * depth,
             "site_title": self.title,
             "nav_tasks": [{"name": t, "page": self.task_pages[t]} for t in self.task_names],
+            "nav_groups": self.nav_groups,
             "built": self.built,
             "n_results": len(self.result_set.results),
             "schema_version": SCHEMA_VERSION,
@@ -179,20 +191,26 @@ class Site:
         findings.write_page(self)
 
     def write_index(self) -> None:
-        cells = {r.row_id: {c.name: cell(r, c) for c in self.cols} for r in self.rows}
-        modalities = sorted({m for r in self.rows for m in r.modalities})
-        if len(modalities) > 1:
-            modalities.append("+".join(modalities))
-        ranked = sorted(self.rows, key=lambda r: (r.control, r.score is None, -(r.score or 0)))
+        bcols = table_model.board_columns(self.cols, self.rows)
+        tabs = table_model.tabs(bcols)
+        cells = {r.row_id: {c.key: cell(r, c.column) for c in bcols} for r in self.rows}
+        model_pairs, reference_pairs = table_model.pairs(self.rows)
         self.render(
             "index.html",
             "index.html",
-            rows=ranked,
-            columns=self.cols,
+            tabs=tabs,
+            ranked_tabs=[t for t in tabs if t.ranked],  # the groups with a group score
+            columns=[c for t in tabs for c in t.columns],  # in tab order
             cells=cells,
-            modalities=modalities,
+            group_scores={t.key: table_model.group_scores(t, self.rows) for t in tabs},
+            margins=table_model.margins(self.rows, bcols),
+            model_pairs=model_pairs,
+            reference_pairs=reference_pairs,
+            n_rows=len(self.rows),
+            modalities=table_model.modality_filters(self.rows),
             language_groups=sorted({r.language_group for r in self.rows}),
             task_pages=self.task_pages,
+            aggregate_text=table_model.AGGREGATE_TEXT,
         )
 
     def task_info(self, task: str) -> dict:
@@ -228,106 +246,15 @@ class Site:
         }
 
     def write_task(self, task: str) -> None:
-        info = self.task_info(task)
-        entries, not_applicable = [], []
-        for row in self.rows:
-            r = row.results.get(task)
-            if r is None:
-                continue
-            if r.status != "ok":
-                not_applicable.append({"row": row, "reason": r.reason or r.status})
-                continue
-            column = Column(r.main_score.name if r.main_score else "", [task])
-            c = cell(row, column)  # "no score" with its reason when the value is missing or NaN
-            entries.append({"row": row, "result": r, "cell": c})
-        hib = next(
-            (e["result"].main_score.higher_is_better for e in entries if e["result"].main_score),
-            True,
-        )
-
-        def rank_key(e):
-            v = e["cell"].get("value")
-            return (v is None, -(v or 0) if hib else (v or 0))
-
-        entries.sort(key=rank_key)
-        non_controls = [e for e in entries if not e["row"].control]
-        if len(entries) <= HIGHLIGHT_ALL_UP_TO:
-            on = {e["row"].row_id for e in entries}
-        else:
-            on = {e["row"].row_id for e in non_controls[:HIGHLIGHT_TOP]}
-            controls = [e["row"].row_id for e in entries if e["row"].control]
-            on |= set(controls[:2])
-        self.render(
-            "task.html",
-            self.task_pages[task],
-            task=info,
-            ranking=entries,
-            not_applicable=not_applicable,
-            charts=self._task_charts(entries, on),
-            legend_items=[
-                {
-                    "row_id": e["row"].row_id,
-                    "label": e["row"].label,
-                    "color": e["row"].color,
-                    "control": e["row"].control,
-                    "on": e["row"].row_id in on,
-                }
-                for e in entries
-            ],
-            heatmaps=[
-                {"label": e["row"].label, "map": charts.heatmap(m)}
-                for e in entries
-                if e["row"].row_id in on
-                for m in charts.matrices_at_main_layer(e["result"])[:1]
-            ],
-        )
-
-    def _task_charts(self, entries: list[dict], on: set[str]) -> list:
-        by_key: dict[str, list] = {}
-        main_keys = []
-        for e in entries:
-            r, row = e["result"], e["row"]
-            for curve in r.curves:
-                key = charts.curve_key(curve)
-                if r.main_score and (curve.measure, curve.group) == (
-                    r.main_score.measure,
-                    r.main_score.group,
-                ):
-                    main_keys.append(key)
-                by_key.setdefault(key, []).append(
-                    (row.row_id, row.label, row.color, row.control, row.row_id in on, curve)
-                )
-        order = sorted(by_key, key=lambda k: (k not in main_keys, list(by_key).index(k)))
-        return [charts.curve_chart(by_key[k]) for k in order]
+        self.render("task.html", self.task_pages[task], **pages.task_context(self, task))
 
     def write_model(self, row: Row) -> None:
-        tasks = []
+        raw_paths = {}
         for task in sorted(row.results):
-            r = row.results[task]
             raw_path = f"data/raw/{row.row_id}/{slug(task)[:100]}.json.gz"
-            self._write_raw(r, self.out / raw_path)
-            column = Column(r.main_score.name if r.main_score else "", [task])
-            tasks.append(
-                {
-                    "name": task,
-                    "anchor": slug(task),
-                    "page": self.task_pages[task],
-                    "result": r,
-                    "cell": cell(row, column),
-                    "score_name": r.main_score.name if r.main_score else "",
-                    "command": r.run.command or "(not recorded)",
-                    "charts": charts.model_charts(r),
-                    "legend": charts.group_legend(r),
-                    "heatmaps": [
-                        charts.heatmap(m)
-                        for m in charts.matrices_at_main_layer(r)
-                        if r.main_score is None or m.measure == r.main_score.measure
-                    ],
-                    "notes": r.notes,
-                    "raw_path": raw_path,
-                }
-            )
-        self.render("model.html", row.page, row=row, tasks=tasks)
+            self._write_raw(row.results[task], self.out / raw_path)
+            raw_paths[task] = raw_path
+        self.render("model.html", row.page, **pages.model_context(self, row, raw_paths))
 
     def _write_raw(self, result: TaskResult, target: Path) -> None:
         """The result file as it is on disk (it was read and validated from there), gzipped:

@@ -23,17 +23,21 @@ from benchmark.results import Curve, Matrix
 
 WIDTH, HEIGHT = 560, 300
 LEFT, RIGHT, TOP, BOTTOM = 52, 14, 14, 40
+TITLE_X = 11  # the rotated y-axis title's centre line; tick labels end 8 px before the plot
+CHAR_W = 6.4  # width of one 11 px tick-label character, for the left margin
+# Ten categorical colours readable on white and on the dark theme (>= 3:1 against both), then
+# golden-angle hues at three lightness levels: no two model pairs share a colour up to hundreds.
 PALETTE = (
     "#1f77b4",
     "#d62728",
     "#2ca02c",
     "#9467bd",
-    "#ff7f0e",
-    "#17becf",
+    "#e8710a",
+    "#0f9d9a",
     "#8c564b",
-    "#e377c2",
-    "#bcbd22",
-    "#393b79",
+    "#d6338a",
+    "#8a8a0f",
+    "#5c6bc0",
 )
 # viridis, 9 stops
 VIRIDIS = (
@@ -47,6 +51,25 @@ VIRIDIS = (
     (170, 220, 50),
     (253, 231, 37),
 )
+
+
+def color(i: int) -> str:
+    """The i-th series colour: the palette, then hues 137.5 degrees apart (the golden angle,
+    so neighbours in order are far apart on the wheel) cycling through three lightness levels."""
+    if i < len(PALETTE):
+        return PALETTE[i]
+    k = i - len(PALETTE)
+    hue = (k * 137.508 + 20) % 360
+    lightness = (0.42, 0.52, 0.34)[k % 3]
+    saturation = (0.62, 0.85, 0.45)[(k // 3) % 3]
+    return _hsl_hex(hue, saturation, lightness)
+
+
+def _hsl_hex(h: float, s: float, lum: float) -> str:
+    import colorsys
+
+    r, g, b = colorsys.hls_to_rgb(h / 360, lum, s)
+    return "#{:02x}{:02x}{:02x}".format(*(round(v * 255) for v in (r, g, b)))
 
 
 def _ok(x) -> bool:
@@ -101,6 +124,7 @@ class CurveChart:
     top: int = TOP
     plot_w: int = WIDTH - LEFT - RIGHT
     plot_h: int = HEIGHT - TOP - BOTTOM
+    title_x: int = TITLE_X
 
 
 def curve_key(curve: Curve) -> str:
@@ -121,27 +145,29 @@ def curve_chart(entries: list[tuple], with_points: bool = True) -> CurveChart:
     low, high = low - pad, high + pad
     ticks = nice_ticks(low, high)
     low, high = min(low, ticks[0]), max(high, ticks[-1])
-    pw, ph = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    left = left_margin([tick_label(t) for t in ticks])
+    pw, ph = WIDTH - left - RIGHT, HEIGHT - TOP - BOTTOM
     scale = ph / (high - low)
     xs: dict[float, str] = {}
 
     def sx(depth: float) -> str:  # few distinct depths: formatted once
         if depth not in xs:
-            xs[depth] = f"{LEFT + min(max(depth, 0.0), 1.0) * pw:.1f}"
+            xs[depth] = f"{left + min(max(depth, 0.0), 1.0) * pw:.0f}"
         return xs[depth]
 
     def sy(value: float) -> str:
-        return f"{TOP + (high - value) * scale:.1f}"
+        return f"{TOP + (high - value) * scale:.0f}"  # whole units: a unit is <= 1 px
 
     series = []
     for row_id, label, color, control, on, curve in entries:
         s = Series(row_id, label, color, control, on)
         points = curve.points
         s.line = _path([(sx(p.depth), sy(p.value)) if _ok(p.value) else None for p in points])
-        s.null = _path(
-            [(sx(p.depth), sy(p.null_mean)) if _ok(p.null_mean) else None for p in points]
-        )
-        s.band = _band(points, sx, sy)
+        if on:  # grey context lines carry no band, null or markers (half a task page's bytes)
+            s.null = _path(
+                [(sx(p.depth), sy(p.null_mean)) if _ok(p.null_mean) else None for p in points]
+            )
+            s.band = _band(points, sx, sy)
         if with_points and on:
             s.points = Markup(
                 "".join(
@@ -164,7 +190,16 @@ def curve_chart(entries: list[tuple], with_points: bool = True) -> CurveChart:
             {"x": float(sx(float(d))), "label": tick_label(d)} for d in (0, 0.25, 0.5, 0.75, 1)
         ],
         y_ticks=[{"y": float(sy(t)), "label": tick_label(t)} for t in ticks if low <= t <= high],
+        left=left,
+        plot_w=pw,
     )
+
+
+def left_margin(labels: list[str]) -> int:
+    """Room for the y-axis title (centred on TITLE_X) and the longest tick label beside it, so
+    the two never overlap (issue 19: a title overlapped a tick)."""
+    longest = max((len(x) for x in labels), default=1)
+    return max(40, math.ceil(TITLE_X + 18 + 8 + CHAR_W * longest))
 
 
 def _point_title(label: str, p) -> str:
@@ -229,9 +264,25 @@ def color_for(t: float) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-def heatmap(matrix: Matrix) -> dict:
+def measure_domains(results) -> dict[str, tuple[float, float]]:
+    """One colour scale per measure across every model: the min and max of that measure's
+    matrices at each result's main layer (the ones the pages show), so a colour means the same
+    value on every heatmap of the board (issue 19: each heatmap had its own scale)."""
+    domains: dict[str, tuple[float, float]] = {}
+    for result in results:
+        for m in matrices_at_main_layer(result):
+            values = [v for row in m.values for v in row if _ok(v)]
+            if not values:
+                continue
+            low, high = domains.get(m.measure, (min(values), max(values)))
+            domains[m.measure] = (min(low, *values), max(high, *values))
+    return domains
+
+
+def heatmap(matrix: Matrix, domain: tuple[float, float] | None = None) -> dict:
+    """`domain`: the measure's shared (low, high); without it, this matrix's own range."""
     values = [v for row in matrix.values for v in row if _ok(v)]
-    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    low, high = domain or ((min(values), max(values)) if values else (0.0, 1.0))
     span = (high - low) or 1.0
     parts = []
     show_text = len(matrix.rows) <= 14 and len(matrix.columns) <= 14
@@ -298,19 +349,23 @@ def group_keys(result) -> list[str]:
 
 def group_legend(result) -> list[dict]:
     return [
-        {"row_id": f"g{i}", "label": g, "color": PALETTE[i % 10], "control": False, "on": True}
+        {"row_id": f"g{i}", "label": g, "color": color(i), "control": False, "on": True}
         for i, g in enumerate(group_keys(result))
     ]
 
 
 def model_charts(result) -> list[CurveChart]:
-    """One chart per measure of one result; one series per curve group (and stack)."""
+    """One chart per measure of one result; one series per curve group (and stack). Point
+    markers (each point's value, interval and null on hover) on the main measure's chart only:
+    the other measures' values are in the raw result."""
     groups = group_keys(result)
+    main = result.main_score.measure if result.main_score else None
     by_measure: dict[str, list] = {}
     for curve in result.curves:
         g = "/".join(filter(None, (curve.group, curve.stack)))
         i = groups.index(g)
-        by_measure.setdefault(curve.measure, []).append(
-            (f"g{i}", g, PALETTE[i % 10], False, True, curve)
-        )
-    return [curve_chart(entries) for entries in by_measure.values()]
+        by_measure.setdefault(curve.measure, []).append((f"g{i}", g, color(i), False, True, curve))
+    return [
+        curve_chart(entries, with_points=measure == main or main is None)
+        for measure, entries in by_measure.items()
+    ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from benchmark.result_sets import ResultSet, row_identity, settings_text
 from benchmark.results import TaskResult
 
 UNSPECIFIED = "unspecified"
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+OFFLINE_REVISION = re.compile(r"^offline:([A-Za-z0-9][A-Za-z0-9_.-]*)==(\S+)$")
 NO_SCORE = "no score"  # status of a cell whose result finished without a finite main score
 
 
@@ -39,6 +42,28 @@ class Row:
     submission: dict | None = None  # the matching submission's fields, when given
     score: float | None = None  # ordering within charts: the row's mean main score
     color: str = "#888"
+    origin: str = ""  # hub | local | offline-asset | random-init | reference
+    # a known-answer reference model ("ceiling", "floor:language", ...): its own band
+    reference: str | None = None
+    pair: str = ""  # the row_id of the trained model a control row belongs to (itself otherwise)
+    show_revision: bool = False  # another row has the same model at another revision
+
+    @property
+    def hub_url(self) -> str | None:
+        """The model card on the Hub, where the id is a Hub id (not a local path or a
+        known-answer reference)."""
+        if self.reference is not None or not HUB_ID.match(self.model):
+            return None
+        if self.origin not in ("hub", "offline-asset", "random-init", ""):
+            return None
+        return f"https://huggingface.co/{self.model}"
+
+    @property
+    def offline_package(self) -> tuple[str, str] | None:
+        """(distribution, version) of an `offline:<dist>==<version>` revision: weights that came
+        from a package registry rather than the Hub (docs/models.md#offline-models)."""
+        match = OFFLINE_REVISION.match(self.revision)
+        return (match.group(1), match.group(2)) if match else None
 
     @property
     def page(self) -> str:
@@ -61,6 +86,13 @@ class Row:
         return self.revision[:10] if len(self.revision) == 40 else self.revision
 
     @property
+    def kind_label(self) -> str:
+        """What the row is, in words: a trained model, its random-weights control, a reference."""
+        if self.reference is not None:
+            return f"reference: {self.reference}"
+        return f"control: {self.init}" if self.control else "trained"
+
+    @property
     def params_label(self) -> str:
         n = self.n_parameters
         if not n:
@@ -71,8 +103,10 @@ class Row:
 
     @property
     def label(self) -> str:
-        rev = self.revision if len(self.revision) <= 24 else self.revision[:10]
-        return f"{self.model}@{rev}" + (f" ({self.init})" if self.control else "")
+        """The model id; its revision only where another row has the same model at another one
+        (then whole unless it is a commit hash); the init of a control."""
+        rev = f"@{self.short_revision}" if self.show_revision else ""
+        return f"{self.model}{rev}" + (f" ({self.init})" if self.control else "")
 
 
 def row_id(result: TaskResult) -> str:
@@ -97,6 +131,8 @@ def build_rows(results: ResultSet, submissions: list | None = None) -> list[Row]
                 modalities=sorted(m.modalities),
                 family=m.family,
                 n_parameters=m.n_parameters,
+                origin=m.origin,
+                reference=m.reference,
             )
         row.results[result.task.name] = result
         row.n_parameters = row.n_parameters or m.n_parameters
@@ -111,7 +147,26 @@ def build_rows(results: ResultSet, submissions: list | None = None) -> list[Row]
         ]
         row.score = sum(scores) / len(scores) if scores else None
         row.submission = match_submission(row, submissions or [])
+    revisions: dict[str, set[str]] = {}
+    for row in rows.values():
+        revisions.setdefault(row.model, set()).add(row.revision)
+    for row in rows.values():
+        row.show_revision = len(revisions[row.model]) > 1
+    pair_controls(list(rows.values()))
     return sorted(rows.values(), key=lambda r: (r.model, r.revision, r.init, r.row_id))
+
+
+def pair_controls(rows: list[Row]) -> None:
+    """Each control row joins the trained row of the same model, revision and settings (its
+    `pair` is that row's id); a control without one, and every other row, is its own pair."""
+    trained = {
+        (r.model, r.revision, r.settings_label): r.row_id
+        for r in rows
+        if not r.control and r.reference is None
+    }
+    for r in rows:
+        key = (r.model, r.revision, r.settings_label)
+        r.pair = trained.get(key, r.row_id) if r.control else r.row_id
 
 
 def match_submission(row: Row, submissions: list) -> dict | None:

@@ -1,6 +1,7 @@
 """Headless Chromium (Debian's `chromium` + `chromium-driver`, driven by selenium) for the site:
 the browser test uses `browser()`, and `python -m leaderboard.screenshots --site SITE --out DIR`
-saves a screenshot of each page type (`make screenshots` -> build/screenshots/).
+saves a screenshot of each page type at 1400 and 390 px wide (`make screenshots` ->
+build/screenshots/<type>-<width>.png).
 
 No browser is downloaded: selenium is pointed at the system's chromedriver and chromium, started
 with the flags that work on these machines and a fresh profile that is deleted afterwards.
@@ -64,10 +65,16 @@ def browser() -> Iterator:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+WIDTHS = (1400, 390)  # a desktop window and a phone (CSS pixels)
+PHONE_HEIGHT = 844
+
+
 def page_types(site: Path) -> dict[str, Path]:
     """One page of each type in a built site."""
     site = Path(site)
     pages = {"index": site / "index.html", "about": site / "about.html"}
+    if (site / "findings.html").is_file():
+        pages["findings"] = site / "findings.html"
     task = [p for p in (site / "tasks").glob("*.html") if not p.name.endswith(".yaml.html")]
     model = list((site / "models").glob("*.html"))
     doc = list((site / "docs").glob("*.html"))
@@ -77,18 +84,40 @@ def page_types(site: Path) -> dict[str, Path]:
     return pages
 
 
-def save_screenshots(driver, site: Path, out: Path) -> dict[str, Path]:
-    """A full-height screenshot of each page type, as `<type>.png` in `out`."""
+def _viewport(driver, width: int, height: int) -> None:
+    """The page's width in CSS pixels: a window at desktop sizes, a phone's metrics below."""
+    if width < 600:
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+        )
+    else:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        driver.set_window_size(width, height)
+
+
+def save_screenshots(
+    driver, site: Path, out: Path, widths=WIDTHS, first_screen: bool = False
+) -> dict[str, Path]:
+    """A screenshot of each page type at each width, as `<type>-<width>.png` in `out`: the whole
+    page (up to 6000 px high), or only its first screen."""
     out.mkdir(parents=True, exist_ok=True)
     saved = {}
-    for name, page in page_types(site).items():
-        driver.get(page.resolve().as_uri())
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1400, min(max(int(height), 600), 6000))
-        target = out / f"{name}.png"
-        driver.save_screenshot(str(target))
-        saved[name] = target
-    driver.set_window_size(1400, 1000)
+    try:
+        for width in widths:
+            screen = PHONE_HEIGHT if width < 600 else 900
+            for name, page in page_types(site).items():
+                _viewport(driver, width, screen)
+                driver.get(page.resolve().as_uri())
+                if not first_screen:
+                    height = driver.execute_script("return document.documentElement.scrollHeight")
+                    _viewport(driver, width, min(max(int(height), screen), 6000))
+                target = out / f"{name}-{width}.png"
+                driver.save_screenshot(str(target))
+                saved[f"{name}-{width}"] = target
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        driver.set_window_size(1400, 1000)
     return saved
 
 
@@ -96,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m leaderboard.screenshots", description=__doc__)
     parser.add_argument("--site", type=Path, required=True, help="a built site")
     parser.add_argument("--out", type=Path, default=Path("build/screenshots"))
+    parser.add_argument(
+        "--first-screen", action="store_true", help="only what the first screen shows (docs/img)"
+    )
     args = parser.parse_args(argv)
     why = missing()
     if why:
@@ -105,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --site {args.site}: no index.html; build it first", file=sys.stderr)
         return 2
     with browser() as driver:
-        for name, path in save_screenshots(driver, args.site, args.out).items():
-            print(f"{name:<6} {path}")
+        shots = save_screenshots(driver, args.site, args.out, first_screen=args.first_screen)
+        for name, path in shots.items():
+            print(f"{name:<14} {path}")
     return 0
 
 

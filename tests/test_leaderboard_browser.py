@@ -8,6 +8,8 @@ tools/bootstrap.sh installs it): there a missing browser is a failure.
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 import pytest
 from test_leaderboard import EVIL, make_findings_results, make_results
@@ -37,16 +39,30 @@ def driver():
 def rows(driver):
     from selenium.webdriver.common.by import By
 
-    body = driver.find_element(By.CSS_SELECTOR, "#board tbody")
-    return [r for r in body.find_elements(By.TAG_NAME, "tr")]
+    return driver.find_elements(By.CSS_SELECTOR, "#board tbody tr[data-row]")
 
 
-def column_values(driver, index):
+def cell(driver, row, key):
+    """A row's cell under the header whose data-key is `key` (cells follow the header's order)."""
+    keys = [
+        h.get_attribute("data-key") for h in driver.find_elements("css selector", "#board thead th")
+    ]
+    return row.find_elements("css selector", "th, td")[keys.index(key)]
+
+
+def column_values(driver, key, which=None):
+    """The `data-value`s of a column, in the page's order (of the rows `which` keeps)."""
     out = []
     for r in rows(driver):
-        raw = r.find_elements("tag name", "td")[index].get_attribute("data-value")
+        if which is not None and not which(r):
+            continue
+        raw = cell(driver, r, key).get_attribute("data-value")
         out.append(float(raw) if raw else None)
     return out
+
+
+def trained(r) -> bool:
+    return r.get_attribute("data-control") != "true"
 
 
 def no_alert(driver) -> bool:
@@ -62,33 +78,39 @@ def no_alert(driver) -> bool:
 def test_index_loads_from_file_url_and_sorts(driver, site):
     from selenium.webdriver.common.by import By
 
-    driver.get((site / "index.html").as_uri())
+    driver.get((site / "index.html").as_uri() + "#tab=all")
     assert driver.title.startswith("Leaderboard")
-    headers = driver.find_elements(By.CSS_SELECTOR, "#board thead th")
-    names = [h.text.split("\n")[0] for h in headers]
-    index = names.index("gap_text_svcca")
-
-    headers[0].click()  # by model name: a different order from the default (by score)
+    header = {
+        h.get_attribute("data-key"): h
+        for h in driver.find_elements(By.CSS_SELECTOR, "#board thead th[data-key]")
+    }
+    header["model"].click()  # by model name: a different order from the default
     by_name = [r.get_attribute("data-row") for r in rows(driver)]
-    labels = [r.find_element(By.TAG_NAME, "td").get_attribute("data-value") for r in rows(driver)]
-    assert labels == sorted(labels, key=str.lower)
+    labels = [r.get_attribute("data-name") for r in rows(driver) if trained(r)]
+    assert labels == sorted(labels)
+    assert "sort=model" in driver.current_url
 
-    headers[index].click()
-    values = column_values(driver, index)
-    assert headers[index].get_attribute("aria-sort") == "descending"
-    assert headers[0].get_attribute("aria-sort") == "none"
+    header["gap_text_svcca"].click()  # best first; controls stay with their model
+    values = column_values(driver, "gap_text_svcca", trained)
+    assert header["gap_text_svcca"].get_attribute("aria-sort") == "descending"
+    assert header["model"].get_attribute("aria-sort") == "none"
     assert values == sorted(values, reverse=True)
     by_score = [r.get_attribute("data-row") for r in rows(driver)]
     assert by_score != by_name and sorted(by_score) == sorted(by_name)
+    order = [r.get_attribute("data-control") for r in rows(driver)]
+    assert order[order.index("true") - 1] is None  # the control right after its model
 
-    headers[index].click()
-    assert headers[index].get_attribute("aria-sort") == "ascending"
-    assert column_values(driver, index) == sorted(values)
+    header["gap_text_svcca"].click()
+    assert header["gap_text_svcca"].get_attribute("aria-sort") == "ascending"
+    assert column_values(driver, "gap_text_svcca", trained) == sorted(values)
 
-    modal = names.index("modal_svcca")  # n/a cells (text-only models) stay at the bottom
-    headers[modal].click()
-    values = column_values(driver, modal)
-    assert values[-2:] == [None, None] and values[0] >= values[1]
+    header["modal_svcca"].click()  # n/a cells (text-only models) stay at the bottom
+    values = column_values(driver, "modal_svcca")
+    assert values[-2:] == [None, None] and None not in values[:2]
+
+
+def visible(driver):
+    return [r for r in rows(driver) if r.is_displayed()]
 
 
 def test_filters_hide_rows(driver, site):
@@ -96,15 +118,247 @@ def test_filters_hide_rows(driver, site):
     from selenium.webdriver.support.ui import Select
 
     driver.get((site / "index.html").as_uri())
-    Select(driver.find_element(By.ID, "f-modality")).select_by_value("speech")
-    visible = [r for r in rows(driver) if r.is_displayed()]
-    assert len(visible) == 2 and all(
-        "speech" in r.get_attribute("data-modalities") for r in visible
+    Select(driver.find_element(By.ID, "f-modality")).select_by_value("has:speech")
+    assert len(visible(driver)) == 2 and all(
+        "speech" in r.get_attribute("data-modalities") for r in visible(driver)
     )
     driver.find_element(By.ID, "f-controls").click()
-    visible = [r for r in rows(driver) if r.is_displayed()]
-    assert len(visible) == 1 and visible[0].get_attribute("data-control") == "false"
+    assert len(visible(driver)) == 1 and visible(driver)[0].get_attribute("data-control") is None
     assert driver.find_element(By.ID, "f-count").text == "1 of 4 rows"
+    Select(driver.find_element(By.ID, "f-modality")).select_by_value("only:text")
+    assert {r.get_attribute("data-modalities") for r in visible(driver)} == {"text"}
+    assert len(visible(driver)) == 2
+    search = driver.find_element(By.ID, "f-q")
+    search.send_keys("E5")  # a name search, case-insensitive
+    assert [r.get_attribute("data-name").split()[0] for r in visible(driver)] == [
+        "intfloat/multilingual-e5-small"
+    ]
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """The committed board: leaderboard/results and submissions/, as `make board` builds it."""
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path_factory.mktemp("board") / "site"
+    build_site(root / "leaderboard" / "results", out, submissions=root / "submissions")
+    return out
+
+
+def wait_for(driver, condition, seconds=5.0):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds).until(lambda d: condition())
+
+
+def test_back_restores_the_filtered_rows(driver, board):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    driver.get((board / "index.html").as_uri())
+    total = len(rows(driver))
+    Select(driver.find_element(By.ID, "f-modality")).select_by_value("has:speech")
+    driver.find_element(By.ID, "f-controls").click()
+    shown = [r.get_attribute("data-row") for r in visible(driver)]
+    assert 0 < len(shown) < total and all(trained(r) for r in visible(driver))
+    count = driver.find_element(By.ID, "f-count").text
+    assert count == f"{len(shown)} of {total} rows"
+    link = visible(driver)[0].find_element(By.CSS_SELECTOR, "th a")
+    link.click()
+    wait_for(driver, lambda: "/models/" in driver.current_url)
+    driver.back()
+    wait_for(driver, lambda: driver.current_url.split("/")[-1].startswith("index.html"))
+    wait_for(driver, lambda: [r.get_attribute("data-row") for r in visible(driver)] == shown)
+    assert driver.find_element(By.ID, "f-count").text == count
+    assert (
+        Select(driver.find_element(By.ID, "f-modality")).first_selected_option.get_attribute(
+            "value"
+        )
+        == "has:speech"
+    )
+    assert not driver.find_element(By.ID, "f-controls").is_selected()
+    driver.back()  # the step before: controls shown again
+    wait_for(driver, lambda: len(visible(driver)) > len(shown))
+    assert driver.find_element(By.ID, "f-controls").is_selected()
+
+
+def test_sort_filter_and_tab_survive_a_reload(driver, board):
+    from selenium.webdriver.common.by import By
+
+    driver.get((board / "index.html").as_uri())
+    driver.find_element(By.CSS_SELECTOR, '#tabs a[data-tab="gaps"]').click()
+    wait_for(driver, lambda: "tab=gaps" in driver.current_url)
+    shown = {
+        h.get_attribute("data-key")
+        for h in driver.find_elements(By.CSS_SELECTOR, "#board thead th")
+        if h.is_displayed()
+    }
+    assert shown == {
+        "model",
+        "rank-gaps",
+        "cross_lingual_text_svcca",
+        "cross_lingual_speech_svcca",
+        "cross_modal_svcca",
+    }
+    rank = driver.find_element(By.CSS_SELECTOR, 'th[data-key="rank-gaps"]')
+    assert rank.get_attribute("aria-sort") == "descending"  # a tab opens on its rank
+    header = driver.find_element(By.CSS_SELECTOR, 'th[data-key="cross_lingual_text_svcca"]')
+    header.click()
+    header.click()  # worst first
+    driver.find_element(By.ID, "f-q").send_keys("whisper")
+    wait_for(driver, lambda: "q=whisper" in driver.current_url)
+    before = [r.get_attribute("data-row") for r in visible(driver)]
+    values = column_values(
+        driver, "cross_lingual_text_svcca", lambda r: r.is_displayed() and trained(r)
+    )
+    assert values == sorted(values) and len(before) == 4
+    driver.refresh()
+    wait_for(driver, lambda: [r.get_attribute("data-row") for r in visible(driver)] == before)
+    header = driver.find_element(By.CSS_SELECTOR, 'th[data-key="cross_lingual_text_svcca"]')
+    assert header.get_attribute("aria-sort") == "ascending"
+    assert driver.find_element(By.ID, "f-q").get_attribute("value") == "whisper"
+    current = driver.find_element(By.CSS_SELECTOR, '#tabs a[aria-current="true"]')
+    assert current.get_attribute("data-tab") == "gaps"
+    driver.find_element(By.ID, "f-reset").click()  # back to the default order: the rank
+    wait_for(driver, lambda: "sort=" not in driver.current_url)
+    assert (
+        driver.find_element(By.CSS_SELECTOR, 'th[data-key="rank-gaps"]').get_attribute("aria-sort")
+        == "descending"
+    )
+
+
+def test_margin_view(driver, board):
+    from selenium.webdriver.common.by import By
+
+    driver.get((board / "index.html").as_uri() + "#tab=gaps")
+    driver.find_element(By.ID, "f-view-margin").click()
+    wait_for(driver, lambda: "view=margin" in driver.current_url)
+    row = next(
+        r for r in visible(driver) if trained(r) and "whisper-base" in r.get_attribute("data-name")
+    )
+    shown = cell(driver, row, "cross_lingual_text_svcca")
+    margin = float(shown.get_attribute("data-margin"))
+    assert shown.text.strip() == f"{margin:+.3f}"
+    assert driver.find_element(By.CSS_SELECTOR, ".viewnote").is_displayed()
+
+
+def test_header_and_model_column_stay_in_view(driver, board):
+    from selenium.webdriver.common.by import By
+
+    driver.set_window_size(900, 520)
+    try:
+        driver.get((board / "index.html").as_uri() + "#tab=all")
+        wrap = driver.find_element(By.ID, "tablewrap")
+        size = driver.execute_script(
+            "var w = arguments[0]; return [w.scrollHeight - w.clientHeight, w.scrollWidth - w.clientWidth];",
+            wrap,
+        )
+        assert size[0] > 100 and size[1] > 300  # it does scroll both ways
+        driver.execute_script(
+            "arguments[0].scrollTop = 10000; arguments[0].scrollLeft = 10000;", wrap
+        )
+        box = driver.execute_script("return arguments[0].getBoundingClientRect().toJSON();", wrap)
+        head = driver.find_element(By.CSS_SELECTOR, 'thead th[data-key="model"]')
+        last = [r for r in visible(driver)][-1].find_element(By.CSS_SELECTOR, "th.c.m")
+        far = driver.find_element(By.CSS_SELECTOR, "thead th.s:last-child")
+
+        def rect(el):
+            return driver.execute_script(
+                "return arguments[0].getBoundingClientRect().toJSON();", el
+            )
+
+        assert (
+            abs(rect(head)["top"] - box["top"]) <= 2 and abs(rect(head)["left"] - box["left"]) <= 2
+        )
+        assert abs(rect(far)["top"] - box["top"]) <= 2  # the header row, scrolled right
+        assert abs(rect(last)["left"] - box["left"]) <= 2  # the Model column, scrolled down
+        assert rect(last)["bottom"] <= box["bottom"] + 1
+        point = driver.execute_script(
+            "var r = arguments[0].getBoundingClientRect();"
+            "return document.elementFromPoint(r.left + 20, r.top + 10).closest('th').getAttribute('data-key');",
+            head,
+        )
+        assert point == "model"  # on top, not under the scrolled cells
+    finally:
+        driver.set_window_size(1400, 1000)
+
+
+@pytest.fixture
+def phone(driver):
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        yield driver
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_no_page_is_wider_than_a_phone(phone, board):
+    from selenium.webdriver.common.by import By
+
+    pages = sorted(board.rglob("*.html"))
+    assert len(pages) > 30
+    wide = {}
+    for page in pages:
+        phone.get(page.as_uri())
+        assert phone.execute_script("return window.innerWidth") == 390
+        width = phone.execute_script("return document.documentElement.scrollWidth")
+        if width > 390:
+            wide[page.relative_to(board).as_posix()] = width
+    assert wide == {}
+    # the index on a phone: one card per model, scores first, the menu collapsed
+    phone.get((board / "index.html").as_uri() + "#tab=gaps")
+    card = visible(phone)[0]
+    assert card.value_of_css_property("display") == "block"
+    cells = [c for c in card.find_elements(By.CSS_SELECTOR, "td") if c.is_displayed()]
+    assert cells and card.rect["width"] <= 390
+    assert cells[0].rect["y"] < 844  # the first score is on the first screen
+    nav = phone.find_element(By.ID, "sitenav")
+    assert not nav.is_displayed()
+    phone.find_element(By.ID, "navtoggle").click()
+    assert nav.is_displayed()
+    chart = None
+    phone.get(next((board / "tasks").glob("cross_lingual_gap_text.html")).as_uri())
+    chart = phone.find_element(By.CSS_SELECTOR, "figure.chart svg")
+    assert chart.rect["width"] <= 390 - 10  # fluid: scaled to the screen, not cut
+
+
+def test_dark_mode_follows_the_system(driver, board):
+    from selenium.webdriver.common.by import By
+
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+    )
+    try:
+        driver.get((board / "index.html").as_uri())
+        background = driver.find_element(By.TAG_NAME, "body").value_of_css_property(
+            "background-color"
+        )
+        rgb = [int(x) for x in re.findall(r"\d+", background)[:3]]
+        assert max(rgb) < 60  # dark
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    driver.get((board / "index.html").as_uri())
+    background = driver.find_element(By.TAG_NAME, "body").value_of_css_property("background-color")
+    assert min(int(x) for x in re.findall(r"\d+", background)[:3]) > 240
+
+
+def test_chart_picker_shows_a_hidden_chart(driver, board):
+    from selenium.webdriver.common.by import By
+
+    driver.get((board / "tasks" / "logit_lens.html").as_uri())
+    extra = driver.find_elements(By.CSS_SELECTOR, "figure.chart.extra")
+    assert len(extra) > 20 and not any(f.is_displayed() for f in extra)
+    assert (
+        len([f for f in driver.find_elements(By.CSS_SELECTOR, "figure.chart") if f.is_displayed()])
+        <= 6
+    )
+    chip = driver.find_elements(By.CSS_SELECTOR, "a.chip")[5]
+    target = chip.get_attribute("href").split("#")[1]
+    chip.click()
+    assert driver.find_element(By.ID, target).is_displayed()
 
 
 def test_a_script_in_a_model_name_is_text(driver, site):
@@ -136,10 +390,13 @@ def test_legend_toggles_a_models_curves(driver, site):
 
 def test_screenshot_of_each_page_type(driver, site, tmp_path):
     saved = screenshots.save_screenshots(driver, site, tmp_path / "shots")
-    assert {"index", "task", "model", "about"} <= set(saved)  # and "doc" when docs/tasks has it
-    for path in saved.values():
+    types = {"index", "task", "model", "about"}  # and "doc" when docs/tasks has it
+    assert {f"{t}-{w}" for t in types for w in (1400, 390)} <= set(saved)
+    for name, path in saved.items():
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+        width = int.from_bytes(data[16:20], "big")  # the IHDR chunk's width
+        assert width == int(name.split("-")[1]), name
 
 
 def test_findings_page_renders(driver, tmp_path):
