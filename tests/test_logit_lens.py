@@ -236,12 +236,9 @@ def test_real_tokenizer_keeps_whole_word_tokens_only():
 def test_uniform_head_over_a_real_tokenizer_reads_exactly_neutral(tmp_path):
     """known:uniform_head (Whisper's tokenizer, all-zero unembedding) through the runner: the
     measure v1 read 0.558 here (tokenisation bias); every comparison now reads exactly neutral."""
-    from known_shim import installed
-
     from benchmark.validity import run_suite
 
-    with installed():
-        suite = run_suite(tasks=["logit_lens"], references=["uniform_head"], output=tmp_path)
+    suite = run_suite(tasks=["logit_lens"], references=["uniform_head"], output=tmp_path)
     (check,) = suite.checks
     assert check.ok and check.observed == "neutral", check.why
     assert check.value == 0.5 and check.ci == (0.5, 0.5)
