@@ -19,11 +19,14 @@ from importlib import metadata
 from benchmark.errors import UsageError, did_you_mean
 from benchmark.models.family import Family
 
-# The package's family modules (each registers its families when imported), in listing order.
+# The package's family modules (each registers its families, or its models' offline copies, when
+# imported), in listing order.
 BUILTIN = (
     "benchmark.models.whisper",
+    "benchmark.models.whisper_ct2",
     "benchmark.models.seamless",
     "benchmark.models.text_encoder",
+    "benchmark.models.text_encoder_offline",
     "benchmark.models.speech_encoder",
     "benchmark.models.decoder_lm",
     "benchmark.models.qwen2_audio",
