@@ -146,16 +146,6 @@ def family_module(rel: str) -> bool:
     )
 
 
-# TEMPORARY ratchet while the leaks are fixed one by one (issue 17): each entry must still leak
-# (a fixed one is taken off) and nothing else may.
-KNOWN_LEAKS = {
-    "benchmark/golden.py": ["bert", "whisper"],
-    "benchmark/models/testing.py": [
-        "bert", "gemma", "gpt2", "llama", "mistral", "qwen", "seamless", "wav2vec", "wavlm",
-        "whisper",
-    ],
-}  # fmt: skip
-
-
 def test_no_family_name_in_shared_code():
-    assert family_leaks() == KNOWN_LEAKS
+    leaks = family_leaks()
+    assert not leaks, f"family names in shared code (ask the family object instead): {leaks}"

@@ -395,7 +395,7 @@ def with_word_tokens(path):
 
 @pytest.fixture(scope="module")
 def word_whisper(tmp_path_factory):
-    from benchmark.models.testing import build_tiny_whisper
+    from tiny_models import build_tiny_whisper
 
     return with_word_tokens(build_tiny_whisper(tmp_path_factory.mktemp("lens") / "whisper"))
 
@@ -438,7 +438,7 @@ def test_a_tokenizer_that_writes_every_word_in_pieces_is_not_applicable(
 
 
 def test_decoder_lm_end_to_end_and_text_encoder_not_applicable(tiny_models, lens_tasks, tmp_path):
-    from benchmark.models.testing import build_tiny_decoder_lm
+    from tiny_models import build_tiny_decoder_lm
 
     llama = with_word_tokens(build_tiny_decoder_lm(tmp_path / "llama", "llama"))
     summary = run(run_options(llama, tmp_path, tasks="ll,ll_speech"))

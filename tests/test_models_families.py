@@ -3,7 +3,6 @@ through plan_model / load_adapter, tokenizers and processors built offline): mod
 layer counts, masks of each layer's own length, frame_seconds and char_spans, steering through
 layer_module, output heads, random-init controls, and the fallback."""
 
-# ruff: noqa: F811 (pytest fixtures imported from tiny_families are parameters of the tests)
 from __future__ import annotations
 
 import logging
@@ -11,7 +10,7 @@ import logging
 import numpy as np
 import pytest
 import torch
-from tiny_families import CLIPS, TEXTS, families, loaded  # noqa: F401 (fixtures)
+from tiny_models import CLIPS, TEXTS
 
 from benchmark.models import Stack, get_family, load_adapter, plan_model, registry
 from benchmark.models.base import BatchInputs, LayerStates

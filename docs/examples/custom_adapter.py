@@ -191,10 +191,10 @@ def load_toy_salmonn(source, model_id, revision=None, device="cpu", settings=Non
 
 
 def build_toy_salmonn(path: str | Path, seed: int = 0) -> Path:
-    """A random toy checkpoint: speech_encoder/ (Whisper), llm/ (Llama-style), projector."""
+    """A random toy checkpoint: speech_encoder/ (Whisper), llm/ (Llama-style), projector. Built
+    with the tests' tiny-model builders (tests/tiny_models.py, on the path when tests run)."""
     from safetensors.torch import save_file
-
-    from benchmark.models.testing import build_tiny_decoder_lm, build_tiny_whisper
+    from tiny_models import build_tiny_decoder_lm, build_tiny_whisper
 
     path = Path(path)
     build_tiny_whisper(path / "speech_encoder", seed=seed)
