@@ -11,8 +11,8 @@ transformer, hooked like every other adapter; masks from fairseq2's batch layout
 The extra cannot share an environment with everything: fairseq2n is a native build for one torch
 version (fairseq2n 0.8.1 pins torch 2.9.1; fairseq2 0.8 pins transformers 4.57), so install it in
 its own virtual environment with the CPU build of that torch first (from PyTorch's CPU wheel index;
-an unpinned install pulls a multi-GB CUDA build). `plan_sonar` checks all this before anything
-loads and says what is missing. This adapter is written against sonar-space 0.5 / fairseq2 0.8;
+an unpinned install pulls a multi-GB CUDA build). `resolve_sonar` (planning) checks all this
+before anything loads and says what is missing. This adapter is written against sonar-space 0.5 / fairseq2 0.8;
 it is not exercised by this repository's tests, whose environment cannot install the extra.
 """
 
