@@ -47,7 +47,7 @@ screenshots: site
 ## Regenerate the golden results (tests/golden/results) after a change that moves the numbers on
 ## purpose; it prints what moved. Review the diff and commit it.
 golden: setup
-	$(PY) -m benchmark.golden --write
+	$(PY) tests/golden_suite.py --write
 
 ## The validity table (docs/validity.md): every task on every known-answer reference model, each
 ## verdict checked against its task's `validity:` block. The page is rewritten even when checks fail

@@ -26,7 +26,6 @@ from benchmark.evaluation import Draws
 from benchmark.fileio import atomic_write_text, check_writable_dir
 from benchmark.kinds import ModelAccess, TaskContext, get_kind
 from benchmark.models import ModelPlan, load_adapter, plan_model
-from benchmark.models.family import Stack
 from benchmark.probes import ProbeSet
 from benchmark.representations import (
     ModelHandle,
@@ -284,23 +283,13 @@ def task_context(task: PlannedTask, plan: ModelPlan, service: RepresentationServ
         reps=TaskRepresentations(service, task.probes, config.pooling, config.layers),
         model=ModelAccess(
             load=service.model.get,
-            stacks=_stack_roles(plan),
+            stacks=dict(plan.stacks),
             default_stacks={m: plan.default_stack(m) for m in plan.modalities},
             pooling=plan.settings.get("pooling"),
             batch_size=service.batch,
         ),
         draws=Draws.of(config.params),
     )
-
-
-def _stack_roles(plan: ModelPlan) -> dict[str, Stack]:
-    """The plan's stacks with their roles (TEMPORARY: until every family declares its Stack
-    roles, encoders are taken to have no output head)."""
-    encoders = ("text-encoder", "speech-encoder", "sonar")
-    return {
-        n: s if isinstance(s, Stack) else Stack(tuple(s), head=plan.family not in encoders)
-        for n, s in plan.stacks.items()
-    }
 
 
 def applicable_modalities(task: PlannedTask, plan: ModelPlan) -> list[str]:

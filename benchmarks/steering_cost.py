@@ -25,6 +25,7 @@ import json
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -49,7 +50,8 @@ def load(model: str):
     try:
         return load_adapter(model), model
     except Exception as err:
-        from benchmark.models import testing
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        import tiny_models as testing  # the tests' tiny-model builders
 
         print(f"note: {model} unavailable ({type(err).__name__}); using a tiny random model")
         root = tempfile.mkdtemp()

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -68,7 +69,8 @@ def load(model_id: str) -> tuple[WhisperAdapter, str]:
     try:
         return load_adapter(model_id), model_id
     except Exception as err:  # no offline copy / no Hub: fall back to a tiny random model
-        from benchmark.models.testing import build_tiny_whisper
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from tiny_models import build_tiny_whisper  # the tests' tiny-model builders
 
         print(f"[{model_id} unavailable: {type(err).__name__}: {str(err)[:120]}]")
         print("[using the tiny random-weight Whisper instead: timings and cosines are not real]")

@@ -266,7 +266,7 @@ def plant_concept(
     corpus = [" " + w for t in texts for w in t.split()] if words_only else texts
     tokenizer = old.train_new_from_iterator(corpus * 2, vocab_size=3000, new_special_tokens=added)
     if not whisper and old.bos_token:
-        from benchmark.models.testing import _with_bos
+        from tiny_models import _with_bos
 
         tokenizer = _with_bos(tokenizer)
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)

@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 import torch
-
-from benchmark.errors import NotApplicable
-from benchmark.models import detect_family, list_families, load_adapter
-from benchmark.models.base import BatchInputs, LayerStates
-from benchmark.models.hooks import capture
-from benchmark.models.testing import (
+from tiny_models import (
     CORPUS,
 )
+
+from benchmark.errors import NotApplicable
+from benchmark.models import families, family_for_config, load_adapter
+from benchmark.models.base import BatchInputs, LayerStates
+from benchmark.models.hooks import capture
 from benchmark.models.whisper import is_english_only, whisper_language_token
 
 RNG = np.random.default_rng(0)
@@ -24,9 +24,13 @@ RNG = np.random.default_rng(0)
 CLIPS = [RNG.standard_normal(n).astype(np.float32) * 0.1 for n in (32000, 6560, 6000)]
 
 
+# the models the adapter contract below is checked on
+ADAPTER_MODELS = ("whisper", "bert", "xlm-roberta", "mpnet", "seamless_m4t_v2", "seamless_m4t")
+
+
 @pytest.fixture(scope="session")
 def tiny(tiny_models):
-    return dict(tiny_models.items())
+    return {name: tiny_models[name] for name in ADAPTER_MODELS}
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +80,7 @@ def test_families_detected_from_config(adapters):
     assert adapters["xlm-roberta"].info.family == "text-encoder"
     assert adapters["seamless_m4t_v2"].info.family == "seamless_m4t_v2"
     assert adapters["seamless_m4t"].info.family == "seamless_m4t"
-    assert {"whisper", "seamless_m4t_v2", "seamless_m4t", "text-encoder"} <= set(list_families())
+    assert {"whisper", "seamless_m4t_v2", "seamless_m4t", "text-encoder"} <= set(families())
 
 
 def test_unlisted_encoder_routes_to_text_encoder(adapters):
@@ -102,13 +106,14 @@ def test_unknown_model_types_route_to_decoder_lm_or_the_fallback():
 
     from transformers import GPT2Config, T5Config
 
-    assert detect_family(GPT2Config()) == "decoder-lm"  # any causal LM type
-    assert detect_family(T5Config()) == "auto"  # known to AutoModel, no family: the fallback
+    assert family_for_config(GPT2Config()).name == "decoder-lm"  # any causal LM type
+    # known to AutoModel, no family: the fallback
+    assert family_for_config(T5Config()).name == "auto"
     unknown = SimpleNamespace(model_type="my-own-model", architectures=["MyModel"])
     with pytest.raises(
         ValueError, match=r"No adapter for model_type 'my-own-model'.*AutoModel.*whisper"
     ):
-        detect_family(unknown)
+        family_for_config(unknown)
 
 
 # --- layers and masks --------------------------------------------------------------------------

@@ -413,7 +413,7 @@ def _concept_probes(languages, n=200):
 
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory):
-    from benchmark.models.testing import build_tiny_decoder_lm
+    from tiny_models import build_tiny_decoder_lm
 
     path = build_tiny_decoder_lm(tmp_path_factory.mktemp("steer") / "llama", "llama")
     return plant_concept(path, _concept_probes(["en_us", "de_de"]), "animals", "food", 3.0)
@@ -421,7 +421,7 @@ def tiny_llama(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def planted_whisper(tmp_path_factory):
-    from benchmark.models.testing import build_tiny_whisper
+    from tiny_models import build_tiny_whisper
 
     path = build_tiny_whisper(tmp_path_factory.mktemp("steer") / "whisper")
     return plant_concept(path, _concept_probes(["en_us", "de_de"]), "animals", "food", 3.0)

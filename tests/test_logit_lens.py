@@ -236,12 +236,9 @@ def test_real_tokenizer_keeps_whole_word_tokens_only():
 def test_uniform_head_over_a_real_tokenizer_reads_exactly_neutral(tmp_path):
     """known:uniform_head (Whisper's tokenizer, all-zero unembedding) through the runner: the
     measure v1 read 0.558 here (tokenisation bias); every comparison now reads exactly neutral."""
-    from known_shim import installed
-
     from benchmark.validity import run_suite
 
-    with installed():
-        suite = run_suite(tasks=["logit_lens"], references=["uniform_head"], output=tmp_path)
+    suite = run_suite(tasks=["logit_lens"], references=["uniform_head"], output=tmp_path)
     (check,) = suite.checks
     assert check.ok and check.observed == "neutral", check.why
     assert check.value == 0.5 and check.ci == (0.5, 0.5)
@@ -398,7 +395,7 @@ def with_word_tokens(path):
 
 @pytest.fixture(scope="module")
 def word_whisper(tmp_path_factory):
-    from benchmark.models.testing import build_tiny_whisper
+    from tiny_models import build_tiny_whisper
 
     return with_word_tokens(build_tiny_whisper(tmp_path_factory.mktemp("lens") / "whisper"))
 
@@ -441,7 +438,7 @@ def test_a_tokenizer_that_writes_every_word_in_pieces_is_not_applicable(
 
 
 def test_decoder_lm_end_to_end_and_text_encoder_not_applicable(tiny_models, lens_tasks, tmp_path):
-    from benchmark.models.testing import build_tiny_decoder_lm
+    from tiny_models import build_tiny_decoder_lm
 
     llama = with_word_tokens(build_tiny_decoder_lm(tmp_path / "llama", "llama"))
     summary = run(run_options(llama, tmp_path, tasks="ll,ll_speech"))

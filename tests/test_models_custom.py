@@ -25,12 +25,12 @@ def example(tmp_path_factory):
 
 
 def test_the_custom_adapter_plugs_in(example, tmp_path, monkeypatch):
-    from benchmark.models import FAMILIES, load_adapter, plan_model
+    from benchmark.models import families, load_adapter, plan_model
     from benchmark.models.base import BatchInputs
     from benchmark.runner import RunOptions, run
 
     module, path = example
-    assert "toy_salmonn" in FAMILIES
+    assert "toy_salmonn" in families()
     plan = plan_model(str(path), settings={"family": "toy_salmonn"})
     assert plan.family == "toy_salmonn" and plan.modalities == ("speech", "text")
     adapter = load_adapter(plan)

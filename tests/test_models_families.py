@@ -3,7 +3,6 @@ through plan_model / load_adapter, tokenizers and processors built offline): mod
 layer counts, masks of each layer's own length, frame_seconds and char_spans, steering through
 layer_module, output heads, random-init controls, and the fallback."""
 
-# ruff: noqa: F811 (pytest fixtures imported from tiny_families are parameters of the tests)
 from __future__ import annotations
 
 import logging
@@ -11,9 +10,9 @@ import logging
 import numpy as np
 import pytest
 import torch
-from tiny_families import CLIPS, TEXTS, families, loaded  # noqa: F401 (fixtures)
+from tiny_models import CLIPS, TEXTS
 
-from benchmark.models import FAMILIES, load_adapter, plan_model
+from benchmark.models import Stack, get_family, load_adapter, plan_model, registry
 from benchmark.models.base import BatchInputs, LayerStates
 
 EMB2 = ["embeddings", "layer_1", "layer_2"]
@@ -100,17 +99,24 @@ def test_every_family_is_registered_with_stacks(capsys):
         "sonar",
         "auto",
     }
-    assert set(FAMILIES) >= expected  # (a test may have registered a custom family too)
-    assert FAMILIES["whisper"].stacks == {"encoder": ("speech",), "decoder": ("text", "speech")}
-    assert list(FAMILIES["seamless_m4t_v2"].stacks) == [
+    every = registry.families()
+    assert set(every) >= expected  # (a test may have registered a custom family too)
+    whisper = every["whisper"].stacks
+    assert {n: (s.takes, s.head) for n, s in whisper.items()} == {
+        "encoder": (("speech",), False),
+        "decoder": (("text", "speech"), True),
+    }
+    assert list(every["seamless_m4t_v2"].stacks) == [
         "speech_encoder",
         "text_encoder",
         "text_decoder",
     ]
-    assert FAMILIES["qwen2_audio"].stacks["language_model"] == ("text", "speech")
+    assert every["qwen2_audio"].stacks["language_model"] == Stack(
+        ("text", "speech"), head=True, layers=every["qwen2_audio"].stacks["language_model"].layers
+    )
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out
-    for name, fam in FAMILIES.items():
+    for name, fam in every.items():
         assert out.count(f"{name}  [") == 1
         for stack in fam.stacks:
             assert f"stack {stack} [" in out
@@ -122,10 +128,10 @@ def test_plan_knows_stacks_without_loading(families, name, monkeypatch):
     monkeypatch.setattr("benchmark.models.load_adapter", None)  # planning never loads weights
     plan = plan_model(str(families[name]))
     assert plan.family == FAMILY_OF[name]
-    assert plan.stacks == FAMILIES[plan.family].stacks
+    assert plan.stacks == get_family(plan.family).stacks
     for modality in plan.modalities:
         assert plan.default_stack(modality) == next(
-            s for s, mods in plan.stacks.items() if modality in mods
+            name for name, s in plan.stacks.items() if modality in s.takes
         )
 
 
@@ -136,7 +142,10 @@ def test_plan_knows_stacks_without_loading(families, name, monkeypatch):
 def test_layers_masks_and_positions(loaded, name, stack, modality, layers):
     adapter = loaded(name)
     assert adapter.info.family == FAMILY_OF[name]
-    assert adapter.stacks == FAMILIES[FAMILY_OF[name]].stacks
+    roles = get_family(FAMILY_OF[name]).stacks
+    assert adapter.stacks == {n: s.takes for n, s in roles.items()}
+    for stack_name, role in roles.items():  # the declared head is the adapter's head
+        assert (adapter.output_head(stack_name) is not None) == role.head, stack_name
     assert modality in adapter.modalities
     assert adapter.layer_names(modality, stack) == layers
     out = adapter.forward(batch(modality, stack))
@@ -493,7 +502,9 @@ def test_decoder_lm_prompt_and_mask(loaded, families):
 def test_unknown_architecture_goes_through_the_fallback_with_a_warning(families, caplog):
     caplog.set_level(logging.WARNING)
     plan = plan_model(str(families["t5"]))
-    assert plan.family == "auto" and plan.stacks == {"model": ("text",)}
+    assert plan.family == "auto" and {n: s.takes for n, s in plan.stacks.items()} == {
+        "model": ("text",)
+    }
     assert "no adapter family for model_type 't5'" in caplog.text
     assert "Guessed: modality text" in caplog.text and "encoder only" in caplog.text
     adapter = load_adapter(plan)

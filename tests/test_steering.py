@@ -3,17 +3,14 @@ of today's full pass with a forward hook (kinds.passes.steering + a pooled extra
 family with hookable layers; zero vectors give the unsteered states; the layers below the hook and
 the declared prefix modules do not run; adapters that cannot replay fall back to full passes."""
 
-# ruff: noqa: F811 (pytest fixtures imported from tiny_families are parameters of the tests)
-
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from tiny_families import families, loaded  # noqa: F401 (fixtures)
+from tiny_models import CORPUS
 
 from benchmark.kinds.passes import steering
 from benchmark.models import load_adapter
-from benchmark.models.testing import CORPUS
 from benchmark.representations.extract import extract
 from benchmark.representations.steering import SteeredPasses
 

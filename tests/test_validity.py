@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from known_shim import installed
 
 from benchmark.config import TaskConfig
 from benchmark.results import (
@@ -35,8 +34,7 @@ KNOWN_FAILURES = [
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
-    with installed():  # TEMPORARY: until the family registry plans known:<name> itself
-        return run_suite(output=tmp_path_factory.mktemp("validity"))
+    return run_suite(output=tmp_path_factory.mktemp("validity"))
 
 
 def known() -> dict[tuple[str, str], str]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny_models import CORPUS
 
 from benchmark.models import load_adapter
 from benchmark.models.base import BatchInputs
-from benchmark.models.testing import CORPUS
 
 TEXTS = [CORPUS[1], CORPUS[0], "Hola", CORPUS[3][:30], CORPUS[2]]
 

@@ -122,23 +122,23 @@ def cmd_probes_build(args: argparse.Namespace) -> int:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from benchmark.models import FAMILIES, load_plugins
-
-    load_plugins()  # [models] families registered by $INTERLINGUA_ADAPTERS modules
+    from benchmark.models import default_stack, families
     from benchmark.models.common import COMMON_SETTINGS
 
-    for name, fam in FAMILIES.items():
-        module = fam.module
-        print(f"{name}  [{', '.join(fam.modalities)}]  adapter v{module.ADAPTER_VERSION}")
+    # the built-in families, then those registered by $INTERLINGUA_ADAPTERS modules
+    for name, fam in families().items():
+        print(f"{name}  [{', '.join(fam.modalities)}]  adapter v{fam.version}")
         print(f"    {fam.description}")
-        print(f"    model types: {', '.join(fam.model_types) or '(by model id or fallback)'}")
-        defaults = {
-            m: next(s for s, mods in fam.stacks.items() if m in mods) for m in fam.modalities
-        }
-        for stack, modalities in fam.stacks.items():
-            marks = [m + (" (default)" if defaults[m] == stack else "") for m in modalities]
-            print(f"    stack {stack} [{', '.join(marks)}]: {fam.layers.get(stack, '')}")
-        settings = ", ".join(f"{k}={v!r}" for k, v in module.DEFAULTS.items())
+        claims = f"model ids {fam.id_prefix}" if fam.id_prefix else "(by fallback)"
+        print(f"    model types: {', '.join(fam.model_types) or claims}")
+        for stack_name, stack in fam.stacks.items():
+            marks = [
+                m + (" (default)" if default_stack(fam.stacks, m) == stack_name else "")
+                for m in stack.takes
+            ]
+            head = ", output head" if stack.head else ""
+            print(f"    stack {stack_name} [{', '.join(marks)}{head}]: {stack.layers}")
+        settings = ", ".join(f"{k}={v!r}" for k, v in fam.defaults.items())
         print(f"    settings: {settings}")
     print(f"common settings (every family): {', '.join(COMMON_SETTINGS)}")
     return EXIT_OK

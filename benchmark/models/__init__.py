@@ -1,10 +1,10 @@
 """Model adapters: any supported Hugging Face model -> every layer's hidden states with masks.
 
 Two steps, so that a run whose representations are all cached never loads weights:
-  - `plan_model(model_id, ...)` resolves the model (Hub id, local folder, or offline registry copy
-    via `benchmark.models.offline`), reads its config, picks the adapter family from the config's
-    `model_type` / `architectures`, and validates the adapter settings against the family's
-    defaults. The resulting `ModelPlan` holds everything about the model that changes a result
+  - `plan_model(model_id, ...)` resolves the model (an id a family claims, a Hub id, a local folder,
+    or an offline registry copy via `benchmark.models.offline`), reads its config, picks the
+    family (`benchmark.models.registry`: by the id, the config's `model_type` / `architectures`,
+    or the families that accept it) and validates the settings against the family's defaults. The resulting `ModelPlan` holds everything about the model that changes a result
     (its `key_fields()`), known without loading weights.
   - `load_adapter(plan, device)` loads the weights and returns a `ModelAdapter` (see `base.py`).
 """
@@ -12,23 +12,22 @@ Two steps, so that a run whose representations are all cached never loads weight
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.errors import ModelUnavailableError, UsageError, did_you_mean
+from benchmark.errors import ModelUnavailableError, UsageError
 from benchmark.models.base import ModelAdapter
-from benchmark.models.families import (  # noqa: F401 (the package's API)
-    FAMILIES,
-    Family,
-    detect_family,
-    list_families,
+from benchmark.models.family import Family, Stack, default_stack, modalities_of
+from benchmark.models.offline import resolve_pretrained
+from benchmark.models.registry import (
+    families,
+    family_for_config,
+    family_for_id,
+    get_family,
     load_plugins,
     register_family,
 )
-from benchmark.models.offline import resolve_pretrained
 from benchmark.models.resolved import ResolvedModel
 
 
@@ -47,16 +46,14 @@ class ModelPlan:
     init: str = "pretrained"  # or "random(seed=N)": a control with the architecture's random init
     trust_remote_code: bool = False
     config: object = field(default=None, compare=False, repr=False)
-    # stack -> modalities (the family's, or what the fallback guessed from the config)
-    stacks: dict = field(default_factory=dict, compare=False)
+    # stack -> its Stack (roles: the modalities it takes, an output head): the family's, or what
+    # the family planned from the config (the fallback guesses its modality)
+    stacks: dict[str, Stack] = field(default_factory=dict, compare=False)
 
     def default_stack(self, modality: str) -> str | None:
         """The stack `modality` goes through: the `stacks` setting's choice, else the first stack
         that takes it (None if none does)."""
-        chosen = (self.settings.get("stacks") or {}).get(modality)
-        if chosen:
-            return chosen
-        return next((name for name, mods in self.stacks.items() if modality in mods), None)
+        return default_stack(self.stacks, modality, self.settings.get("stacks"))
 
     @property
     def random_seed(self) -> int | None:
@@ -85,12 +82,6 @@ class ModelPlan:
     def key(self) -> str:
         blob = json.dumps(self.key_fields(), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
-
-
-def _merge_settings(family: str, defaults: dict, given: dict) -> dict:
-    from benchmark.models.common import merge_settings
-
-    return merge_settings(family, defaults, given)
 
 
 # Beside the weights, the files that change what a model computes on the same text or audio.
@@ -143,22 +134,31 @@ def plan_model(
 ) -> ModelPlan:
     """Resolve `model_id` and fix everything that changes its results, without loading weights.
     Raises ModelUnavailableError (cannot be had) or UsageError (unknown family or setting)."""
+    settings = dict(settings or {})
+    name = family or settings.pop("family", None)
+    fam = get_family(name) if name is not None else family_for_id(model_id)
+    if fam is not None and fam.id_prefix is not None:  # ids the family resolves (and checks)
+        resolved = fam.resolve(model_id, revision)
+        if random_init is not None and not fam.random_init:
+            raise UsageError(
+                f"{model_id}: --random-init is not available for the {fam.name} family (no "
+                "weights of its own to re-initialise)"
+            )
+        config = fam.read_config(model_id, revision) if fam.read_config else None
+        return _plan(model_id, resolved, fam, settings, random_init, trust_remote_code, config)
+    resolved = resolve_pretrained(model_id, revision=revision)
+    if fam is not None and fam.read_config is not None:  # a model transformers cannot read
+        config = fam.read_config(resolved.source, resolved.revision)
+    else:
+        config = _auto_config(model_id, resolved, trust_remote_code)
+    fam = fam or family_for_config(config)
+    return _plan(model_id, resolved, fam, settings, random_init, trust_remote_code, config)
+
+
+def _auto_config(model_id: str, resolved: ResolvedModel, trust_remote_code: bool):
+    """transformers' config of a resolved model, or the reason it cannot be read."""
     from transformers import AutoConfig
 
-    load_plugins()
-    settings = dict(settings or {})
-    family = family or settings.pop("family", None)
-    if family is not None and family not in FAMILIES:
-        raise UsageError(did_you_mean("model family", family, list(FAMILIES)))
-    if family == "sonar" or model_id.startswith("sonar:"):
-        from benchmark.models.sonar import plan_sonar
-
-        return plan_sonar(model_id, revision, settings, random_init)
-    resolved = resolve_pretrained(model_id, revision=revision)
-    custom = FAMILIES[family].module if family is not None else None
-    if custom is not None and hasattr(custom, "read_config"):  # a model transformers cannot read
-        return _plan(model_id, resolved, family, settings, random_init, trust_remote_code,
-                     custom.read_config(resolved.source, resolved.revision))  # fmt: skip
     try:
         config = AutoConfig.from_pretrained(
             resolved.source, revision=resolved.revision, trust_remote_code=trust_remote_code
@@ -176,37 +176,36 @@ def plan_model(
     except OSError as err:
         raise ModelUnavailableError(f"{model_id}: cannot read its config ({err})") from None
     _refuse_remote_code(model_id, config, trust_remote_code)
-    family = family or detect_family(config)
-    return _plan(model_id, resolved, family, settings, random_init, trust_remote_code, config)
+    return config
 
 
-def _plan(model_id, resolved, family, settings, random_init, trust_remote_code, config):
+def _plan(model_id, resolved, fam: Family, settings, random_init, trust_remote_code, config):
     """The plan of a resolved model whose family and config are known."""
-    fam = FAMILIES[family]
-    module = fam.module
-    merged = _merge_settings(family, module.DEFAULTS, settings)
-    if hasattr(module, "check_settings"):  # e.g. a prompt template must hold {text} once
+    from benchmark.models.common import check_stacks, merge_settings
+
+    merged = merge_settings(fam.name, fam.defaults, settings)
+    if fam.check_settings is not None:  # e.g. a prompt template must hold {text} once
         try:
-            module.check_settings(merged)
+            fam.check_settings(merged)
         except ValueError as err:
             raise UsageError(str(err)) from None
-    stacks = dict(fam.stacks)
-    if hasattr(module, "plan_stacks"):  # the fallback guesses its modality from the config
-        stacks = module.plan_stacks(model_id, config)
-    from benchmark.models.common import check_stacks
-
-    check_stacks(family, stacks, merged.get("stacks"))
-    local = resolved.origin == "local"  # named by its folder (resolved: never "..")
-    name = (Path(resolved.source).name or "local-model") if local else model_id
+    stacks = dict(fam.plan_stacks(model_id, config) if fam.plan_stacks else fam.stacks)
+    check_stacks(fam.name, {n: s.takes for n, s in stacks.items()}, merged.get("stacks"))
+    if fam.claims(model_id):  # an id, not a path: made path-safe
+        name = model_id.replace(":", "-").replace("+", "-")
+    elif resolved.origin == "local":  # named by its folder (resolved: never "..")
+        name = Path(resolved.source).name or "local-model"
+    else:
+        name = model_id
     return ModelPlan(
         model_id=model_id,
         name=name,
         resolved=resolved,
-        family=family,
-        adapter_version=str(module.ADAPTER_VERSION),
+        family=fam.name,
+        adapter_version=str(fam.version),
         settings=merged,
-        modalities=tuple(m for m in ("speech", "text") if any(m in v for v in stacks.values())),
-        config_sha256=_config_sha256(resolved),
+        modalities=modalities_of(stacks),
+        config_sha256=None if fam.claims(model_id) else _config_sha256(resolved),
         init="pretrained" if random_init is None else f"random(seed={int(random_init)})",
         trust_remote_code=trust_remote_code,
         config=config,
@@ -232,7 +231,7 @@ def _unknown_model_type(resolved: ResolvedModel) -> str | None:
         f"{resolved.source}: its config.json has {what}, which transformers "
         f"{transformers.__version__} does not know, and no auto_map to the repository's own code: "
         "no adapter family, nor the generic fallback (AutoModel), can build it. Families: "
-        + ", ".join(FAMILIES)
+        + ", ".join(families())
         + ". Write an adapter for it (docs/models.md), or use a transformers version that has it."
     )
 
@@ -259,15 +258,10 @@ def load_adapter(plan: ModelPlan | str, device: str = "cpu", **plan_kwargs) -> M
     """Load the weights of `plan` (or of a model id, planned first) as an adapter."""
     if isinstance(plan, str):
         plan = plan_model(plan, **plan_kwargs)
-    fam = FAMILIES[plan.family]
-    module_name, func_name = fam.loader.split(":")
-    loader: Callable = getattr(importlib.import_module(module_name), func_name)
     kwargs: dict = {"trust_remote_code": True} if plan.trust_remote_code else {}
     if plan.random_seed is not None:
         kwargs["random_init"] = plan.random_seed
-    if plan.family.startswith("seamless"):
-        kwargs["model_type"] = plan.family
-    adapter = loader(
+    adapter = get_family(plan.family).load(
         plan.resolved.source,
         model_id=plan.model_id,
         revision=plan.resolved.revision,
@@ -280,10 +274,16 @@ def load_adapter(plan: ModelPlan | str, device: str = "cpu", **plan_kwargs) -> M
 
 
 __all__ = [
-    "FAMILIES",
+    "Family",
     "ModelPlan",
-    "detect_family",
-    "list_families",
+    "Stack",
+    "default_stack",
+    "families",
+    "family_for_config",
+    "family_for_id",
+    "get_family",
     "load_adapter",
+    "load_plugins",
     "plan_model",
+    "register_family",
 ]

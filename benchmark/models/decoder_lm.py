@@ -31,7 +31,9 @@ from benchmark.models.common import (
     same_positions,
     torch_dtype,
 )
+from benchmark.models.family import N_LAYERS, Family, Stack
 from benchmark.models.hooks import Positions, Tap
+from benchmark.models.registry import register_family
 from benchmark.models.spans import Formatted, spans_of, spans_tensor
 
 ADAPTER_VERSION = "1"
@@ -210,3 +212,54 @@ def load_decoder_lm(
     tokenizer_kw = {"trust_remote_code": True} if kw.get("trust_remote_code") else {}
     tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, **tokenizer_kw)
     return DecoderLMAdapter(model, tokenizer, model_id, settings)
+
+
+def _causal_lm(config) -> bool:
+    """Other decoder-only causal-LM model types are decoder LMs too."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    return getattr(config, "model_type", None) in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and not getattr(
+        config, "is_encoder_decoder", False
+    )
+
+
+FAMILY = register_family(
+    Family(
+        name="decoder-lm",
+        description="Decoder language models (Llama, Qwen2/3, Gemma 1-3, Mistral/Mixtral, Phi-3, "
+        "GPT-2, ...): text in a `prompt_template` (e.g. '{text} This represents'), last-token or "
+        "mean pooling per model (`pooling`); other causal-LM model types are routed here "
+        "automatically",
+        version=ADAPTER_VERSION,
+        stacks={
+            "decoder": Stack(
+                ("text",),
+                head=True,
+                layers=N_LAYERS + " (pre final norm; the output head applies it)",
+            )
+        },
+        load=load_decoder_lm,
+        defaults=DEFAULTS,
+        model_types=(
+            "llama",
+            "mistral",
+            "mixtral",
+            "qwen2",
+            "qwen3",
+            "gemma",
+            "gemma2",
+            "gemma3_text",
+            "phi3",
+            "gpt2",
+        ),  # fmt: skip
+        architectures=(
+            "LlamaForCausalLM",
+            "MistralForCausalLM",
+            "Qwen2ForCausalLM",
+            "GemmaForCausalLM",
+        ),  # fmt: skip
+        accepts=_causal_lm,
+        priority=1,
+        check_settings=check_settings,
+    )
+)

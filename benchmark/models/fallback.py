@@ -25,11 +25,14 @@ from torch import nn
 
 from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs, LayerStates
 from benchmark.models.common import load_checked, merge_settings, torch_dtype
+from benchmark.models.family import Family, Stack
 from benchmark.models.hooks import lengths_to_mask
+from benchmark.models.registry import register_family
 
 log = logging.getLogger(__name__)
 ADAPTER_VERSION = "1"
 DEFAULTS = {"dtype": "float32", "max_length": 512}
+LAYERS = "hidden_states_0 .. hidden_states_N (the Auto model's own hidden states)"
 
 
 def guess_modality(config) -> tuple[str, str]:
@@ -49,7 +52,7 @@ def guess_modality(config) -> tuple[str, str]:
     return "text", f"{model_type!r} is in none of transformers' speech model tables"
 
 
-def plan_stacks(model_id: str, config) -> dict[str, tuple[str, ...]]:
+def plan_stacks(model_id: str, config) -> dict[str, Stack]:
     """The fallback's one stack, named "model", with the guessed modality (and the warning)."""
     modality, why = guess_modality(config)
     encoder_decoder = bool(getattr(config, "is_encoder_decoder", False))
@@ -64,7 +67,7 @@ def plan_stacks(model_id: str, config) -> dict[str, tuple[str, ...]]:
         why,
         " (encoder only)" if encoder_decoder else "",
     )
-    return {"model": (modality,)}
+    return {"model": Stack((modality,), layers=LAYERS)}
 
 
 class FallbackAdapter:
@@ -223,3 +226,28 @@ def load_fallback(source: str, model_id: str, revision=None, device="cpu", setti
             f"{'tokenizer' if modality == 'text' else 'feature extractor'} ({err})"
         ) from None
     return FallbackAdapter(model, processor, model_id, modality, settings)
+
+
+def _auto_model(config) -> bool:
+    """Anything transformers' AutoModel can build (tried after every other family)."""
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
+
+    return getattr(config, "model_type", None) in MODEL_MAPPING_NAMES
+
+
+FAMILY = register_family(
+    Family(
+        name="auto",
+        description="Fallback for other architectures: AutoModel for the config (an "
+        "encoder-decoder's encoder), every layer from `output_hidden_states` (no hookable layer "
+        "modules), the modality guessed from the config (speech for transformers' speech model "
+        "types, else text); a warning names what it guessed",
+        version=ADAPTER_VERSION,
+        stacks={"model": Stack(("text", "speech"), layers=LAYERS)},
+        load=load_fallback,
+        defaults=DEFAULTS,
+        accepts=_auto_model,
+        priority=100,
+        plan_stacks=plan_stacks,
+    )
+)

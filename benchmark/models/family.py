@@ -1,14 +1,14 @@
 """A model family: one object per family, declared in the family's own module.
 
 A family knows which checkpoints it serves (model types and architectures in a config, a config
-that only it `accepts`, or model ids it claims outright such as `sonar:...` and `known:...`), the
+that only it `accepts`, or model ids it claims outright by a prefix such as `name:...`), the
 stacks its adapter offers and their roles, its settings with their defaults, its adapter version
 (part of every result key) and how to load the adapter. Nothing outside the family's module knows
 the family's name: tasks ask for roles (a stack that takes text and speech, a stack with an output
 head) and the registry (`benchmark.models.registry`) picks the family from the model's config or
 id. A family module registers its object when imported:
 
-    FAMILY = register_family(Family(name="whisper", ...))
+    FAMILY = register_family(Family(name="my-family", ...))
 
 Plug-in families (a custom model such as SALMONN) do the same from their own package, found
 through $INTERLINGUA_ADAPTERS or the `interlingua.families` entry point group.
@@ -93,7 +93,13 @@ class Family:
         return modalities_of(self.stacks)
 
     def claims(self, model_id: str) -> bool:
-        return self.id_prefix is not None and model_id.startswith(self.id_prefix)
+        """Whether `model_id` is one of the ids the family claims: a prefix ending in a colon
+        (`sonar:`) claims every id after it, a whole id (`known:signal`) that id alone."""
+        if self.id_prefix is None:
+            return False
+        if self.id_prefix.endswith(":"):
+            return model_id.startswith(self.id_prefix) and len(model_id) > len(self.id_prefix)
+        return model_id == self.id_prefix
 
 
 def modalities_of(stacks: Stacks) -> tuple[Modality, ...]:

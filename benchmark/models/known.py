@@ -363,13 +363,14 @@ def load_all() -> dict[str, type[KnownAdapter]]:
 
 
 def family_of(cls: type[KnownAdapter], description: str):
-    """The reference's `Family` object (benchmark.models.family) for the registry."""
+    """The reference's `Family` object (benchmark.models.family), registered."""
     from benchmark.models.family import Family, Stack
+    from benchmark.models.registry import register_family
 
     layers = f"embeddings, layer_1 .. layer_{N_LAYERS} (identity layers)"
     stacks = {cls.stack: Stack(cls.takes, head=cls.has_head, layers=layers)}
     ADAPTERS[cls.name] = cls
-    return Family(
+    family = Family(
         name=f"known-{cls.name}",
         description=f"known-answer reference ({cls.reference}): {description}",
         version=ADAPTER_VERSION,
@@ -382,3 +383,4 @@ def family_of(cls: type[KnownAdapter], description: str):
         random_init=False,
         reference=cls.reference,
     )
+    return register_family(family)

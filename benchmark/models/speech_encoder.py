@@ -34,7 +34,9 @@ from benchmark.models.common import (
     same_positions,
     torch_dtype,
 )
+from benchmark.models.family import N_LAYERS, Family, Stack
 from benchmark.models.hooks import Positions, Tap, lengths_to_mask
+from benchmark.models.registry import register_family
 
 ADAPTER_VERSION = "1"
 DEFAULTS = {"dtype": "float32"}
@@ -170,3 +172,37 @@ def load_speech_encoder(
     adapter = SpeechEncoderAdapter(model, feature_extractor, model_id, settings)
     adapter.device = input_device(model) if merged.get("device_map") else adapter.device
     return adapter
+
+
+FAMILY = register_family(
+    Family(
+        name="speech-encoder",
+        description="Self-supervised speech encoders (wav2vec2, HuBERT, WavLM, data2vec-audio, "
+        "...): 20 ms frames from the conv feature encoder's length formula",
+        version=ADAPTER_VERSION,
+        stacks={
+            "encoder": Stack(
+                ("speech",),
+                layers=N_LAYERS + " (embeddings: projected conv features + positional conv)",
+            )
+        },
+        load=load_speech_encoder,
+        defaults=DEFAULTS,
+        model_types=(
+            "wav2vec2",
+            "wav2vec2-conformer",
+            "hubert",
+            "wavlm",
+            "data2vec-audio",
+            "unispeech",
+            "unispeech-sat",
+        ),  # fmt: skip
+        architectures=(
+            "Wav2Vec2Model",
+            "Wav2Vec2ForCTC",
+            "HubertModel",
+            "WavLMModel",
+            "Data2VecAudioModel",
+        ),  # fmt: skip
+    )
+)

@@ -24,7 +24,9 @@ from benchmark.models.common import (
     same_positions,
     torch_dtype,
 )
+from benchmark.models.family import Family, Stack
 from benchmark.models.hooks import Positions, Tap
+from benchmark.models.registry import register_family
 from benchmark.models.spans import Formatted, spans_of
 
 log = logging.getLogger(__name__)
@@ -156,3 +158,39 @@ def load_text_encoder(
     tokenizer_kw = {"trust_remote_code": True} if kw.get("trust_remote_code") else {}
     tokenizer = AutoTokenizer.from_pretrained(source, revision=revision, **tokenizer_kw)
     return TextEncoderAdapter(model, tokenizer, model_id, settings)
+
+
+def _masked_lm_encoder(config) -> bool:
+    """Other encoder-only masked-LM model types are text encoders too."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    encoder_only = not getattr(config, "is_encoder_decoder", False) and not getattr(
+        config, "is_decoder", False
+    )
+    return getattr(config, "model_type", None) in MODEL_FOR_MASKED_LM_MAPPING_NAMES and encoder_only
+
+
+FAMILY = register_family(
+    Family(
+        name="text-encoder",
+        description="BERT-style text encoders (BERT, RoBERTa, XLM-R, LaBSE, e5, MiniLM, "
+        "DistilBERT, ...; `prefix` setting for e5's 'query: '); other encoder-only masked-LM model "
+        "types are routed here automatically",
+        version=ADAPTER_VERSION,
+        stacks={"encoder": Stack(("text",))},
+        load=load_text_encoder,
+        defaults=DEFAULTS,
+        model_types=(
+            "bert",
+            "roberta",
+            "xlm-roberta",
+            "xlm-roberta-xl",
+            "distilbert",
+            "camembert",
+            "electra",
+        ),  # fmt: skip
+        architectures=("BertModel", "RobertaModel", "XLMRobertaModel", "DistilBertModel"),
+        accepts=_masked_lm_encoder,
+        priority=0,
+    )
+)

@@ -50,8 +50,12 @@ from benchmark.models.common import (
     same_positions,
     torch_dtype,
 )
+from benchmark.models.family import N_LAYERS, Family, Stack
 from benchmark.models.hooks import Positions, Stage, Tap, lengths_to_mask
+from benchmark.models.registry import register_family
 from benchmark.models.spans import Formatted, spans_of, spans_tensor, token_offsets
+from benchmark.models.whisper_silence import SilenceProjections
+from benchmark.models.whisper_windows import join_windows, merge_rows
 
 ADAPTER_VERSION = "2"  # 2: cropped windows depend on the clip alone, not the batch
 SAMPLES_PER_FRAME = 320  # encoder output frames: mel hop 160 samples x conv2 stride 2
@@ -129,8 +133,7 @@ class WhisperAdapter(LayeredAdapter):
         # Every decoder layer's cross-attention keys and values of the silence, projected once
         # (on the first text pass) instead of in every batch; False: the previous path (benchmarks)
         self.reuse_silence_projections = True
-        self._silence_kv: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
-        self._silence_kv_weights: tuple = ()
+        self._silence_kv = SilenceProjections(self.decoder, self._silence)
 
         speech_tap, text_tap = Tap(), Tap()
         self._tables = {
@@ -349,72 +352,8 @@ class WhisperAdapter(LayeredAdapter):
 
     def _decoder_text(self, batch: BatchInputs) -> dict[str, Positions]:
         rows = len(batch.texts)
-        cache = self._silence_cache(rows) if self.reuse_silence_projections else None
+        cache = self._silence_kv.cache(rows) if self.reuse_silence_projections else None
         return self._decode(batch, list(batch.texts), self._silence.expand(rows, -1, -1), cache)
-
-    def _silence_cache(self, rows: int) -> dict | None:
-        """The decoder's cache argument for a text batch of `rows` items: an EncoderDecoderCache
-        whose cross-attention part holds every layer's keys and values of the silence (views of
-        one projection, never copied), marked as filled, so WhisperAttention reads them instead of
-        projecting 1,500 frames again in every layer of every batch. None (the plain path) with a
-        transformers that lacks these cache classes.
-
-        The projections are taken once per adapter, from the stored silence (hooks a task puts on
-        the encoder cannot reach them), and again whenever a cross-attention weight of the
-        decoder changes. They are computed as the decoder computes them for a batch: a linear
-        layer's rounding differs between 1 row and several (~1e-7), so a batch of one text gets a
-        projection of one row, any other batch one of two rows (equal to any larger batch's).
-        """
-        try:
-            from transformers.cache_utils import (
-                Cache,
-                DynamicCache,
-                DynamicLayer,
-                EncoderDecoderCache,
-            )
-        except ImportError:
-            return None
-        import inspect
-
-        params = inspect.signature(self.decoder.forward).parameters
-        name = next((n for n in ("cache", "past_key_values") if n in params), None)
-        if name is None:
-            return None
-        weights = tuple(
-            (p.data_ptr(), p._version)
-            for layer in self.decoder.layers
-            for proj in (layer.encoder_attn.k_proj, layer.encoder_attn.v_proj)
-            for p in proj.parameters()
-        )
-        if weights != self._silence_kv_weights:
-            self._silence_kv, self._silence_kv_weights = {}, weights
-        variant = min(rows, 2)
-        if variant not in self._silence_kv:
-            self._silence_kv[variant] = self._silence_projections(variant)
-        layers = []
-        for key, value in self._silence_kv[variant]:
-            layer = DynamicLayer()
-            layer.lazy_initialization(key, value)
-            layer.keys = key.expand(rows, -1, -1, -1)
-            layer.values = value.expand(rows, -1, -1, -1)
-            layers.append(layer)
-        return {name: EncoderDecoderCache(DynamicCache(), Cache(layers=layers))}
-
-    def _silence_projections(self, rows: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Each decoder layer's cross-attention (keys, values) [1, heads, frames, head_dim] of
-        the silence, as WhisperAttention projects them for a batch of `rows` items (without the
-        modules' hooks)."""
-        silence = self._silence.expand(rows, -1, -1)
-        out = []
-        for layer in self.decoder.layers:
-            attn = layer.encoder_attn
-            shape = (rows, -1, attn.num_heads, attn.head_dim)
-            kv = []
-            for proj in (attn.k_proj, attn.v_proj):
-                x = nn.functional.linear(silence, proj.weight, proj.bias)
-                kv.append(x.view(shape).transpose(1, 2).contiguous()[:1])
-            out.append((kv[0], kv[1]))
-        return out
 
     def _decoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
         texts = self.transcripts(batch, "decoder")
@@ -444,38 +383,6 @@ class WhisperAdapter(LayeredAdapter):
         return OutputHead(weight, self.decoder.layer_norm, self.tokenizer)
 
 
-def merge_rows(parts: list[tuple[list[int], LayerStates]], n_items: int) -> LayerStates:
-    """Batch rows computed in several passes, put back in batch order (padded to the widest)."""
-    first = parts[0][1]
-    width = max(s.hidden.shape[1] for _, s in parts)
-    hidden = first.hidden.new_zeros((n_items, width, first.hidden.shape[-1]))
-    mask = torch.zeros((n_items, width), dtype=torch.bool, device=first.mask.device)
-    spans = None
-    if first.char_spans is not None:
-        spans = torch.full((n_items, width, 2), -1, dtype=first.char_spans.dtype)
-        spans = spans.to(first.char_spans.device)
-    for idx, states in parts:
-        t = states.hidden.shape[1]
-        hidden[idx, :t], mask[idx, :t] = states.hidden, states.mask
-        if spans is not None:
-            spans[idx, :t] = states.char_spans
-    return LayerStates(hidden, mask, first.frame_seconds, spans)
-
-
-def join_windows(states: LayerStates, owners: list[int], n_items: int) -> LayerStates:
-    """Concatenate the real positions of the windows that belong to each item, in order."""
-    rows = [
-        torch.cat([states.hidden[j][states.mask[j]] for j, o in enumerate(owners) if o == i])
-        for i in range(n_items)
-    ]
-    width = max(len(r) for r in rows)
-    hidden = states.hidden.new_zeros((n_items, width, states.hidden.shape[-1]))
-    for i, row in enumerate(rows):
-        hidden[i, : len(row)] = row
-    mask = lengths_to_mask([len(r) for r in rows], width)
-    return LayerStates(hidden=hidden, mask=mask)
-
-
 def load_whisper(source: str, model_id: str, revision=None, device="cpu", settings=None, **kw):
     from transformers import AutoFeatureExtractor, AutoTokenizer, WhisperForConditionalGeneration
 
@@ -493,3 +400,26 @@ def load_whisper(source: str, model_id: str, revision=None, device="cpu", settin
     feature_extractor = AutoFeatureExtractor.from_pretrained(source, revision=revision)
     tokenizer = AutoTokenizer.from_pretrained(source, revision=revision)
     return WhisperAdapter(model, feature_extractor, tokenizer, model_id, settings)
+
+
+FAMILY = register_family(
+    Family(
+        name="whisper",
+        description="Whisper (all sizes, English-only too): speech through the encoder; text "
+        "teacher-forced through the decoder against silence, or the transcript against the "
+        "clip's audio",
+        version=ADAPTER_VERSION,
+        stacks={
+            "encoder": Stack(("speech",)),
+            "decoder": Stack(
+                ("text", "speech"),
+                head=True,
+                layers=N_LAYERS + " (speech: the transcript, over the audio)",
+            ),
+        },
+        load=load_whisper,
+        defaults=DEFAULTS,
+        model_types=("whisper",),
+        architectures=("WhisperForConditionalGeneration", "WhisperModel"),
+    )
+)

@@ -9,9 +9,12 @@ describes:
    layer modules (a `Tap` for the input of layer 1), one runner per (stack, modality) that runs
    the model and returns each layer's `Positions` (mask, frame_seconds, char_spans), and an output
    head for the stack that predicts tokens.
-2. A loader `load_*(source, model_id, revision, device, settings, **kw)`, with the module's
-   `ADAPTER_VERSION` and `DEFAULTS` (and `read_config` when transformers cannot read the config).
-3. `register_family(...)`, run when the module is imported: from Python, import it; from the
+2. A loader `load_*(source, model_id, revision, device, settings, **kw)` (and `read_config` when
+   transformers cannot read the config).
+3. `register_family(Family(...))` (benchmark/models/family.py): the family's name, its stacks with
+   their roles (the modalities each takes, which has an output head), its settings' defaults, its
+   version, the loader and `read_config`. It runs when the module is imported: from Python, import
+   it; from the
    command line, name it in $INTERLINGUA_ADAPTERS and pick the family with
    `--model-setting family=toy_salmonn`:
 
@@ -35,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.models import Family, register_family
+from benchmark.models import Family, Stack, register_family
 from benchmark.models.base import SAMPLE_RATE, AdapterInfo, BatchInputs
 from benchmark.models.common import (
     LayeredAdapter,
@@ -188,10 +191,10 @@ def load_toy_salmonn(source, model_id, revision=None, device="cpu", settings=Non
 
 
 def build_toy_salmonn(path: str | Path, seed: int = 0) -> Path:
-    """A random toy checkpoint: speech_encoder/ (Whisper), llm/ (Llama-style), projector."""
+    """A random toy checkpoint: speech_encoder/ (Whisper), llm/ (Llama-style), projector. Built
+    with the tests' tiny-model builders (tests/tiny_models.py, on the path when tests run)."""
     from safetensors.torch import save_file
-
-    from benchmark.models.testing import build_tiny_decoder_lm, build_tiny_whisper
+    from tiny_models import build_tiny_decoder_lm, build_tiny_whisper
 
     path = Path(path)
     build_tiny_whisper(path / "speech_encoder", seed=seed)
@@ -209,18 +212,22 @@ def build_toy_salmonn(path: str | Path, seed: int = 0) -> Path:
 
 # 3. registration (on import)
 
+LAYERS = "embeddings (input of layer 1), layer_1 .. layer_N"
 register_family(
-    FAMILY,
     Family(
-        "Toy SALMONN-style speech LLM (docs/examples/custom_adapter.py): Whisper encoder, windows "
-        "of frames projected into a Llama-style LLM",
-        (FAMILY,),
-        (),
-        f"{__name__}:load_toy_salmonn",
-        {"speech_encoder": ("speech",), "llm": ("text", "speech")},
-        {
-            "speech_encoder": "embeddings (input of layer 1), layer_1 .. layer_N",
-            "llm": "embeddings (input of layer 1), layer_1 .. layer_N (speech: the audio windows)",
+        name=FAMILY,
+        description="Toy SALMONN-style speech LLM (docs/examples/custom_adapter.py): Whisper "
+        "encoder, windows of frames projected into a Llama-style LLM",
+        version=ADAPTER_VERSION,
+        stacks={
+            "speech_encoder": Stack(("speech",), layers=LAYERS),
+            "llm": Stack(
+                ("text", "speech"), head=True, layers=LAYERS + " (speech: the audio windows)"
+            ),
         },
-    ),
+        load=load_toy_salmonn,
+        defaults=DEFAULTS,
+        model_types=(FAMILY,),
+        read_config=read_config,
+    )
 )

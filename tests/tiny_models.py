@@ -1,4 +1,6 @@
-"""Tiny random-weight models, saved with their processors, for tests and dry runs (no Hub needed).
+"""Tiny random-weight models, saved with their processors, for tests, the golden suite and the
+benchmarks' dry runs (no Hub needed): the one registry of tiny models (`BUILDERS`; the
+`tiny_models` fixture of conftest.py builds each once per session, on first use).
 
 Each builder writes a folder that `load_adapter(path)` loads like a real checkpoint. Weights are
 random (seeded); layer-norm biases are randomised too so that padding bugs cannot hide behind the
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -331,3 +334,49 @@ def build_tiny_t5(path: str | Path, seed: int = 0) -> Path:
     model.save_pretrained(path)
     tok.save_pretrained(path)
     return path
+
+
+# name -> builder of the folder: one per family and variant the tests run
+BUILDERS = {
+    "whisper": build_tiny_whisper,
+    "seamless_m4t_v2": lambda p: build_tiny_seamless(p, version=2),
+    "seamless_m4t": lambda p: build_tiny_seamless(p, version=1),
+    "bert": lambda p: build_tiny_text_encoder(p, "bert"),
+    "xlm-roberta": lambda p: build_tiny_text_encoder(p, "xlm-roberta"),
+    "mpnet": lambda p: build_tiny_text_encoder(p, "mpnet"),
+    "llama": lambda p: build_tiny_decoder_lm(p, "llama"),
+    "qwen2": lambda p: build_tiny_decoder_lm(p, "qwen2"),
+    "gemma": lambda p: build_tiny_decoder_lm(p, "gemma"),
+    "mistral": lambda p: build_tiny_decoder_lm(p, "mistral"),
+    "gpt2": lambda p: build_tiny_decoder_lm(p, "gpt2"),
+    "wav2vec2": lambda p: build_tiny_speech_encoder(p, "wav2vec2"),
+    "wav2vec2-group": lambda p: build_tiny_speech_encoder(p, "wav2vec2", norm="group"),
+    "hubert": lambda p: build_tiny_speech_encoder(p, "hubert", norm="group"),
+    "wavlm": lambda p: build_tiny_speech_encoder(p, "wavlm"),
+    "data2vec-audio": lambda p: build_tiny_speech_encoder(p, "data2vec-audio"),
+    "qwen2_audio": build_tiny_qwen2_audio,
+    "t5": build_tiny_t5,
+}
+
+
+class TinyModels:
+    """tiny_models["whisper"] -> the folder of a tiny Whisper, built on first use."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._built: dict[str, Path] = {}
+
+    def __getitem__(self, name: str) -> Path:
+        if name not in self._built:
+            self._built[name] = BUILDERS[name](self.root / name)
+        return self._built[name]
+
+
+RNG = np.random.default_rng(1)
+# 2.0 s, 0.41 s and 0.375 s of noise (see test_adapters.py for why these lengths)
+CLIPS = [RNG.standard_normal(n).astype(np.float32) * 0.1 for n in (32000, 6560, 6000)]
+TEXTS = [
+    "Todos los seres humanos nacen libres e iguales.",
+    "Las humanidades, libertadosamente iguales!",
+    "Hola",
+]
