@@ -58,6 +58,8 @@ def common_length_basis(ctx: TaskContext, keys: list[tuple], rows=None) -> np.nd
 
 def covariate_basis(covariates: np.ndarray) -> torch.Tensor:
     """An orthonormal basis (n x c) of the centred covariates' column space."""
+    if covariates.shape[1] == 0:
+        return torch.zeros((len(covariates), 0), dtype=DTYPE)
     centred = covariates - covariates.mean(0)
     q, r = np.linalg.qr(centred)
     keep = np.abs(np.diag(r)) > 1e-8 * max(1.0, float(np.abs(r).max()))
@@ -83,15 +85,26 @@ def length_basis(features: np.ndarray, degree: int = 3) -> np.ndarray:
 
 
 def pair_basis(features: np.ndarray, params: StatsParams) -> np.ndarray:
-    """The covariates of length features [n, f]: a cubic of each, or the
-    highest degree that leaves the SVCCA its `min_ratio * k` sentences' worth of rank (a small
-    probe set drops to a square, then a line)."""
-    n, f = features.shape
-    k = params.svcca_k or 1
+    """The covariates of length features [n, f]: a cubic of each, or the highest degree that
+    leaves twice the SVCCA's k of rank (a small probe set drops to a
+    square, then a line). Too many features for a line (37 languages' lengths) are reduced to the
+    principal components that hold 99.9 % of their variance (translations' lengths move
+    together), as many as the rank allows; with no rank to spare nothing is regressed out."""
+    n = len(features)
+    budget = n - 1 - 2 * (params.svcca_k or 1)  # twice the SVCCA's k of rank left over
+    if budget < 1:
+        return np.zeros((n, 0))
     for degree in (3, 2, 1):
-        if n - 1 - degree * f >= params.min_ratio * k:
+        if features.shape[1] * degree <= budget:
             return length_basis(features, degree)
-    return length_basis(features, 1)
+    z = (features - features.mean(0)) / np.where(features.std(0) > 0, features.std(0), 1.0)
+    u, sv, _ = np.linalg.svd(z, full_matrices=False)
+    share = np.cumsum(sv**2) / max(float((sv**2).sum()), 1e-12)
+    needed = int(np.searchsorted(share, 0.999) + 1)
+    for degree in (3, 2, 1):
+        if needed * degree <= budget:
+            return length_basis(u[:, :needed] * sv[:needed], degree)
+    return length_basis(u[:, :budget] * sv[:budget], 1)
 
 
 def _rows(x: np.ndarray, rows) -> np.ndarray:
