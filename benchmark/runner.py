@@ -26,6 +26,7 @@ from benchmark.evaluation import Draws
 from benchmark.fileio import atomic_write_text, check_writable_dir
 from benchmark.kinds import ModelAccess, TaskContext, get_kind
 from benchmark.models import ModelPlan, load_adapter, plan_model
+from benchmark.models.registry import get_family
 from benchmark.probes import ProbeSet
 from benchmark.representations import (
     ModelHandle,
@@ -158,6 +159,7 @@ def model_record(plan: ModelPlan, handle_facts: dict | None = None) -> ModelReco
         modalities=list(plan.modalities),
         n_parameters=(handle_facts or {}).get("n_parameters"),
         description=(handle_facts or {}).get("description", {}),
+        reference=get_family(plan.family).reference,  # a known-answer model's role, else None
     )
 
 

@@ -483,3 +483,20 @@ def test_a_damaged_file_of_a_language_not_asked_for_is_not_read(tiny_models, tmp
     args += ["--output", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
     assert main(args) == 0
     assert main([*args[:-4], "--languages", "en_us,fr_fr", *args[-4:]]) == 2  # asked: named
+
+
+def test_a_known_answer_model_records_its_role(tmp_path):
+    from benchmark.results import read_result
+    from benchmark.runner import RunOptions, run
+
+    summary = run(
+        RunOptions(
+            model="known:language",
+            tasks=["retrieval_text"],
+            limit=12,
+            output=tmp_path,
+            progress=False,
+        )
+    )
+    result = read_result(summary.paths["retrieval_text"])
+    assert result.model.reference == "floor:language"  # the board's reference band reads it

@@ -166,4 +166,6 @@ def test_the_committed_board_reads_and_builds(tmp_path):
     results = [read_result(path) for path in files]
     assert {r.status for r in results} <= {"ok", "not_applicable"}
     report = build_site(root, tmp_path / "site", submissions=REPO / "submissions")
-    assert report.n_rows == len(list((REPO / "submissions").glob("*.yaml")))
+    references = {r.model.id for r in results if r.model.reference}  # known-answer rows
+    assert references  # the ceiling and the floors are on the board
+    assert report.n_rows == len(list((REPO / "submissions").glob("*.yaml"))) + len(references)
