@@ -419,3 +419,35 @@ def test_findings_page_renders(driver, tmp_path):
     assert driver.find_elements(By.CSS_SELECTOR, "g.hub line")
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_an_anchor_or_a_stale_link_does_not_reset_the_view(driver, board):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    driver.get((board / "index.html").as_uri() + "#tab=gaps&mod=has:speech&ctl=0")
+    shown = [r.get_attribute("data-row") for r in visible(driver)]
+    total = len(rows(driver))
+    assert 0 < len(shown) < total
+    state = driver.current_url.split("#")[1]
+    skip = driver.find_element(By.CSS_SELECTOR, "a.skip")
+    skip.send_keys(Keys.ENTER)  # the skip link: the focus moves, the view stays
+    assert driver.execute_script("return document.activeElement.id") == "main"
+    assert driver.current_url.split("#")[1] == state
+    driver.execute_script("location.hash = '#main'")  # a bare anchor, typed or from a page
+    assert [r.get_attribute("data-row") for r in visible(driver)] == shown
+    assert driver.find_element(By.CSS_SELECTOR, '#tabs a[aria-current="true"]').text.startswith(
+        "Gaps"
+    )
+    # values the page does not offer (a stale or hand-edited link) fall back to the defaults
+    driver.get((board / "index.html").as_uri() + "#mod=takes:fish&sort=nope&tab=zzz&view=x")
+    driver.refresh()
+    wait_for(driver, lambda: len(visible(driver)) == total)
+    assert Select(driver.find_element(By.ID, "f-modality")).first_selected_option.text.startswith(
+        "all models"
+    )
+    assert driver.find_element(By.ID, "f-count").text == f"{total} rows"
+    assert driver.find_element(By.ID, "board").get_attribute("data-view") == "score"
+    current = driver.find_element(By.CSS_SELECTOR, '#tabs a[aria-current="true"]')
+    assert current.get_attribute("data-tab") == "overview"

@@ -11,9 +11,37 @@
 
   // --- the state <-> the URL hash ----------------------------------------------------------------
 
+  var applied = null;  // the state last shown
+
+  function isStateHash(hash) {  // "#tab=gaps&q=e5" or "#" (defaults); "#main" is an anchor, not a state
+    var text = hash.replace(/^#/, "");
+    return text === "" || text.indexOf("=") >= 0;
+  }
+
   function readState() {
-    var state = {}, params = new URLSearchParams(location.hash.replace(/^#/, ""));
+    var state = {};
+    if (!isStateHash(location.hash) && applied) {  // an anchor: the view stays as it is
+      KEYS.forEach(function (k) { state[k] = applied[k]; });
+      return state;
+    }
+    var params = new URLSearchParams(isStateHash(location.hash) ? location.hash.replace(/^#/, "") : "");
     KEYS.forEach(function (k) { state[k] = params.has(k) ? params.get(k) : DEFAULTS[k]; });
+    return clean(state);
+  }
+
+  function clean(state) {  // a hand-edited or stale link: values the page does not offer fall back to the defaults
+    var has = function (selector) { return !!document.querySelector(selector); };
+    var option = function (id, value) {
+      var el = document.getElementById(id);
+      return !el || Array.prototype.some.call(el.options, function (o) { return o.value === value; });
+    };
+    if (!option("f-modality", state.mod)) state.mod = DEFAULTS.mod;
+    if (!option("f-langgroup", state.lang)) state.lang = DEFAULTS.lang;
+    if (state.sort && !has('#board thead th[data-key="' + CSS.escape(state.sort) + '"]')) state.sort = DEFAULTS.sort;
+    if (["", "asc", "desc"].indexOf(state.dir) < 0) state.dir = DEFAULTS.dir;
+    if (["score", "margin"].indexOf(state.view) < 0) state.view = DEFAULTS.view;
+    if (state.ctl !== "0") state.ctl = "1";
+    if (state.ref !== "0") state.ref = "1";
     return state;
   }
 
@@ -142,7 +170,8 @@
   function apply(state) {
     var table = document.getElementById("board");
     if (!table) return;
-    if (!document.querySelector('#tabs a[data-tab="' + state.tab + '"]')) state.tab = DEFAULTS.tab;
+    if (!document.querySelector('#tabs a[data-tab="' + CSS.escape(state.tab) + '"]')) state.tab = DEFAULTS.tab;
+    applied = state;
     table.setAttribute("data-tab", state.tab);
     table.setAttribute("data-view", state.view === "margin" ? "margin" : "score");
     document.body.classList.toggle("view-margin", state.view === "margin");
@@ -219,7 +248,7 @@
     });
     var form = document.getElementById("filters");
     if (form) form.addEventListener("submit", function (e) { e.preventDefault(); });
-    window.addEventListener("hashchange", function () { apply(readState()); });
+    window.addEventListener("hashchange", function () { if (isStateHash(location.hash)) apply(readState()); });
     window.addEventListener("popstate", function () { apply(readState()); });
     window.addEventListener("pageshow", function () { apply(readState()); });
     apply(readState());
@@ -256,6 +285,15 @@
     });
   }
 
+  function wireSkip() {  // the skip link moves the focus without writing "#main" over the table's state
+    var skip = document.querySelector("a.skip"), main = document.getElementById("main");
+    if (skip && main) skip.addEventListener("click", function (e) {
+      e.preventDefault();
+      main.focus();
+      main.scrollIntoView();
+    });
+  }
+
   function wireNav() {
     var menu = document.querySelector("details.tasksmenu");
     if (menu) document.addEventListener("click", function (e) {  // a click elsewhere closes it
@@ -270,6 +308,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    wireSkip();
     wireNav();
     var table = document.getElementById("board");
     if (table) wireTable(table);
