@@ -137,6 +137,7 @@ class Site:
             for t in self.task_names
         }
         self.by_id = {r.row_id: r for r in rows}
+        self.hues = table_model.hues(rows)  # row_id -> its pair's colour class (assets/hues.css)
         self.controls: dict[str, list[Row]] = {}  # trained row id -> its control rows
         for r in rows:
             if r.control and r.pair != r.row_id:
@@ -172,6 +173,7 @@ class Site:
             "ci_level_text": self.ci_level_text,
             "page_kind": template.split(".")[0],
             "findings_page": findings.PAGE if findings.has_findings(self.rows) else None,
+            "hue": self.hues,
         }
         html = self.env.get_template(template).render(**common, **context)
         target = self.out / path
@@ -181,6 +183,8 @@ class Site:
 
     def write_all(self, table) -> None:
         shutil.copytree(HERE / "static", self.out / "assets")
+        css = table_model.hue_css(self.rows)
+        (self.out / "assets" / table_model.HUES_CSS).write_text(css, encoding="utf-8")
         write_downloads(table, self.out / "data")
         self.write_index()
         for task in self.task_names:

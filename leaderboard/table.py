@@ -277,6 +277,32 @@ def assign_colors(rows: list[Row]) -> None:
         r.color = colours.get(r.pair, colours.get(r.row_id, "#888888"))
 
 
+HEX = re.compile(r"#[0-9a-fA-F]{6}")
+HUES_CSS = "hues.css"
+
+
+def hues(rows: list[Row]) -> dict[str, str]:
+    """row_id -> a class naming its pair's colour (`hue-N`): a control shares its model's. The
+    colours live in a stylesheet (`hue_css`), as the CSP allows no inline style."""
+    order: dict[str, str] = {}
+    for r in rows:
+        order.setdefault(r.color, f"hue-{len(order)}")
+    return {r.row_id: order[r.color] for r in rows}
+
+
+def hue_css(rows: list[Row]) -> str:
+    """Each pair's colour (`--hue`), drawn as a bar beside its rows' Model cell (index, a card's
+    edge on a phone) and beside its model page's title."""
+    classes = hues(rows)
+    colour = {classes[r.row_id]: r.color for r in rows}
+    lines = ["/* written by leaderboard/build.py: one colour per model and its controls */"]
+    for name, c in sorted(colour.items(), key=lambda kv: int(kv[0].split("-")[1])):
+        if not HEX.fullmatch(c):  # only ever a palette colour; anything else is left grey
+            continue
+        lines.append(f".{name} {{ --hue: {c}; }}")
+    return "\n".join(lines) + "\n"
+
+
 MODALITY_CHOICES = (
     ("only", "{m} only", lambda has, m: has == {m}),
     ("has", "takes {m}", lambda has, m: m in has),

@@ -131,6 +131,33 @@ def test_main_table(site):
     assert fills[0] not in other and len(set(other)) == len(other)
 
 
+def test_a_control_shares_its_models_colour_bar(tmp_path):
+    """Each pair has a hue class on its rows (and its model pages' titles); assets/hues.css gives
+    the class the pair's swatch colour: no inline style, which the CSP forbids."""
+    build_site(ranked_results(tmp_path / "results"), tmp_path / "site")
+    site = tmp_path / "site"
+    html = (site / "index.html").read_text()
+    css = (site / "assets" / "hues.css").read_text()
+    colour = dict(re.findall(r"\.(hue-\d+) \{ --hue: (#[0-9a-f]{6}); \}", css))
+    assert '<link rel="stylesheet" href="assets/hues.css">' in html
+    pairs = {}
+    for body in tbodies(html):
+        for cls, swatch in re.findall(
+            r'<tr data-row="\w+"[^>]* class="(hue-\d+)[^"]*">.*?(?:fill|stroke)="(#[0-9a-f]{6})"',
+            body,
+            re.S,
+        ):
+            assert colour[cls] == swatch  # the bar is the swatch's colour
+            pairs.setdefault(body, set()).add(cls)
+    assert len(pairs) == 5 and all(len(v) == 1 for v in pairs.values())  # one hue per pair
+    assert sum(1 for b in pairs if b.count("<tr ") == 2) == 3  # three with a control, shared
+    assert len({v.pop() for v in pairs.values()}) == 5  # and pairs differ
+    assert len(colour) == len(set(colour.values()))
+    page = next((site / "models").glob("org__a--*.html")).read_text()
+    assert re.search(r'<h1 class="pairhue hue-\d+">', page)
+    assert '<link rel="stylesheet" href="../assets/hues.css">' in page
+
+
 def test_modality_filters_each_select_other_rows(site):
     html = (site[0] / "index.html").read_text()
     options = re.findall(r'<option value="((?:only|has|all):[^"]+)">([^<]+)</option>', html)
@@ -628,6 +655,14 @@ def test_descriptive_columns_never_rank(tmp_path):
     assert 'gap_err <span class="arrow" aria-label="lower is better">↓</span>' in head
     note = html[html.index('data-note="gaps"') :].split("</div>")[0]
     assert "Descriptive, never ranked: <code>gap_lean</code>" in note
+    # marked where a visitor sees it: a badge in its header, its cells classed descriptive
+    lean = re.search(r'<th scope="col" class="([^"]*)" data-key="gap_lean".*?</th>', head, re.S)
+    assert "descriptive" in lean.group(1).split()
+    assert '<span class="badge desc">descriptive</span>' in lean.group(0)
+    assert '<span class="badge desc">' not in head.replace(lean.group(0), "")
+    cells = board_cells(html)
+    assert all('class="c s t-gaps descriptive"' in c["gap_lean"] for c in cells.values())
+    assert not any("descriptive" in c["gap_err"] for c in cells.values())
     task = (tmp_path / "site" / "tasks" / "gap_lean.html").read_text()
     ranking = task[task.index("<tbody>") : task.index("</tbody>")]
     assert "descriptive: shown against its null, never ranked" in task

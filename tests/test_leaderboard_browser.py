@@ -451,3 +451,20 @@ def test_an_anchor_or_a_stale_link_does_not_reset_the_view(driver, board):
     assert driver.find_element(By.ID, "board").get_attribute("data-view") == "score"
     current = driver.find_element(By.CSS_SELECTOR, '#tabs a[aria-current="true"]')
     assert current.get_attribute("data-tab") == "overview"
+
+
+def test_a_control_wears_its_models_colour(driver, board):
+    from selenium.webdriver.common.by import By
+
+    driver.get((board / "index.html").as_uri())
+    bar = {}  # row id -> the colour of the bar beside its Model cell
+    for body in driver.find_elements(By.CSS_SELECTOR, "#board tbody.pair"):
+        cells = body.find_elements(By.CSS_SELECTOR, "tr > th.c.m")
+        shadows = [c.value_of_css_property("box-shadow") for c in cells]
+        assert all(re.match(r"rgb\(\d+, \d+, \d+\) 5px 0px 0px 0px inset", s) for s in shadows)
+        bar[body.get_attribute("data-pair")] = {s.split(")")[0] for s in shadows}
+    assert len(bar) >= 4 and all(len(v) == 1 for v in bar.values())  # a control: its model's
+    assert len({next(iter(v)) for v in bar.values()}) == len(bar)  # pairs differ
+    driver.get((board / "index.html").as_uri() + "#tab=findings")
+    head = driver.find_element(By.CSS_SELECTOR, 'thead th[data-key="findings_holding"]')
+    assert "descriptive" in head.find_element(By.CSS_SELECTOR, ".badge.desc").text
