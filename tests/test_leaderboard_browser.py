@@ -468,3 +468,65 @@ def test_a_control_wears_its_models_colour(driver, board):
     driver.get((board / "index.html").as_uri() + "#tab=findings")
     head = driver.find_element(By.CSS_SELECTOR, 'thead th[data-key="findings_holding"]')
     assert "descriptive" in head.find_element(By.CSS_SELECTOR, ".badge.desc").text
+
+
+# Every visible text node's colour against the background it is drawn on (layers composed up the
+# tree), as WCAG 2 computes contrast; large text (24 px, or 18.66 px bold) needs 3:1, the rest 4.5:1.
+LOW_CONTRAST_JS = """
+var out = [];
+function rgba(s) { var m = s.match(/[\\d.]+/g) || []; return m.map(Number).concat(m.length === 3 ? [1] : []); }
+function lum(c) { var a = c.slice(0, 3).map(function (v) { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * a[0] + 0.7152 * a[1] + 0.0722 * a[2]; }
+function over(top, bottom) { var a = top[3]; return [0, 1, 2].map(function (i) { return top[i] * a + bottom[i] * (1 - a); }).concat([1]); }
+function background(el) {
+  var layers = [];
+  for (var e = el; e && e.nodeType === 1; e = e.parentElement) {
+    var c = rgba(getComputedStyle(e).backgroundColor);
+    if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+  }
+  var base = [255, 255, 255, 1];
+  if (!layers.length || layers[layers.length - 1][3] < 1) base = rgba(getComputedStyle(document.documentElement).backgroundColor)[3] ? rgba(getComputedStyle(document.documentElement).backgroundColor) : base;
+  for (var i = layers.length - 1; i >= 0; i--) base = over(layers[i], base);
+  return base;
+}
+var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+var seen = new Set();
+while (walker.nextNode()) {
+  var t = walker.currentNode, el = t.parentElement;
+  if (!t.textContent.trim() || !el || seen.has(el) || el.closest("svg")) continue;
+  seen.add(el);
+  var r = el.getBoundingClientRect();
+  if (!r.width || !r.height || getComputedStyle(el).visibility === "hidden") continue;
+  var st = getComputedStyle(el), fg = rgba(st.color), bg = background(el);
+  if (fg[3] < 1) fg = over(fg, bg);
+  var L1 = lum(fg), L2 = lum(bg), ratio = (Math.max(L1, L2) + 0.05) / (Math.min(L1, L2) + 0.05);
+  var size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+  var need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+  if (ratio < need) out.push([el.tagName + "." + el.className, t.textContent.trim().slice(0, 30), st.color, "on", "rgb(" + bg.slice(0, 3).map(Math.round).join(", ") + ")", Math.round(ratio * 100) / 100]);
+}
+return out;
+"""
+
+
+def test_every_visible_text_clears_wcag_aa_in_both_schemes(driver, board):
+    pages = screenshots.page_types(board)
+    views = [(p.as_uri(), name) for name, p in pages.items()]
+    views += [(pages["index"].as_uri() + f, "index" + f) for f in ("#tab=all", "#view=margin")]
+    assert {"index", "task", "model", "about"} <= set(pages)
+    low = []
+    try:
+        for scheme in ("light", "dark"):
+            driver.execute_cdp_cmd(
+                "Emulation.setEmulatedMedia",
+                {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+            )
+            for url, name in views:
+                driver.get(url)
+                found = driver.execute_script(LOW_CONTRAST_JS)
+                low += [(scheme, name, *f) for f in found]
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+    assert low == []
+    # the check itself: the old faded grey on white is caught
+    driver.get("data:text/html,<p>plain</p>")
+    driver.execute_script("document.querySelector('p').style.color = '#98a2b3'")
+    assert [f[-1] for f in driver.execute_script(LOW_CONTRAST_JS)] == [2.58]
