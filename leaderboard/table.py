@@ -331,12 +331,19 @@ def modality_filters(rows: list[Row]) -> list[dict]:
                 lambda r: set(modalities) <= set(r.modalities),
             )
         )
+    offered: dict[frozenset, dict] = {}
     for value, label, test in candidates:
         chosen = frozenset(r.row_id for r in rows if test(r))
+        same = offered.get(chosen)
+        if same is not None and value.startswith("all:") and same["value"].startswith("has:"):
+            # every row that takes this modality takes them all: say so on the one choice
+            others = [m for m in modalities if m != same["value"].split(":")[1]]
+            same["label"] += f" (and {' and '.join(others)})"
         if chosen in seen:
             continue
         seen.add(chosen)
-        out.append({"value": value, "label": label, "n": len(chosen)})
+        offered[chosen] = {"value": value, "label": label, "n": len(chosen)}
+        out.append(offered[chosen])
     return out
 
 

@@ -162,8 +162,28 @@ def test_modality_filters_each_select_other_rows(site):
     html = (site[0] / "index.html").read_text()
     options = re.findall(r'<option value="((?:only|has|all):[^"]+)">([^<]+)</option>', html)
     # "takes text" would keep every row, "speech only" none, and "takes speech and text" the
-    # same rows as "takes speech": only the two that filter something different are offered
-    assert options == [("has:speech", "takes speech (2)"), ("only:text", "text only (2)")]
+    # same rows as "takes speech": only the two that filter something different are offered,
+    # and "takes speech" says that those rows take text too
+    assert options == [
+        ("has:speech", "takes speech (and text) (2)"),
+        ("only:text", "text only (2)"),
+    ]
+    from leaderboard.data import Row
+    from leaderboard.table import modality_filters
+
+    def row(name, *modalities):
+        r = Row.__new__(Row)
+        r.row_id, r.modalities = name, list(modalities)
+        return r
+
+    rows = [row("a", "text"), row("b", "speech"), row("c", "speech", "text"), row("d", "text")]
+    assert [(f["value"], f["label"], f["n"]) for f in modality_filters(rows)] == [
+        ("only:speech", "speech only", 1),
+        ("has:speech", "takes speech", 2),
+        ("only:text", "text only", 2),
+        ("has:text", "takes text", 3),
+        ("all:speech+text", "takes speech and text", 1),
+    ]
 
 
 def test_group_tabs_score_and_rank(site):
