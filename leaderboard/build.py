@@ -8,7 +8,8 @@
     SITE/data/results.{csv,parquet} one row per result; data/raw/<row>/<task>.json.gz the files
     SITE/data/splits/<name>.json    each held-out split's card (leaderboard/splits.py)
     SITE/README.md                  the static Space's card (sdk: static; leaderboard/cards.py)
-    SITE/assets/                    the stylesheet and the one script (written here, no CDN)
+    SITE/assets/                    the stylesheet and the one script (written here, no CDN), and
+                                    hues.css: each model pair's colour (table.hue_css)
 
 Reads results only through `benchmark.result_sets` / `benchmark.results`, never the harness. All
 text from results and submissions goes through jinja2's autoescape; the pages carry a Content
