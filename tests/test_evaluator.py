@@ -79,6 +79,42 @@ def test_margins_over_a_baseline_drawn_on_the_same_draws():
     assert margin.value == pytest.approx(0.3) and margin.ci_low < 0.3 < margin.ci_high
 
 
+def test_a_verdict_control_at_its_null_keeps_the_score_at_its_null_and_says_why():
+    names = ["layer_0", "layer_1"]
+    axis = LayerAxis.of(names)
+
+    def control_of(values):
+        return Series(
+            TEXT, Measure("svcca_controlled"), axis, [estimate(v) for v in values], ("text",)
+        )
+
+    config = MainScoreConfig(name="score", measure="svcca")
+    # the score clears its null at layer_1; its control does only at layer_0 (not where it is read)
+    gated = evaluate(
+        output([0.3, 0.8], verdict_control=control_of([0.8, 0.2])),
+        config,
+        {"modality": "text"},
+        PARAMS,
+    ).main_score
+    assert gated.p_value < 0.05 and gated.verdict == "at_null"
+    assert "svcca_controlled" in gated.verdict_reason and "p = " in gated.verdict_reason
+    cleared = evaluate(
+        output([0.3, 0.8], verdict_control=control_of([0.2, 0.7])),
+        config,
+        {"modality": "text"},
+        PARAMS,
+    ).main_score
+    assert cleared.verdict == "above_null" and cleared.verdict_reason is None
+    # a score at its null stays there with no reason read from the control
+    flat = evaluate(
+        output([0.2, 0.2], verdict_control=control_of([0.2, 0.2])),
+        config,
+        {"modality": "text"},
+        PARAMS,
+    ).main_score
+    assert flat.verdict == "at_null" and flat.verdict_reason is None
+
+
 def test_a_missing_group_is_not_applicable_with_the_kinds_reason_and_a_bad_layer_an_error():
     out = output([0.3, 0.8])
     out.missing = {"modality=speech": "the model has no speech input"}

@@ -12,6 +12,7 @@ N, D = 50, 32
 LANGS = ["en_us", "de_de", "fr_fr"]
 LAYERS = ["embeddings", "layer_1", "layer_2"]
 SIGNAL = {"embeddings": 0.0, "layer_1": 3.0, "layer_2": 1.0}  # layer_1 aligns the languages
+GROUPS_LABEL = "query=text, target=text, languages=cross"
 GROUPS = [
     {"query": "text", "target": "text", "languages": "cross"},
     {"query": "speech", "target": "text", "languages": "same"},
@@ -195,3 +196,57 @@ def test_a_shared_meaning_retrieves_beyond_the_lexical_floor():
     label = "query=text, target=text, languages=cross"
     disjoint = curve_of(out, "accuracy@1_lexical_controlled", label).points[1]
     assert disjoint.value > 0.8 and disjoint.p_value < 0.05
+
+
+def _length_coded(with_meaning: float):
+    """Probes whose translations are close in length (not equal), and a model whose states encode
+    the length precisely (a cubic of log characters through a random map and tanh), plus
+    `with_meaning` times a vector per sentence."""
+    n = 60
+    probes = probe_set(LANGS, n)
+    frame, rng = probes.frame, np.random.default_rng(3)
+    for lang in LANGS[1:]:
+        rows = frame.lang_code == lang
+        jitter = np.exp(rng.normal(0, 0.05, rows.sum()))
+        frame.loc[rows, "n_chars"] = (frame.loc[rows, "n_chars"] * jitter).round().astype(int)
+    mixing = np.random.default_rng(0).normal(size=(3, D))
+    meaning = np.random.default_rng(1).normal(size=(n, D))
+
+    def reps(lang, modality):
+        z = np.log(frame[frame.lang_code == lang]["n_chars"].to_numpy(float)) - 3
+        noise = np.random.default_rng(stable_seed(lang, modality)).normal(size=(n, D))
+        states = np.tanh(np.column_stack([z, z**2, z**3]) @ mixing)
+        states = states + with_meaning * meaning + 0.03 * noise
+        return Representations(["layer_0"], list(range(n)), states[None])
+
+    ctx = context(
+        "retrieval",
+        probes,
+        reps,
+        ("text",),
+        {
+            "name": "acc",
+            "measure": "accuracy@1",
+            "group": "query=text, target=text, languages=cross",
+        },
+        groups=[GROUPS[0]],
+    )
+    return get_kind("retrieval").score(ctx)
+
+
+def test_a_model_that_knows_only_length_clears_the_length_matched_null_but_not_its_control():
+    out = _length_coded(with_meaning=0.0)
+    main = out.main_score
+    # within strata of similar length a translation is still the closest in length...
+    assert main.p_value < 0.05 and main.value > main.null_q95
+    # ...but with what length explains taken out of each query's similarities, nothing is left
+    control = curve_of(out, "accuracy@1_length_controlled", GROUPS_LABEL).points[0]
+    assert control.p_value > 0.5 and control.value < control.null_q95
+    assert main.verdict == "at_null" and "length taken out" in main.verdict_reason
+
+
+def test_a_model_with_meaning_beside_length_clears_both():
+    out = _length_coded(with_meaning=0.3)
+    control = curve_of(out, "accuracy@1_length_controlled", GROUPS_LABEL).points[0]
+    assert control.p_value < 0.05 and control.value > 5 * control.null_q95
+    assert out.main_score.verdict == "above_null" and out.main_score.verdict_reason is None

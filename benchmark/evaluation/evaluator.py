@@ -81,9 +81,21 @@ def to_curve(series: Series, params: StatsParams, n: int) -> Curve:
         stack=series.layers.stack,
         higher_is_better=series.measure.higher_is_better,
         chance=series.measure.chance,
-        baselines={k: v for k, v in series.baselines.items() if isinstance(v, float)},
+        baselines=_curve_baselines(series),
         points=points,
     )
+
+
+def _curve_baselines(series: Series) -> dict[str, float]:
+    """A curve's reference values: the plain ones, and a drawn one that is the same at every
+    layer (a floor of the inputs, not of the model: the lexical, signal and length floors)."""
+    out = {}
+    for name, base in series.baselines.items():
+        if isinstance(base, float):
+            out[name] = base
+        elif len({float(e.value) for e in base}) == 1:
+            out[name] = float(base[0].value)
+    return out
 
 
 def find_main_series(
@@ -144,7 +156,13 @@ def main_score(
         base_estimate, _ = choose_layer(base, axis.names, _fixed(config.layer, choice))
         baselines[name] = float(base_estimate.value)
         margins[name] = _margin(estimate, base_estimate, inference)
-    verdict = None if s["p_value"] is None else _verdict(s["p_value"])
+    verdict, reason = (None if s["p_value"] is None else _verdict(s["p_value"])), inconclusive
+    if inconclusive:
+        verdict = "inconclusive"
+    elif verdict == "above_null" and (
+        below := _control_not_cleared(series, config, choice, params, n)
+    ):
+        verdict, reason = "at_null", below
     return MainScore(
         name=config.name,
         measure=measure.name,
@@ -173,9 +191,29 @@ def main_score(
         ),
         ranked=measure.ranked,
         neutral=measure.neutral,
-        verdict="inconclusive" if inconclusive else verdict,
-        verdict_reason=inconclusive,
+        verdict=verdict,
+        verdict_reason=reason,
         margins=margins,
+    )
+
+
+def _control_not_cleared(series: Series, config: MainScoreConfig, choice: dict, params, n):
+    """Why a score that clears its null is still at its null: its verdict control (the same
+    measure with a meaning-free confound removed, `Series.verdict_control`), read where the score
+    was, does not clear its own null. None when it does (or there is no control)."""
+    control = series.verdict_control
+    if control is None:
+        return None
+    estimate, _ = choose_layer(
+        control.estimates, control.layers.names, _fixed(config.layer, choice)
+    )
+    s = summarize(estimate, inference_for(control, params, n))
+    if s["p_value"] is not None and s["p_value"] < SIGNIFICANCE:
+        return None
+    p = "–" if s["p_value"] is None else f"{s['p_value']:.3f}"
+    return (
+        f"clears its null, but {control.measure.name} (the same with length taken out) does not: "
+        f"{s['value']:.3f}, null q95 {s['null_q95']:.3f}, p = {p}"
     )
 
 

@@ -57,6 +57,11 @@ class Series:
     # mean of the per-layer values (a ratio of means: benchmark.kinds.interventions); None: the
     # mean of the layers' estimates, draw by draw
     layer_mean: Estimate | None = None
+    # the same measure with a meaning-free confound taken out (e.g. retrieval with what length
+    # explains of each query's similarities removed), on the same axis and draws: the verdict is
+    # above_null only when this clears its null too, at the layer the score is read at — a model
+    # that knows only length must not beat the null because translations share their length
+    verdict_control: Series | None = None
 
     def __post_init__(self):
         if len(self.estimates) != len(self.layers):
@@ -64,6 +69,9 @@ class Series:
                 f"series {self.measure.name} of {self.group.label}: {len(self.estimates)} "
                 f"estimates for {len(self.layers)} layers"
             )
+        control = self.verdict_control
+        if control is not None and control.layers.names != self.layers.names:
+            raise ValueError(f"series {self.measure.name}: its verdict control has other layers")
 
 
 @dataclass

@@ -141,9 +141,10 @@ def _pairs(group: RetrievalGroup, languages: list[str]) -> list[tuple[str, str]]
 
 
 def _lengths(probes: ProbeSet, lang: str, modality: str) -> np.ndarray:
-    raw = probes.durations(lang) if modality == "speech" else probes.text_lengths(lang)
-    logs = np.log(np.maximum(np.asarray(raw, dtype=np.float64), 1e-3))
-    return (logs - logs.mean()) / (logs.std() or 1.0)  # units differ across modalities
+    """[n, f] length features (benchmark.probes.length_features), each standardised: units
+    differ across modalities."""
+    f = length_features(probes, lang, modality)
+    return (f - f.mean(axis=0)) / np.where(f.std(axis=0) > 0, f.std(axis=0), 1.0)
 
 
 def _measure(metric: str, n: int) -> Measure:
@@ -219,8 +220,11 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
     )
     floor, disjoint = _floor_parts(ctx, group, pairs, draws)
     floor_name = "lexical_floor" if group.target == "text" else "signal_floor"
+    length_bases = {pair: _length_bases(ctx.probes, group, pair) for pair in pairs}
+    rank_metrics = _rank_metrics(params)
     per_metric: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
     controlled: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
+    length_free: dict[str, list[Estimate]] = {m: [] for m in rank_metrics}
     for (q_layer, t_layer), label in zip(aligned, axis.names, strict=True):
         sims = {
             (a, b): cosine_similarity(
@@ -247,20 +251,44 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
                     values=[[values.get((a, b)) for b in languages] for a in languages],
                 )
             )
+        if rank_metrics:
+            without = {pair: _without_length(sim, length_bases[pair]) for pair, sim in sims.items()}
+            ranked = params.model_copy(update={"metrics": rank_metrics})
+            for metric, (mean, _) in _pair_means(without, ranked, draws).items():
+                length_free[metric].append(mean)
         if disjoint is not None:
             rows, sub = disjoint
             subset = {pair: sim[np.ix_(rows, rows)] for pair, sim in sims.items()}
             for metric, (mean, _) in _pair_means(subset, params, sub).items():
                 controlled[metric].append(mean)
-    lengths = _length_baseline(ctx.probes, group, pairs, params)
+    lengths = _length_floor(ctx.probes, group, pairs, params, draws)
     modalities = tuple(sorted({group.query, group.target}))
     out = []
     for metric, ests in per_metric.items():
-        bases: dict = {"length_only": lengths[metric]} if metric in lengths else {}
+        bases: dict = {"length_only": [lengths[metric]] * len(axis)} if metric in lengths else {}
         if floor is not None:
             bases[floor_name] = [floor[metric]] * len(axis)
         outcomes = n * len(pairs) if _binary(metric) else None
-        out.append(Series(group.key, _measure(metric, n), axis, ests, modalities, bases, outcomes))
+        control = None
+        if metric in length_free:
+            name = f"{metric}_length_controlled"
+            measure = dataclasses.replace(_measure(metric, n), name=name)
+            control = Series(
+                group.key, measure, axis, length_free[metric], modalities, {}, outcomes
+            )
+            out.append(control)
+        out.append(
+            Series(
+                group.key,
+                _measure(metric, n),
+                axis,
+                ests,
+                modalities,
+                bases,
+                outcomes,
+                verdict_control=control,
+            )
+        )
         if disjoint is not None:
             m = len(disjoint[0])
             measure = dataclasses.replace(_measure(metric, m), name=f"{metric}_lexical_controlled")
@@ -269,6 +297,38 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
                 Series(group.key, measure, axis, controlled[metric], modalities, {}, outcomes)
             )
     return out
+
+
+def _rank_metrics(params: RetrievalParams) -> list[str]:
+    """The metrics that read ranks only (defined on any similarity, not just cosines)."""
+    return [m for m in params.metrics if m in LENGTH_METRICS or m.startswith("recall@")]
+
+
+def _length_bases(probes: ProbeSet, group: RetrievalGroup, pair: tuple[str, str]) -> np.ndarray:
+    """[n, n, k]: for each query (row) an orthonormal basis over the targets of what length can
+    explain of its similarities — a constant, a cubic of each target length feature (a target
+    near every query), and the length distance to the query, |d|, d^2, |d|^3 (a target near this
+    query in length). `_without_length` projects a row off its basis. One per (query language,
+    target language), the same at every layer."""
+    fq, ft = _lengths(probes, pair[0], group.query), _lengths(probes, pair[1], group.target)
+    if fq.shape[1] != ft.shape[1]:
+        fq, ft = fq[:, :1], ft[:, :1]
+    n = len(ft)
+    shared = np.column_stack([np.ones(n), length_basis(ft)])  # [n targets, c]
+    distance = np.linalg.norm(fq[:, None, :] - ft[None, :, :], axis=-1)  # [n queries, n targets]
+    own = np.stack([distance, distance**2, distance**3], axis=-1)  # [q, t, 3]
+    design = np.concatenate([np.broadcast_to(shared, (n, n, shared.shape[1])), own], axis=-1)
+    q, _ = np.linalg.qr(design)  # batched over queries: [q, t, k]
+    return q
+
+
+def _without_length(sim: np.ndarray, bases: np.ndarray) -> np.ndarray:
+    """Each query's row of similarities minus its least-squares fit on its length basis: what a
+    model knows of a target beyond how its length relates to the query's. A model that knows only
+    length then ranks its targets by noise; the same sentence, or shared words, keep their rank."""
+    sim = sim.astype(np.float64)
+    coef = np.einsum("qtk,qt->qk", bases, sim)
+    return sim - np.einsum("qtk,qk->qt", bases, coef)
 
 
 def _controlled(ctx: TaskContext, query: tuple, x: np.ndarray, target: tuple, y: np.ndarray):
@@ -348,21 +408,24 @@ def _estimates(sim: np.ndarray, params: RetrievalParams, draws: dict) -> dict[st
     return out
 
 
-def _length_baseline(
-    probes, group: RetrievalGroup, pairs, params: RetrievalParams
-) -> dict[str, float]:
-    """Each rank metric when sentences are retrieved by length alone (mean over the pairs)."""
-    metrics = [m for m in params.metrics if m in LENGTH_METRICS or m.startswith("recall@")]
+def _length_floor(
+    probes, group: RetrievalGroup, pairs, params: RetrievalParams, draws: dict
+) -> dict[str, Estimate]:
+    """Each rank metric when sentences are retrieved by length alone (nearest in standardised
+    length features: log characters and words for text -> text, log duration for speech, the
+    first of each across modalities), drawn on the task's draws and averaged over the pairs: a
+    baseline with its margin."""
+    metrics = _rank_metrics(params)
     if not metrics:
         return {}
-    values: dict[str, list[float]] = {m: [] for m in metrics}
+    sims = {}
     for a, b in pairs:
-        lq, lt = _lengths(probes, a, group.query), _lengths(probes, b, group.target)
-        sim = -np.abs(lq[:, None] - lt[None, :])
-        est = retrieval_estimates(sim, metrics, directions=("q2t",))
-        for m in metrics:
-            values[m].append(est[f"q2t/{m}"].value)
-    return {m: float(np.mean(v)) for m, v in values.items()}
+        fq, ft = _lengths(probes, a, group.query), _lengths(probes, b, group.target)
+        if fq.shape[1] != ft.shape[1]:
+            fq, ft = fq[:, :1], ft[:, :1]
+        sims[(a, b)] = -np.linalg.norm(fq[:, None, :] - ft[None, :, :], axis=-1)
+    sub = params.model_copy(update={"metrics": metrics})
+    return {m: est for m, (est, _) in _pair_means(sims, sub, draws).items()}
 
 
 def _notes(params: RetrievalParams, n: int) -> list[str]:
@@ -371,7 +434,11 @@ def _notes(params: RetrievalParams, n: int) -> list[str]:
         f"1/n = {1 / n:.3f} (each curve's `chance`).",
         f"xsim: LASER's error rate with the ratio margin (k={params.xsim_k}); lower is better.",
         "length_only: the same metric when sentences are retrieved by length alone "
-        "(standardised log duration or characters): a score near it is carried by length.",
+        "(standardised log characters and words, or log duration), on the same draws; "
+        "signal_floor (speech -> speech): by the audio signal without its words. "
+        "<metric>_length_controlled: the same with what the targets' lengths explain removed "
+        "from each query's similarities; a score is above_null only when this clears its null "
+        "too (translations share their length).",
         "Intervals over queries (half-samples; the candidate pool stays all n). A best layer's "
         "null and interval are those of the best of all layers.",
     ]
@@ -385,7 +452,7 @@ register_kind(
         estimate=estimate_retrieval,
         default_group=default_group,
         needs="any",
-        version="3",  # 3: length-matched null; 2: coverage near 1, the lexical floor
+        version="4",  # 4: verdict gated on the length-controlled score; 3: length-matched null
         check_config=check_config,
         check_probes=check_probes,
         requests=requests,

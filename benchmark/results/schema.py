@@ -81,8 +81,10 @@ class MainScore(_Record):
     # null and `neutral` value, never ranked; True: the column ranks models by higher_is_better
     ranked: bool = True
     neutral: float | None = None
-    # "above_null" (p < 0.05 in the better direction), "at_null", or "inconclusive" (the kind
-    # says why in verdict_reason: e.g. the source effect of a transfer did not clear its null)
+    # "above_null" (p < 0.05 in the better direction and clear of every floor that is part of the
+    # null), "at_null", or "inconclusive" (the kind says why in verdict_reason: e.g. the source
+    # effect of a transfer did not clear its null). verdict_reason also says why a score that
+    # clears its permutation null is at_null: a meaning-free floor (length, signal) it does not clear
     verdict: Literal["above_null", "at_null", "inconclusive"] | None = None
     verdict_reason: str | None = None
     # the score minus a baseline drawn on the same permutations and replicates, with its
