@@ -122,12 +122,12 @@ def layout(chart: SizeChart) -> SizeChart:
 
 
 def _marks(chart: SizeChart, sx, sy) -> str:
-    parts, taken = [], []  # labels drawn: (x, y), so that none is written over another
+    parts, taken = [], []  # labels drawn: (x from, x to, y), so none is written over another
 
-    def free(x: float, y: float, width: float) -> bool:
-        if any(abs(y - ty) < 11 and abs(x - tx) < width for tx, ty in taken):
+    def free(x_from: float, x_to: float, y: float) -> bool:
+        if any(abs(y - ty) < 11 and x_from < b and a < x_to for a, b, ty in taken):
             return False
-        taken.append((x, y))
+        taken.append((x_from, x_to, y))
         return True
 
     x0, x1 = chart.left, chart.left + chart.plot_w
@@ -135,7 +135,7 @@ def _marks(chart: SizeChart, sx, sy) -> str:
         title = escape(f"reference: {row.reference} ({row.model}): {v:.3f}")
         text = (
             f'<text x="{x1 - 2}" y="{sy(v) - 3}" text-anchor="end">{escape(row.reference)}</text>'
-            if free(x1, sy(v) - 3, 120)
+            if free(x1 - 6.4 * len(row.reference or ""), x1, sy(v) - 3)
             else ""
         )
         parts.append(
@@ -161,13 +161,20 @@ def _marks(chart: SizeChart, sx, sy) -> str:
             else f'<circle cx="{x}" cy="{y}" r="4.5" fill="{p.row.color}"/>'
         )
         label = ""
-        if named and not p.row.control and free(x, y + 4, 150):
-            right = x > chart.left + chart.plot_w * 0.7
+        if named and not p.row.control:
             name = p.row.model.split("/")[-1][:28]
-            label = (
-                f'<text x="{x - 8 if right else x + 8}" y="{y + 4}" '
-                f'text-anchor="{"end" if right else "start"}">{escape(name)}</text>'
-            )
+            width = charts.CHAR_W * len(name)
+            sides = [False, True]  # right of the dot first, unless near the right edge
+            if x > chart.left + chart.plot_w * 0.7:
+                sides.reverse()
+            for left_side in sides:
+                span = (x - 8 - width, x - 8) if left_side else (x + 8, x + 8 + width)
+                if span[0] >= chart.left and span[1] <= WIDTH and free(*span, y + 4):
+                    label = (
+                        f'<text x="{x - 8 if left_side else x + 8}" y="{y + 4}" '
+                        f'text-anchor="{"end" if left_side else "start"}">{escape(name)}</text>'
+                    )
+                    break
         parts.append(f'<g class="spt {kind}"><title>{title}</title>{bar}{dot}{label}</g>')
     return "".join(parts)
 
