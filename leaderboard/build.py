@@ -5,6 +5,7 @@
     SITE/models/<model>--<id>.html  settings, the command that reproduces each result, raw JSON
     SITE/about.html                 each task explained; its YAML and its docs page
     SITE/findings.html              models x the source studies' claims (leaderboard/findings.py)
+    SITE/languages/, sizes/, compare.html  per-language, score-vs-size, two-model views (views.py)
     SITE/data/results.{csv,parquet} one row per result; data/raw/<row>/<task>.json.gz the files
     SITE/data/splits/<name>.json    each held-out split's card (leaderboard/splits.py)
     SITE/README.md                  the static Space's card (sdk: static; leaderboard/cards.py)
@@ -32,7 +33,7 @@ from benchmark.errors import UsageError
 from benchmark.fileio import slug
 from benchmark.result_sets import ResultSet, load_result_set
 from benchmark.results import SCHEMA_VERSION, TaskResult
-from leaderboard import charts, findings, pages
+from leaderboard import charts, findings, pages, views
 from leaderboard import table as table_model
 from leaderboard.about import default_tasks_dir
 from leaderboard.cards import space_readme
@@ -187,6 +188,7 @@ class Site:
         css = table_model.hue_css(self.rows)
         (self.out / "assets" / table_model.HUES_CSS).write_text(css, encoding="utf-8")
         write_downloads(table, self.out / "data")
+        views.plan(self)  # before any page: the navigation and model pages link the views
         self.write_index()
         for task in self.task_names:
             self.write_task(task)
@@ -194,6 +196,7 @@ class Site:
             self.write_model(row)
         self.write_about()
         findings.write_page(self)
+        views.write_pages(self)
 
     def write_index(self) -> None:
         bcols = table_model.board_columns(self.cols, self.rows)

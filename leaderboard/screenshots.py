@@ -73,12 +73,22 @@ def page_types(site: Path) -> dict[str, Path]:
     """One page of each type in a built site."""
     site = Path(site)
     pages = {"index": site / "index.html", "about": site / "about.html"}
-    if (site / "findings.html").is_file():
-        pages["findings"] = site / "findings.html"
+    for name in ("findings", "compare"):
+        if (site / f"{name}.html").is_file():
+            pages[name] = site / f"{name}.html"
     task = [p for p in (site / "tasks").glob("*.html") if not p.name.endswith(".yaml.html")]
     model = list((site / "models").glob("*.html"))
     doc = list((site / "docs").glob("*.html"))
-    for name, found in (("task", task), ("model", model), ("doc", doc)):
+    languages = list((site / "languages").glob("*.html"))
+    sizes = list((site / "sizes").glob("*.html"))
+    found_by_type = (
+        ("task", task),
+        ("model", model),
+        ("doc", doc),
+        ("languages", languages),
+        ("sizes", sizes),
+    )
+    for name, found in found_by_type:
         if found:  # the fullest page of its type (most curves and heatmaps)
             pages[name] = max(sorted(found), key=lambda p: p.stat().st_size)
     return pages

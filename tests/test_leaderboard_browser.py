@@ -395,7 +395,7 @@ def test_legend_toggles_a_models_curves(driver, site):
 
 def test_screenshot_of_each_page_type(driver, site, tmp_path):
     saved = screenshots.save_screenshots(driver, site, tmp_path / "shots")
-    types = {"index", "task", "model", "about"}  # and "doc" when docs/tasks has it
+    types = {"index", "task", "model", "about", "languages", "sizes", "compare"}  # and "doc"
     assert {f"{t}-{w}" for t in types for w in (1400, 390)} <= set(saved)
     for name, path in saved.items():
         data = path.read_bytes()
@@ -511,7 +511,7 @@ def test_every_visible_text_clears_wcag_aa_in_both_schemes(driver, board):
     pages = screenshots.page_types(board)
     views = [(p.as_uri(), name) for name, p in pages.items()]
     views += [(pages["index"].as_uri() + f, "index" + f) for f in ("#tab=all", "#view=margin")]
-    assert {"index", "task", "model", "about"} <= set(pages)
+    assert {"index", "task", "model", "about", "languages", "sizes", "compare"} <= set(pages)
     low = []
     try:
         for scheme in ("light", "dark"):
@@ -552,3 +552,77 @@ def test_sorting_by_keyboard(driver, board):
     button.send_keys(Keys.SPACE)  # again: the other way
     wait_for(driver, lambda: "dir=asc" in driver.current_url)
     assert header.get_attribute("aria-sort") == "ascending"
+
+
+def python_comparison(board_root: Path, a: str, b: str) -> list[str]:
+    """The states leaderboard/compare_page.py gives the pair (a, b) of the committed board."""
+    from benchmark.result_sets import load_result_set
+    from leaderboard import compare_page
+    from leaderboard import table as table_model
+    from leaderboard.data import build_rows, columns, long_table
+
+    rows = build_rows(load_result_set(board_root / "leaderboard" / "results", "--results"))
+    cols = table_model.board_columns(columns(long_table(rows)), rows)
+    ordered = [c for t in table_model.tabs(cols) for c in t.columns]
+    by_id = {r.row_id: r for r in rows}
+    return [x["state"] for x in compare_page.comparison(by_id[a], by_id[b], ordered)]
+
+
+def test_compare_page_keeps_its_pair_in_the_url(driver, board):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    root = Path(__file__).resolve().parents[1]
+    page = (board / "compare.html").as_uri()
+
+    def shown():
+        table = driver.find_element(By.ID, "cmptable")
+        states = [
+            tr.get_attribute("class").removeprefix("state-")
+            for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        ]
+        return table.get_attribute("data-a"), table.get_attribute("data-b"), states
+
+    driver.get(page)
+    default = shown()[:2]
+    assert (
+        Select(driver.find_element(By.ID, "cmp-a")).first_selected_option.get_attribute("value")
+        == default[0]
+    )
+    ids = [
+        li.get_attribute("data-row") for li in driver.find_elements(By.CSS_SELECTOR, "#cmp-data li")
+    ]
+    names = {
+        li.get_attribute("data-row"): li.get_attribute("textContent")
+        for li in driver.find_elements(By.CSS_SELECTOR, "#cmp-data li")
+    }
+    whisper = next(i for i in ids if names[i] == "openai/whisper-base")
+    control = next(i for i in ids if names[i] == "openai/whisper-base (random(seed=0))")
+    driver.get(f"{page}#a={whisper}&b={control}")
+    wait_for(driver, lambda: shown()[:2] == (whisper, control))
+    a, b, states = shown()
+    assert states == python_comparison(root, whisper, control)  # the script's rule is Python's
+    assert "a" in states  # the trained model clears its control somewhere
+    head = driver.find_element(By.ID, "cmp-head-b").text
+    assert head == "B: openai/whisper-base (random(seed=0))"
+    # a pick writes the URL; Back gives the previous pair; a reload keeps it
+    other = next(i for i in ids if i not in (whisper, control))
+    Select(driver.find_element(By.ID, "cmp-b")).select_by_value(other)
+    wait_for(driver, lambda: f"b={other}" in driver.current_url and shown()[1] == other)
+    assert shown()[2] == python_comparison(root, whisper, other)
+    driver.back()
+    wait_for(driver, lambda: shown()[:2] == (whisper, control))
+    assert (
+        Select(driver.find_element(By.ID, "cmp-b")).first_selected_option.get_attribute("value")
+        == control
+    )
+    driver.refresh()
+    wait_for(driver, lambda: shown()[:2] == (whisper, control))
+    driver.find_element(By.ID, "cmp-swap").click()
+    wait_for(driver, lambda: shown()[:2] == (control, whisper))
+    # a stale or hand-edited link falls back to the default pair
+    driver.get(f"{page}#a=nope&b=<b>x</b>")
+    wait_for(driver, lambda: shown()[:2] == default)
+    assert no_alert(driver)
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
