@@ -285,3 +285,19 @@ def test_text_tokens_keep_words_whole_in_every_script():
     tokens = labelled_tokens(text, [word])
     assert [text[a:b] for (a, b), _ in tokens][:3] == ["Der", "Küchen", "tisch"]
     assert tokens[2][1] is word
+
+
+def test_the_orthogonal_steering_reference_gives_every_language_and_modality_its_own_block():
+    from benchmark.models.known_steer import SteerOrthogonal, SteerShared
+
+    ortho = SteerOrthogonal.__new__(SteerOrthogonal)
+    ortho.seed = 0
+    keys = [("en_us", "text"), ("en_us", "speech"), ("de_de", "text"), ("cmn_hans_cn", "speech")]
+    axes = [ortho.axes(lang, modality) for lang, modality in keys]
+    for i, a in enumerate(axes):
+        assert np.allclose(a.T @ a, np.eye(a.shape[1]), atol=1e-10)
+        for b in axes[i + 1 :]:  # exactly orthogonal, not merely nearly (random subspaces: ~0.2)
+            assert np.abs(a.T @ b).max() < 1e-10
+    shared = SteerShared.__new__(SteerShared)
+    shared.seed = 0
+    assert np.array_equal(shared.axes("en_us", "text"), shared.axes("de_de", "speech"))
