@@ -510,6 +510,54 @@ def test_publish_refuses_bad_input(tmp_path, site):
         publish(tmp_path, "org/board", dry_run=True, api=FakeApi({}))
 
 
+def test_linked_raw_results_copy_nothing_and_point_at_the_dataset(tmp_path):
+    """`--results-repo`: every raw link is the file in the results dataset (its path inside the
+    results folder, under results/), no copy is written, and publish uploads exactly those files."""
+    from urllib.parse import unquote
+
+    from leaderboard.publish import plan_all, publish
+
+    results = make_results(tmp_path / "results")
+    site = tmp_path / "site"
+    args = ["leaderboard", "build", "--results", str(results), "--out", str(site)]
+    assert main([*args, "--results-repo", "org/results"]) == 0
+    assert not (site / "data" / "raw").exists() and not list(site.rglob("*.json.gz"))
+    base = "https://huggingface.co/datasets/org/results/resolve/main/results/"
+    links = []
+    for page in (site / "models").glob("*.html"):
+        html = page.read_text()
+        found = re.findall(r'Raw result: <a href="([^"]+)" rel="noopener">', html)
+        assert len(found) == html.count('<details class="result"') > 0
+        links += found
+    assert all(link.startswith(base) for link in links)
+    linked = sorted(unquote(link[len(base) :]) for link in links)
+    on_disk = sorted(p.relative_to(results).as_posix() for p in results.rglob("*.json"))
+    assert linked == on_disk  # each result file once, at its path in the results folder
+    manifest = json.loads((site / "data" / "raw-links.json").read_text())
+    assert manifest == {"results_repo": "org/results", "files": [f"results/{p}" for p in on_disk]}
+
+    api = FakeApi({})
+    plans, _ = plan_all(site, "org/board", "org/results", api, results=results)
+    space = [op.path_in_repo for op in plans[0].operations]
+    assert "data/raw-links.json" not in space and "index.html" in space
+    data = {op.path_in_repo: op.path_or_fileobj for op in plans[1].operations}
+    assert sorted(p for p in data if p.startswith("results/")) == manifest["files"]
+    assert data[manifest["files"][0]] == str(results / on_disk[0])
+    assert "`results/` holds the 8 result files" in data["README.md"].decode()
+    with pytest.raises(UsageError, match="give --results DIR"):
+        publish(site, "org/board", results_repo="org/results", api=api)
+    with pytest.raises(UsageError, match="point at dataset org/results"):
+        publish(site, "org/board", results_repo="org/other", results=results, api=api)
+    with pytest.raises(UsageError, match="point at dataset org/results"):
+        publish(site, "org/board", api=api)  # the Space alone would link files never uploaded
+    next(results.rglob("*.json")).unlink()
+    with pytest.raises(UsageError, match="which the site links from org/results"):
+        publish(site, "org/board", results_repo="org/results", results=results, api=api)
+    assert api.calls == []  # each refused before any request
+    assert main([*args, "--results-repo", "not a repo"]) == 2  # refused, the site kept
+    assert (site / "data" / "raw-links.json").is_file()
+
+
 def make_findings_results(folder: Path) -> Path:
     """The board's results plus findings results (the findings kind scored on constructed
     representations: tests/findings_fixtures.py), one a known-answer reference row."""
