@@ -37,6 +37,8 @@ from leaderboard import table as table_model
 from leaderboard.about import default_tasks_dir
 from leaderboard.cards import space_readme
 from leaderboard.data import Row, build_rows, cell, columns, long_table, write_downloads
+from leaderboard.index_data import PATH as INDEX_DETAIL
+from leaderboard.index_data import index_detail, write_index_detail
 from leaderboard.output import check_out, check_paths, staged
 from leaderboard.publish import check_repo_id
 from leaderboard.raw import RawResults
@@ -210,14 +212,20 @@ class Site:
         tabs = table_model.tabs(bcols)
         cells = {r.row_id: {c.key: cell(r, c.column) for c in bcols} for r in self.rows}
         model_pairs, reference_pairs = table_model.pairs(self.rows)
+        ranked_tabs = [t for t in tabs if t.ranked]  # the groups with a group score
+        columns = [c for t in tabs for c in t.columns]  # in tab order
+        group_scores = {t.key: table_model.group_scores(t, self.rows) for t in tabs}
+        detail = index_detail(self.rows, columns, cells, ranked_tabs, group_scores)
+        write_index_detail(self.out, detail)  # intervals, nulls, reasons: data/index.js
         self.render(
             "index.html",
             "index.html",
             tabs=tabs,
-            ranked_tabs=[t for t in tabs if t.ranked],  # the groups with a group score
-            columns=[c for t in tabs for c in t.columns],  # in tab order
+            ranked_tabs=ranked_tabs,
+            columns=columns,
             cells=cells,
-            group_scores={t.key: table_model.group_scores(t, self.rows) for t in tabs},
+            group_scores=group_scores,
+            detail_script=INDEX_DETAIL,
             margins=table_model.margins(self.rows, bcols),
             model_pairs=model_pairs,
             reference_pairs=reference_pairs,

@@ -84,6 +84,13 @@ def test_site_pages_and_downloads(site):
     assert {gzip.decompress(p.read_bytes()) for p in raw} == sources  # byte for byte
 
 
+def index_detail(site: Path) -> dict:
+    """data/index.js, the index's per-cell detail (leaderboard/index_data.py)."""
+    text = (site / "data" / "index.js").read_text()
+    assert text.startswith("window.BOARD_DETAIL = ") and text.endswith(";\n")
+    return json.loads(text[len("window.BOARD_DETAIL = ") : -2])
+
+
 def report_results(site: Path) -> Path:
     return site.parent / "results"
 
@@ -194,7 +201,7 @@ def test_group_tabs_score_and_rank(site):
     assert "<code>gap_text_svcca</code> ↑" in note and "<code>modal_svcca</code> ↑" in note
     aggregate = [
         re.match(
-            r'<td class="c a t-gaps" data-value="([^"]*)"[^>]*>(.*)</td>', c["rank-gaps"], re.S
+            r'<td class="c a t-gaps"(?: data-value="([^"]*)")?[^>]*>(.*)</td>', c["rank-gaps"], re.S
         ).groups()
         for c in board_cells(html).values()
     ]
@@ -203,7 +210,9 @@ def test_group_tabs_score_and_rank(site):
     assert len(ranked) == 1  # whisper-base: the only trained model with both columns
     unranked = [v for v, text in aggregate if v and 'class="rank">#' not in text]
     assert len(unranked) == 1  # its control: a group score, no rank
-    assert "lacks modal_svcca (has 1 of 2)" in html  # the text-only models say why
+    detail = index_detail(site[0])  # the text-only models say why, on hover
+    whys = {detail["why"][w] for g in detail["groups"].values() for w in g}
+    assert "no group score: lacks modal_svcca (has 1 of 2)" in whys
 
 
 def test_margin_over_control(site):
@@ -274,10 +283,13 @@ def test_everything_from_results_is_escaped(site):
         assert EVIL not in html and "<b>x</b>" not in html, page
         scripts = re.findall(r"<script[^>]*>", html)
         up = "../" * page.relative_to(out).as_posix().count("/")
+        data = ['<script src="data/index.js">'] if page.name == "index.html" else []
         assert scripts == [
             f'<script src="{up}assets/early.js">',
             f'<script src="{up}assets/board.js" defer>',
+            *data,  # the index's per-cell detail: JSON, set only as text by the script
         ], page
+    assert index_detail(out)["rows"]  # a JSON literal: nothing in it runs
     index = (out / "index.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
     assert "Content-Security-Policy" in index and "script-src 'self'" in index

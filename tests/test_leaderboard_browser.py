@@ -552,3 +552,30 @@ def test_sorting_by_keyboard(driver, board):
     button.send_keys(Keys.SPACE)  # again: the other way
     wait_for(driver, lambda: "dir=asc" in driver.current_url)
     assert header.get_attribute("aria-sort") == "ascending"
+
+
+def test_each_score_shows_its_interval_and_null_from_the_detail_file(driver, site):
+    """The index's intervals, nulls and reasons come from data/index.js (issue 19: page size):
+    after load every score cell shows them as before, and an n/a cell says why on hover."""
+    import json
+
+    driver.get((site / "index.html").as_uri() + "#tab=all")
+    text = (site / "data" / "index.js").read_text()
+    detail = json.loads(text[len("window.BOARD_DETAIL = ") : -2])
+    checked = 0
+    for r in rows(driver):
+        for key, x in zip(detail["cols"], detail["rows"][r.get_attribute("data-row")], strict=True):
+            shown = cell(driver, r, key)
+            if isinstance(x, list):
+                ci = shown.find_element("css selector", ".ci").text
+                assert ci == f"[{x[0]:.3f}, {x[1]:.3f}]" and shown.is_displayed()
+                assert shown.find_element("css selector", ".null").text == f"null {x[2]:.3f}"
+                checked += 1
+            elif x:
+                why = shown.find_element("css selector", ".na").get_attribute("title")
+                assert why == detail["why"][x] and why
+    assert checked >= 4
+    e5 = next(r for r in rows(driver) if "e5-small" in r.get_attribute("data-name"))
+    assert "needs" in cell(driver, e5, "modal_svcca").find_element(
+        "css selector", ".na"
+    ).get_attribute("title")
