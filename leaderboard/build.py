@@ -37,8 +37,9 @@ from leaderboard import table as table_model
 from leaderboard.about import default_tasks_dir
 from leaderboard.cards import space_readme
 from leaderboard.data import Row, build_rows, cell, columns, long_table, write_downloads
+from leaderboard.index_data import CSS as INDEX_CSS
 from leaderboard.index_data import PATH as INDEX_DETAIL
-from leaderboard.index_data import index_detail, write_index_detail
+from leaderboard.index_data import column_css, index_detail, write_index_detail
 from leaderboard.output import check_out, check_paths, staged
 from leaderboard.publish import check_repo_id
 from leaderboard.raw import RawResults
@@ -216,7 +217,8 @@ class Site:
         columns = [c for t in tabs for c in t.columns]  # in tab order
         group_scores = {t.key: table_model.group_scores(t, self.rows) for t in tabs}
         detail = index_detail(self.rows, columns, cells, ranked_tabs, group_scores)
-        write_index_detail(self.out, detail)  # intervals, nulls, reasons: data/index.js
+        css = column_css(columns, ranked_tabs)  # each tab's columns: data/index.css
+        write_index_detail(self.out, detail, css)  # intervals, nulls, reasons: data/index.js
         self.render(
             "index.html",
             "index.html",
@@ -226,6 +228,7 @@ class Site:
             cells=cells,
             group_scores=group_scores,
             detail_script=INDEX_DETAIL,
+            detail_css=INDEX_CSS,
             margins=table_model.margins(self.rows, bcols),
             model_pairs=model_pairs,
             reference_pairs=reference_pairs,

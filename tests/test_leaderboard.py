@@ -125,7 +125,7 @@ def test_main_table(site):
     assert ">n/a<" in body  # text-only models on the cross-modal task
     cells = board_cells(html)
     assert all(
-        re.match(r'<td class="c s t-gaps" data-value="0\.\d+"', c["gap_text_svcca"])
+        re.match(r'<td class="c s" data-value="0\.\d+"', c["gap_text_svcca"])
         for c in cells.values()
     )  # sortable values
     # the control sits in its trained model's tbody, right after it, in the same colour
@@ -201,7 +201,7 @@ def test_group_tabs_score_and_rank(site):
     assert "<code>gap_text_svcca</code> ↑" in note and "<code>modal_svcca</code> ↑" in note
     aggregate = [
         re.match(
-            r'<td class="c a t-gaps"(?: data-value="([^"]*)")?[^>]*>(.*)</td>', c["rank-gaps"], re.S
+            r'<td class="c a"(?: data-value="([^"]*)")?[^>]*>(.*)</td>', c["rank-gaps"], re.S
         ).groups()
         for c in board_cells(html).values()
     ]
@@ -741,7 +741,7 @@ def test_descriptive_columns_never_rank(tmp_path):
     assert '<span class="badge desc">descriptive</span>' in lean.group(0)
     assert '<span class="badge desc">' not in head.replace(lean.group(0), "")
     cells = board_cells(html)
-    assert all('class="c s t-gaps descriptive"' in c["gap_lean"] for c in cells.values())
+    assert all('class="c s descriptive"' in c["gap_lean"] for c in cells.values())
     assert not any("descriptive" in c["gap_err"] for c in cells.values())
     task = (tmp_path / "site" / "tasks" / "gap_lean.html").read_text()
     ranking = task[task.index("<tbody>") : task.index("</tbody>")]

@@ -579,3 +579,34 @@ def test_each_score_shows_its_interval_and_null_from_the_detail_file(driver, sit
     assert "needs" in cell(driver, e5, "modal_svcca").find_element(
         "css selector", ".na"
     ).get_attribute("title")
+
+
+def test_each_tab_shows_its_own_columns_in_header_and_rows(driver, board):
+    """The tabs' columns are chosen by position (data/index.css), the cells carrying no tab class:
+    in every tab the header and each row show the same columns, the model's, the group's score
+    and the scores of that group (the headers keep their t-<group> class to check against)."""
+    tabs = (
+        [
+            a.get_attribute("data-tab")
+            for a in driver.find_elements("css selector", "#tabs a[data-tab]")
+            if a.get_attribute("data-tab") not in ("overview", "all")
+        ]
+        if driver.get((board / "index.html").as_uri()) is None
+        else []
+    )
+    assert len(tabs) >= 3
+    for tab in tabs:
+        driver.get((board / "index.html").as_uri() + f"#tab={tab}")
+        heads = driver.find_elements("css selector", "#board thead th")
+        shown = [i for i, h in enumerate(heads) if h.is_displayed()]
+        expected = [
+            i
+            for i, h in enumerate(heads)
+            if h.get_attribute("data-key") in ("model", f"rank-{tab}")
+            or f"t-{tab}" in h.get_attribute("class").split()
+            and "s" in h.get_attribute("class").split()
+        ]
+        assert shown == expected and len(shown) >= 2, tab
+        for r in visible(driver)[:6]:
+            cells = r.find_elements("css selector", "th, td")
+            assert [i for i, c in enumerate(cells) if c.is_displayed()] == expected, tab
