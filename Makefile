@@ -28,6 +28,8 @@ site: setup
 ## keys are skipped), then its site in build/board/. JOBS=N splits the submissions over N processes
 ## (`submissions run --shard I/N`, each with cores/N threads; docs/leaderboard.md#scale-past-one-machine).
 ## PRIVATE=DIR also scores them on the private split in DIR (docs/private_split.md).
+## RESULTS_REPO=ORG/NAME links each raw result from that results dataset instead of copying it
+## (publish with --results-repo ORG/NAME --results leaderboard/results; docs/leaderboard.md).
 JOBS ?= 1
 PRIVATE ?=
 NPROC := $(shell nproc 2>/dev/null || echo 1)
@@ -38,7 +40,7 @@ board: setup
 	@if [ -n "$(PRIVATE)" ]; then seq 0 $$(( $(JOBS) - 1 )) | xargs -P $(JOBS) -I{} env OMP_NUM_THREADS=$(THREADS) \
 		$(VENV)/bin/interlingua submissions run --shard {}/$(JOBS) --probes $(PRIVATE) --output build/private-results --no-progress; fi
 	$(VENV)/bin/interlingua leaderboard build --results leaderboard/results --out build/board --submissions submissions \
-		$(if $(PRIVATE),--split private=build/private-results)
+		$(if $(PRIVATE),--split private=build/private-results) $(if $(RESULTS_REPO),--results-repo $(RESULTS_REPO))
 
 ## Screenshots of each page type of the built site, in build/screenshots/.
 screenshots: site

@@ -7,6 +7,8 @@
     SITE/findings.html              models x the source studies' claims (leaderboard/findings.py)
     SITE/languages/, sizes/, compare.html  per-language, score-vs-size, two-model views (views.py)
     SITE/data/results.{csv,parquet} one row per result; data/raw/<row>/<task>.json.gz the files
+                                    (or, with results_repo, links to them in the results dataset
+                                    and data/raw-links.json: leaderboard/raw.py)
     SITE/data/splits/<name>.json    each held-out split's card (leaderboard/splits.py)
     SITE/README.md                  the static Space's card (sdk: static; leaderboard/cards.py)
     SITE/assets/                    the stylesheet and the one script (written here, no CDN), and
@@ -19,8 +21,6 @@ Security Policy that allows no inline script, so nothing that slipped through co
 
 from __future__ import annotations
 
-import gzip
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -38,7 +38,12 @@ from leaderboard import table as table_model
 from leaderboard.about import default_tasks_dir
 from leaderboard.cards import space_readme
 from leaderboard.data import Row, build_rows, cell, columns, long_table, write_downloads
+from leaderboard.index_data import CSS as INDEX_CSS
+from leaderboard.index_data import PATH as INDEX_DETAIL
+from leaderboard.index_data import column_css, index_detail, write_index_detail
 from leaderboard.output import check_out, check_paths, staged
+from leaderboard.publish import check_repo_id
+from leaderboard.raw import RawResults
 from leaderboard.splits import Split, merge_splits, write_cards
 
 HERE = Path(__file__).resolve().parent
@@ -72,12 +77,17 @@ def build_site(
     tasks_dir: Path | None = None,
     docs_dir: Path | None = None,
     splits: list[Split] | None = None,
+    results_repo: str | None = None,
 ) -> BuildReport:
+    """`results_repo` (ORG/NAME): link each raw result from that dataset instead of copying it
+    (leaderboard/raw.py); the publish step then uploads the linked files there."""
     clock, cpu = time.perf_counter(), time.process_time()
     out = Path(out)
     for folder in [Path(results), *(s.results for s in splits or [])]:
         check_paths(folder, out)
     check_out(out)  # refused before any result is read
+    if results_repo is not None:
+        check_repo_id(results_repo, "--results-repo")
     result_set = load_result_set(Path(results), "--results")
     result_set, cards = merge_splits(result_set, splits or [])  # held-out splits' own columns
     report = BuildReport(out=out, index=out / "index.html", log=list(result_set.log))
@@ -88,7 +98,9 @@ def build_site(
     cols = columns(table)
     with staged(out) as stage:  # the previous site stays until this one is complete
         site = Site(stage, title, rows, cols, result_set, report, tasks_dir, docs_dir)
+        site.raw = RawResults(stage, result_set, results_repo)
         site.write_all(table)
+        site.raw.write_manifest()
         write_cards(cards, stage / "data" / "splits")
         splits_shown = [c["split"] for c in cards]
         readme = space_readme(title, len(rows), len(result_set.results), splits_shown)
@@ -117,6 +129,7 @@ class Site:
     def __init__(self, out, title, rows, cols, result_set: ResultSet, report, tasks_dir, docs_dir):
         self.out, self.title, self.rows, self.cols = out, title, rows, cols
         self.result_set, self.report = result_set, report
+        self.raw = RawResults(out, result_set)  # copies; build_site may link instead
         self.tasks_dir = Path(tasks_dir) if tasks_dir else default_tasks_dir()
         self.docs_dir = Path(docs_dir) if docs_dir else REPO / "docs" / "tasks"
         self.env = jinja2.Environment(
@@ -203,14 +216,22 @@ class Site:
         tabs = table_model.tabs(bcols)
         cells = {r.row_id: {c.key: cell(r, c.column) for c in bcols} for r in self.rows}
         model_pairs, reference_pairs = table_model.pairs(self.rows)
+        ranked_tabs = [t for t in tabs if t.ranked]  # the groups with a group score
+        columns = [c for t in tabs for c in t.columns]  # in tab order
+        group_scores = {t.key: table_model.group_scores(t, self.rows) for t in tabs}
+        detail = index_detail(self.rows, columns, cells, ranked_tabs, group_scores)
+        css = column_css(columns, ranked_tabs)  # each tab's columns: data/index.css
+        write_index_detail(self.out, detail, css)  # intervals, nulls, reasons: data/index.js
         self.render(
             "index.html",
             "index.html",
             tabs=tabs,
-            ranked_tabs=[t for t in tabs if t.ranked],  # the groups with a group score
-            columns=[c for t in tabs for c in t.columns],  # in tab order
+            ranked_tabs=ranked_tabs,
+            columns=columns,
             cells=cells,
-            group_scores={t.key: table_model.group_scores(t, self.rows) for t in tabs},
+            group_scores=group_scores,
+            detail_script=INDEX_DETAIL,
+            detail_css=INDEX_CSS,
             margins=table_model.margins(self.rows, bcols),
             model_pairs=model_pairs,
             reference_pairs=reference_pairs,
@@ -257,25 +278,8 @@ class Site:
         self.render("task.html", self.task_pages[task], **pages.task_context(self, task))
 
     def write_model(self, row: Row) -> None:
-        raw_paths = {}
-        for task in sorted(row.results):
-            raw_path = f"data/raw/{row.row_id}/{slug(task)[:100]}.json.gz"
-            self._write_raw(row.results[task], self.out / raw_path)
-            raw_paths[task] = raw_path
+        raw_paths = {t: self.raw.href(row.row_id, t, row.results[t]) for t in sorted(row.results)}
         self.render("model.html", row.page, **pages.model_context(self, row, raw_paths))
-
-    def _write_raw(self, result: TaskResult, target: Path) -> None:
-        """The result file as it is on disk (it was read and validated from there), gzipped:
-        `gunzip` gives it back byte for byte at a fifth of the size (issue 19: the raw copies
-        were two thirds of a 200-model site). No name or time in the header: rebuilds are equal."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source = self.result_set.paths.get(result.key)
-        try:
-            data = Path(source).read_bytes()
-        except (OSError, TypeError):
-            text = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False)
-            data = (text + "\n").encode("utf-8")
-        target.write_bytes(gzip.compress(data, compresslevel=6, mtime=0))
 
     def write_about(self) -> None:
         from leaderboard.about import write_about

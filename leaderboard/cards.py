@@ -46,7 +46,9 @@ def size_category(n: int) -> str:
     return "100K<n<1M"
 
 
-def dataset_card(repo_id: str, space_id: str, n_rows: int, splits: list[dict]) -> str:
+def dataset_card(
+    repo_id: str, space_id: str, n_rows: int, splits: list[dict], n_files: int = 0
+) -> str:
     fields = {
         "pretty_name": "Interlingua Bench results",
         "license": "apache-2.0",
@@ -87,5 +89,14 @@ are described in `docs/results.md` of the Interlingua Bench repository.
 from datasets import load_dataset
 table = load_dataset("{repo_id}", split="train").to_pandas()
 ```
-{held_out}"""
+{_files_text(n_files)}{held_out}"""
+    )
+
+
+def _files_text(n_files: int) -> str:
+    if not n_files:
+        return ""
+    return (
+        f"\n`results/` holds the {n_files} result files the board links as each model's raw "
+        "result, byte for byte as the harness wrote them (`docs/results.md`).\n"
     )

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from benchmark.errors import ModelUnavailableError, UsageError
 from leaderboard.cards import dataset_card, space_readme
 from leaderboard.output import MARKER
+from leaderboard.raw import MANIFEST, read_manifest
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 KEEP_REMOTE = {".gitattributes"}
@@ -76,8 +77,39 @@ def site_files(site: Path) -> dict[str, Path]:
     return {
         p.relative_to(site).as_posix(): p
         for p in sorted(site.rglob("*"))
-        if p.is_file() and p.name != MARKER
-    }
+        if p.is_file() and p.name != MARKER and p.relative_to(site).as_posix() != MANIFEST
+    }  # the manifest tells publish what to upload to the dataset; the Space does not need it
+
+
+def linked_files(site: Path, results_repo: str | None, results: Path | None) -> dict[str, Path]:
+    """The result files a site built with `--results-repo` links (path in the dataset -> file in
+    `results`), all present; {} for a site that copies them. Refused, before any request, when
+    the links would not resolve: another dataset, no --results, or a linked file missing."""
+    manifest = read_manifest(site)
+    if manifest is None:
+        return {}
+    repo = manifest["results_repo"]
+    if results_repo != repo:
+        raise UsageError(
+            f"--site {site}: its raw-result links point at dataset {repo}; publish with "
+            f"--results-repo {repo} --results DIR, or rebuild the site for the dataset you publish "
+            "to (without --results-repo, raw results are copied into the site)"
+        )
+    if results is None:
+        raise UsageError(
+            f"--site {site}: it links raw results from {repo}; give --results DIR (the results "
+            "folder it was built from) so that those files are uploaded there"
+        )
+    files = {}
+    for path in manifest["files"]:
+        local = Path(results) / path.split("/", 1)[1]
+        if not local.is_file():
+            raise UsageError(
+                f"--results {results}: no {path.split('/', 1)[1]}, which the site links from {repo}; "
+                "give the folder the site was built from, or rebuild the site"
+            )
+        files[path] = local
+    return files
 
 
 def plan(
@@ -174,6 +206,7 @@ def plan_all(
     api,
     offline_ok: bool = False,
     unreachable: str | None = None,
+    results: Path | None = None,
 ) -> tuple[list[Planned], list[str]]:
     files: dict[str, Path | bytes] = dict(site_files(site))
     if "README.md" not in files:  # a site built before `build` wrote the Space's card
@@ -190,10 +223,11 @@ def plan_all(
         cards = {
             f"splits/{p.name}": p for p in sorted((Path(site) / "data" / "splits").glob("*.json"))
         }
-        data |= cards
+        linked = linked_files(site, results_repo, results)
+        data |= cards | linked
         n_rows = pq.ParquetFile(table).metadata.num_rows
         split_cards = [json.loads(p.read_text(encoding="utf-8")) for p in cards.values()]
-        card = dataset_card(results_repo, repo_id, n_rows, split_cards)
+        card = dataset_card(results_repo, repo_id, n_rows, split_cards, len(linked))
         data["README.md"] = card.encode()
         remote, note = remote_files(api, results_repo, "dataset", offline_ok, unreachable)
         notes += [note] if note else []
@@ -208,6 +242,7 @@ def publish(
     dry_run: bool = False,
     message: str = "Update the leaderboard",
     api=None,
+    results: Path | str | None = None,
 ) -> list[str]:
     from huggingface_hub import HfApi
 
@@ -215,6 +250,8 @@ def publish(
     if results_repo:
         check_repo_id(results_repo, "--results-repo")
     site_files(Path(site))  # a folder that is not a built site is refused before any request
+    results = Path(results) if results is not None else None
+    linked_files(Path(site), results_repo, results)  # and links that would not resolve
     with quiet_hub():
         unreachable = None
         api = api or HfApi()
@@ -225,7 +262,9 @@ def publish(
                     f"cannot reach the Hugging Face Hub: {_no_secrets(err)}"
                 ) from None
             unreachable = _no_secrets(err) if err is not None else None
-        return _publish(api, Path(site), repo_id, results_repo, dry_run, message, unreachable)
+        return _publish(
+            api, Path(site), repo_id, results_repo, dry_run, message, unreachable, results
+        )
 
 
 def _publish(
@@ -236,9 +275,10 @@ def _publish(
     dry_run: bool,
     message: str,
     unreachable: str | None,
+    results: Path | None = None,
 ) -> list[str]:
     try:
-        plans, notes = plan_all(site, repo_id, results_repo, api, dry_run, unreachable)
+        plans, notes = plan_all(site, repo_id, results_repo, api, dry_run, unreachable, results)
     except UsageError:
         raise
     except Exception as err:  # network, offline mode, authentication

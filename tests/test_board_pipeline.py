@@ -235,6 +235,11 @@ def test_the_merge_workflow_runs_builds_and_publishes_or_says_why_not():
     )
     assert publish["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
     assert 'if [ -z "$HF_TOKEN" ]' in publish["run"] and "publishing skipped" in publish["run"]
+    # published with a dataset, the raw results are linked from it (and uploaded there), not copied
+    build = next(s for s in flow["jobs"]["board"]["steps"] if s.get("name") == "Build the board")
+    assert '--results-repo "$RESULTS_ID"' in build["run"]
+    assert build["env"]["RESULTS_ID"] == publish["env"]["RESULTS_ID"] == "${{ vars.RESULTS_ID }}"
+    assert '--results-repo "$RESULTS_ID" --results leaderboard/results' in publish["run"]
 
 
 @pytest.mark.parametrize("name", ["submission-check.yml", "board.yml"])

@@ -84,6 +84,13 @@ def test_site_pages_and_downloads(site):
     assert {gzip.decompress(p.read_bytes()) for p in raw} == sources  # byte for byte
 
 
+def index_detail(site: Path) -> dict:
+    """data/index.js, the index's per-cell detail (leaderboard/index_data.py)."""
+    text = (site / "data" / "index.js").read_text()
+    assert text.startswith("window.BOARD_DETAIL = ") and text.endswith(";\n")
+    return json.loads(text[len("window.BOARD_DETAIL = ") : -2])
+
+
 def report_results(site: Path) -> Path:
     return site.parent / "results"
 
@@ -118,7 +125,7 @@ def test_main_table(site):
     assert ">n/a<" in body  # text-only models on the cross-modal task
     cells = board_cells(html)
     assert all(
-        re.match(r'<td class="c s t-gaps" data-value="0\.\d+"', c["gap_text_svcca"])
+        re.match(r'<td class="c s" data-value="0\.\d+"', c["gap_text_svcca"])
         for c in cells.values()
     )  # sortable values
     # the control sits in its trained model's tbody, right after it, in the same colour
@@ -194,7 +201,7 @@ def test_group_tabs_score_and_rank(site):
     assert "<code>gap_text_svcca</code> ↑" in note and "<code>modal_svcca</code> ↑" in note
     aggregate = [
         re.match(
-            r'<td class="c a t-gaps" data-value="([^"]*)"[^>]*>(.*)</td>', c["rank-gaps"], re.S
+            r'<td class="c a"(?: data-value="([^"]*)")?[^>]*>(.*)</td>', c["rank-gaps"], re.S
         ).groups()
         for c in board_cells(html).values()
     ]
@@ -203,7 +210,9 @@ def test_group_tabs_score_and_rank(site):
     assert len(ranked) == 1  # whisper-base: the only trained model with both columns
     unranked = [v for v, text in aggregate if v and 'class="rank">#' not in text]
     assert len(unranked) == 1  # its control: a group score, no rank
-    assert "lacks modal_svcca (has 1 of 2)" in html  # the text-only models say why
+    detail = index_detail(site[0])  # the text-only models say why, on hover
+    whys = {detail["why"][w] for g in detail["groups"].values() for w in g}
+    assert "no group score: lacks modal_svcca (has 1 of 2)" in whys
 
 
 def test_margin_over_control(site):
@@ -274,10 +283,13 @@ def test_everything_from_results_is_escaped(site):
         assert EVIL not in html and "<b>x</b>" not in html, page
         scripts = re.findall(r"<script[^>]*>", html)
         up = "../" * page.relative_to(out).as_posix().count("/")
+        data = ['<script src="data/index.js">'] if page.name == "index.html" else []
         assert scripts == [
             f'<script src="{up}assets/early.js">',
             f'<script src="{up}assets/board.js" defer>',
+            *data,  # the index's per-cell detail: JSON, set only as text by the script
         ], page
+    assert index_detail(out)["rows"]  # a JSON literal: nothing in it runs
     index = (out / "index.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
     assert "Content-Security-Policy" in index and "script-src 'self'" in index
@@ -510,6 +522,54 @@ def test_publish_refuses_bad_input(tmp_path, site):
         publish(tmp_path, "org/board", dry_run=True, api=FakeApi({}))
 
 
+def test_linked_raw_results_copy_nothing_and_point_at_the_dataset(tmp_path):
+    """`--results-repo`: every raw link is the file in the results dataset (its path inside the
+    results folder, under results/), no copy is written, and publish uploads exactly those files."""
+    from urllib.parse import unquote
+
+    from leaderboard.publish import plan_all, publish
+
+    results = make_results(tmp_path / "results")
+    site = tmp_path / "site"
+    args = ["leaderboard", "build", "--results", str(results), "--out", str(site)]
+    assert main([*args, "--results-repo", "org/results"]) == 0
+    assert not (site / "data" / "raw").exists() and not list(site.rglob("*.json.gz"))
+    base = "https://huggingface.co/datasets/org/results/resolve/main/results/"
+    links = []
+    for page in (site / "models").glob("*.html"):
+        html = page.read_text()
+        found = re.findall(r'Raw result: <a href="([^"]+)" rel="noopener">', html)
+        assert len(found) == html.count('<details class="result"') > 0
+        links += found
+    assert all(link.startswith(base) for link in links)
+    linked = sorted(unquote(link[len(base) :]) for link in links)
+    on_disk = sorted(p.relative_to(results).as_posix() for p in results.rglob("*.json"))
+    assert linked == on_disk  # each result file once, at its path in the results folder
+    manifest = json.loads((site / "data" / "raw-links.json").read_text())
+    assert manifest == {"results_repo": "org/results", "files": [f"results/{p}" for p in on_disk]}
+
+    api = FakeApi({})
+    plans, _ = plan_all(site, "org/board", "org/results", api, results=results)
+    space = [op.path_in_repo for op in plans[0].operations]
+    assert "data/raw-links.json" not in space and "index.html" in space
+    data = {op.path_in_repo: op.path_or_fileobj for op in plans[1].operations}
+    assert sorted(p for p in data if p.startswith("results/")) == manifest["files"]
+    assert data[manifest["files"][0]] == str(results / on_disk[0])
+    assert "`results/` holds the 8 result files" in data["README.md"].decode()
+    with pytest.raises(UsageError, match="give --results DIR"):
+        publish(site, "org/board", results_repo="org/results", api=api)
+    with pytest.raises(UsageError, match="point at dataset org/results"):
+        publish(site, "org/board", results_repo="org/other", results=results, api=api)
+    with pytest.raises(UsageError, match="point at dataset org/results"):
+        publish(site, "org/board", api=api)  # the Space alone would link files never uploaded
+    next(results.rglob("*.json")).unlink()
+    with pytest.raises(UsageError, match="which the site links from org/results"):
+        publish(site, "org/board", results_repo="org/results", results=results, api=api)
+    assert api.calls == []  # each refused before any request
+    assert main([*args, "--results-repo", "not a repo"]) == 2  # refused, the site kept
+    assert (site / "data" / "raw-links.json").is_file()
+
+
 def make_findings_results(folder: Path) -> Path:
     """The board's results plus findings results (the findings kind scored on constructed
     representations: tests/findings_fixtures.py), one a known-answer reference row."""
@@ -681,7 +741,7 @@ def test_descriptive_columns_never_rank(tmp_path):
     assert '<span class="badge desc">descriptive</span>' in lean.group(0)
     assert '<span class="badge desc">' not in head.replace(lean.group(0), "")
     cells = board_cells(html)
-    assert all('class="c s t-gaps descriptive"' in c["gap_lean"] for c in cells.values())
+    assert all('class="c s descriptive"' in c["gap_lean"] for c in cells.values())
     assert not any("descriptive" in c["gap_err"] for c in cells.values())
     task = (tmp_path / "site" / "tasks" / "gap_lean.html").read_text()
     ranking = task[task.index("<tbody>") : task.index("</tbody>")]

@@ -626,3 +626,56 @@ def test_compare_page_keeps_its_pair_in_the_url(driver, board):
     assert no_alert(driver)
     errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
+
+
+def test_each_score_shows_its_interval_and_null_from_the_detail_file(driver, site):
+    """The index's intervals, nulls and reasons come from data/index.js (issue 19: page size):
+    after load every score cell shows them as before, and an n/a cell says why on hover."""
+    import json
+
+    driver.get((site / "index.html").as_uri() + "#tab=all")
+    text = (site / "data" / "index.js").read_text()
+    detail = json.loads(text[len("window.BOARD_DETAIL = ") : -2])
+    checked = 0
+    for r in rows(driver):
+        for key, x in zip(detail["cols"], detail["rows"][r.get_attribute("data-row")], strict=True):
+            shown = cell(driver, r, key)
+            if isinstance(x, list):
+                ci = shown.find_element("css selector", ".ci").text
+                assert ci == f"[{x[0]:.3f}, {x[1]:.3f}]" and shown.is_displayed()
+                assert shown.find_element("css selector", ".null").text == f"null {x[2]:.3f}"
+                checked += 1
+            elif x:
+                why = shown.find_element("css selector", ".na").get_attribute("title")
+                assert why == detail["why"][x] and why
+    assert checked >= 4
+    e5 = next(r for r in rows(driver) if "e5-small" in r.get_attribute("data-name"))
+    assert "needs" in cell(driver, e5, "modal_svcca").find_element(
+        "css selector", ".na"
+    ).get_attribute("title")
+
+
+def test_each_tab_shows_its_own_columns_in_header_and_rows(driver, board):
+    """The tabs' columns are chosen by position (data/index.css), the cells carrying no tab class:
+    in every tab the header and each row show the same columns, the model's, the group's score
+    and the scores of that group (the headers keep their t-<group> class to check against)."""
+    driver.get((board / "index.html").as_uri())
+    links = driver.find_elements("css selector", "#tabs a[data-tab]")
+    tabs = [a.get_attribute("data-tab") for a in links]
+    tabs = [t for t in tabs if t not in ("overview", "all")]
+    assert len(tabs) >= 3
+    for tab in tabs:
+        driver.get((board / "index.html").as_uri() + f"#tab={tab}")
+        heads = driver.find_elements("css selector", "#board thead th")
+        shown = [i for i, h in enumerate(heads) if h.is_displayed()]
+        expected = [
+            i
+            for i, h in enumerate(heads)
+            if h.get_attribute("data-key") in ("model", f"rank-{tab}")
+            or f"t-{tab}" in h.get_attribute("class").split()
+            and "s" in h.get_attribute("class").split()
+        ]
+        assert shown == expected and len(shown) >= 2, tab
+        for r in visible(driver)[:6]:
+            cells = r.find_elements("css selector", "th, td")
+            assert [i for i, c in enumerate(cells) if c.is_displayed()] == expected, tab

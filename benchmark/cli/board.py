@@ -159,6 +159,12 @@ def _add_leaderboard_parsers(sub) -> None:
         help="results scored on a held-out probe split, shown in columns '<score> [NAME]' "
         "(repeatable; docs/private_split.md)",
     )
+    build.add_argument(
+        "--results-repo",
+        metavar="ORG/NAME",
+        help="link each raw result from this results dataset instead of copying it into the "
+        "site (publish with the same --results-repo and --results; docs/leaderboard.md)",
+    )
     build.set_defaults(handler=cmd_leaderboard_build)
 
     publish = board_sub.add_parser(
@@ -167,6 +173,12 @@ def _add_leaderboard_parsers(sub) -> None:
     publish.add_argument("--site", type=Path, required=True, help="a folder `build` wrote")
     publish.add_argument("--repo-id", required=True, help="the Space, ORG/NAME")
     publish.add_argument("--results-repo", help="also a dataset repo ORG/NAME with the table")
+    publish.add_argument(
+        "--results",
+        type=Path,
+        help="the results folder the site was built from: its files linked by a site built with "
+        "--results-repo are uploaded to the dataset",
+    )
     publish.add_argument("--dry-run", action="store_true", help="print the planned operations only")
     publish.add_argument("--message", default="Update the leaderboard", help="commit message")
     publish.set_defaults(handler=cmd_leaderboard_publish)
@@ -271,7 +283,12 @@ def cmd_leaderboard_build(args: argparse.Namespace) -> int:
 
     splits = [parse_split(text) for text in args.split]
     report = build_site(
-        args.results, args.out, submissions=args.submissions, title=args.title, splits=splits
+        args.results,
+        args.out,
+        submissions=args.submissions,
+        title=args.title,
+        splits=splits,
+        results_repo=args.results_repo,
     )
     for line in report.log:
         print(line, file=sys.stderr)
@@ -287,6 +304,7 @@ def cmd_leaderboard_publish(args: argparse.Namespace) -> int:
         args.site,
         args.repo_id,
         results_repo=args.results_repo,
+        results=args.results,
         dry_run=args.dry_run,
         message=args.message,
     ):

@@ -185,6 +185,40 @@
     return (button ? button.textContent : th.textContent).replace(/\s+/g, " ").trim();
   }
 
+  function span(cls, text) {
+    var el = document.createElement("span");
+    el.className = cls;
+    el.textContent = text;
+    return el;
+  }
+
+  function fillDetail(table) {  // data/index.js: each score's interval and null, each empty cell's reason
+    var d = window.BOARD_DETAIL;
+    if (!d) return;
+    var fix = function (x) { return x === null ? null : x.toFixed(3); };
+    each(table.querySelectorAll("tbody tr[data-row]"), function (row) {
+      var id = row.getAttribute("data-row"), cells = d.rows[id] || [], groups = d.groups[id] || [];
+      cells.forEach(function (x, i) {
+        var cell = row.cells[columnIndex[d.cols[i]]];
+        if (!cell || !x) return;
+        if (typeof x === "number") {  // why the cell is empty, on hover
+          var na = cell.querySelector(".na");
+          if (na) na.title = d.why[x];
+          return;
+        }
+        var v = cell.querySelector(".v");
+        if (!v) return;
+        var after = v.nextSibling, add = function (el) { cell.insertBefore(document.createTextNode(" "), after); cell.insertBefore(el, after); };
+        if (x[0] !== null && x[1] !== null) add(span("ci", "[" + fix(x[0]) + ", " + fix(x[1]) + "]"));
+        if (x[2] !== null) add(span("null", "null " + fix(x[2])));
+      });
+      groups.forEach(function (w, i) {
+        var cell = row.cells[columnIndex["rank-" + d.tabs[i]]];
+        if (cell && w) cell.title = d.why[w];
+      });
+    });
+  }
+
   function wireTable(table) {
     each(table.tBodies, function (b, i) { b._order = i; });
     var labels = [];
@@ -192,6 +226,7 @@
       columnIndex[th.getAttribute("data-key")] = i;
       labels.push(th.classList.contains("a") ? label(th).replace(/ ↑$/, "") + " (group score · rank)" : label(th));
     });
+    fillDetail(table);
     each(table.tBodies, function (body) {
       if (body.classList.contains("band")) return;
       each(body.rows, function (row) {
