@@ -256,6 +256,9 @@ def test_header_and_model_column_stay_in_view(driver, board):
         driver.execute_script(
             "arguments[0].scrollTop = 10000; arguments[0].scrollLeft = 10000;", wrap
         )
+        # the page itself scrolled to the table (at 520 px the navigation and filters above it
+        # can fill the window), so that a point on its header is on screen
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", wrap)
         box = driver.execute_script("return arguments[0].getBoundingClientRect().toJSON();", wrap)
         head = driver.find_element(By.CSS_SELECTOR, 'thead th[data-key="model"]')
         last = [r for r in visible(driver)][-1].find_element(By.CSS_SELECTOR, "th.c.m")
