@@ -30,13 +30,18 @@ site: setup
 ## PRIVATE=DIR also scores them on the private split in DIR (docs/private_split.md).
 ## RESULTS_REPO=ORG/NAME links each raw result from that results dataset instead of copying it
 ## (publish with --results-repo ORG/NAME --results leaderboard/results; docs/leaderboard.md).
+## The known-answer reference rows (docs/validity.md) run on the representation tasks beside them.
 JOBS ?= 1
 PRIVATE ?=
+REFERENCES ?= interlingua language word_form signal
+REFERENCE_TASKS ?= cross_lingual_gap_text,cross_lingual_gap_speech,cross_modal_gap,retrieval_text,retrieval_speech,retrieval_speech_text,concept_words_text,concept_words_speech,concept_sentences
 NPROC := $(shell nproc 2>/dev/null || echo 1)
 THREADS = $(shell n=$$(( $(NPROC) / $(JOBS) )); [ $$n -ge 1 ] && echo $$n || echo 1)
 board: setup
 	@seq 0 $$(( $(JOBS) - 1 )) | xargs -P $(JOBS) -I{} env OMP_NUM_THREADS=$(THREADS) \
 		$(VENV)/bin/interlingua submissions run --shard {}/$(JOBS) --output leaderboard/results --no-progress
+	@for ref in $(REFERENCES); do $(VENV)/bin/interlingua run --model known:$$ref --tasks $(REFERENCE_TASKS) \
+		--output leaderboard/results --no-progress || exit 1; done
 	@if [ -n "$(PRIVATE)" ]; then seq 0 $$(( $(JOBS) - 1 )) | xargs -P $(JOBS) -I{} env OMP_NUM_THREADS=$(THREADS) \
 		$(VENV)/bin/interlingua submissions run --shard {}/$(JOBS) --probes $(PRIVATE) --output build/private-results --no-progress; fi
 	$(VENV)/bin/interlingua leaderboard build --results leaderboard/results --out build/board --submissions submissions \
