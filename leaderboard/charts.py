@@ -343,8 +343,14 @@ def matrices_at_main_layer(result) -> list[Matrix]:
 
 
 def group_keys(result) -> list[str]:
-    """A result's curve groups (with their stack), in order."""
-    return list(dict.fromkeys("/".join(filter(None, (c.group, c.stack))) for c in result.curves))
+    """A result's curve groups (with their stack, and the control a measure was computed under),
+    in order: the series of its model page's charts, and their legend."""
+    return list(
+        dict.fromkeys(
+            _series_key(c.group, c.stack, _base_measure(c.measure)[1])
+            for c in sorted(result.curves, key=lambda c: _base_measure(c.measure)[1] is not None)
+        )
+    )
 
 
 def group_legend(result) -> list[dict]:
@@ -354,18 +360,42 @@ def group_legend(result) -> list[dict]:
     ]
 
 
+# a measure computed again under a control (benchmark.kinds.retrieval: the same metric with
+# length taken out, or among lexically disjoint items) is drawn on its measure's chart
+CONTROL_SUFFIXES = {
+    "_length_controlled": "length controlled",
+    "_lexical_controlled": "disjoint items",
+}
+
+
+def _base_measure(measure: str) -> tuple[str, str | None]:
+    """(the measure a curve is drawn with, the control it was computed under or None)."""
+    for suffix, control in CONTROL_SUFFIXES.items():
+        if measure.endswith(suffix):
+            return measure.removesuffix(suffix), control
+    return measure, None
+
+
 def model_charts(result) -> list[CurveChart]:
-    """One chart per measure of one result; one series per curve group (and stack). Point
-    markers (each point's value, interval and null on hover) on the main measure's chart only:
-    the other measures' values are in the raw result."""
-    groups = group_keys(result)
+    """One chart per measure of one result; one series per curve group (and stack), and its
+    controlled versions (`CONTROL_SUFFIXES`) as series of their measure's chart: one scale to
+    compare them on. Point markers (each point's value, interval and null on hover) on the main
+    measure's chart only: the other measures' values are in the raw result."""
+    keys = group_keys(result)
     main = result.main_score.measure if result.main_score else None
     by_measure: dict[str, list] = {}
-    for curve in result.curves:
-        g = "/".join(filter(None, (curve.group, curve.stack)))
-        i = groups.index(g)
-        by_measure.setdefault(curve.measure, []).append((f"g{i}", g, color(i), False, True, curve))
+    # plain curves first: a chart is named by its first curve's measure
+    for curve in sorted(result.curves, key=lambda c: _base_measure(c.measure)[1] is not None):
+        measure, control = _base_measure(curve.measure)
+        g = _series_key(curve.group, curve.stack, control)
+        i = keys.index(g)
+        by_measure.setdefault(measure, []).append((f"g{i}", g, color(i), False, True, curve))
     return [
         curve_chart(entries, with_points=measure == main or main is None)
         for measure, entries in by_measure.items()
     ]
+
+
+def _series_key(group: str, stack: str | None, control: str | None) -> str:
+    label = "/".join(filter(None, (group, stack)))
+    return f"{label} ({control})" if control else label

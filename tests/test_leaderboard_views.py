@@ -209,3 +209,27 @@ def test_compare_page_reads_without_the_script(site):
     assert 'href="compare.html"' in (site / "index.html").read_text()
     model = next((site / "models").glob("openai__whisper-base--*.html")).read_text()
     assert re.search(r'href="../compare.html#a=\w+&amp;b=\w+"', model)
+
+
+def test_a_measure_computed_under_a_control_is_drawn_on_its_measures_chart():
+    from pathlib import Path
+
+    from benchmark.results import TaskResult
+    from leaderboard import charts
+
+    root = Path(__file__).resolve().parents[1] / "leaderboard" / "results"
+    path = next(
+        p
+        for p in sorted(root.glob("intfloat__multilingual-e5-small/*/retrieval_text/*.json"))
+        if '"init": "pretrained"' in p.read_text()
+    )
+    result = TaskResult.model_validate_json(path.read_text())
+    drawn = charts.model_charts(result)
+    measures = {c.measure for c in result.curves}
+    assert "accuracy@1_length_controlled" in measures  # the kind computes it...
+    assert [c.measure for c in drawn] == ["accuracy@1", "recall@5", "mrr", "xsim"]  # ...no chart
+    (acc,) = [c for c in drawn if c.measure == "accuracy@1"]
+    labels = [s.label for s in acc.series]
+    assert any(label.endswith("(length controlled)") for label in labels)
+    assert any(label.endswith("(disjoint items)") for label in labels)
+    assert {x["label"] for x in charts.group_legend(result)} == set(labels)
