@@ -88,12 +88,13 @@ def to_curve(series: Series, params: StatsParams, n: int) -> Curve:
 
 def _curve_baselines(series: Series) -> dict[str, float]:
     """A curve's reference values: the plain ones, and a drawn one that is the same at every
-    layer (a floor of the inputs, not of the model: the lexical, signal and length floors)."""
+    layer (a floor of the inputs, not of the model: the lexical, signal and length floors), when
+    it is a number (a lexical floor with no shared forms to read is undefined)."""
     out = {}
     for name, base in series.baselines.items():
         if isinstance(base, float):
             out[name] = base
-        elif len({float(e.value) for e in base}) == 1:
+        elif len({float(e.value) for e in base}) == 1 and np.isfinite(base[0].value):
             out[name] = float(base[0].value)
     return out
 

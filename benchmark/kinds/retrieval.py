@@ -26,6 +26,7 @@ from benchmark.errors import UsageError
 from benchmark.evaluation import Group, KindOutput, Measure, Series
 from benchmark.kinds import Kind, TaskContext, register_kind
 from benchmark.kinds.pair_scoring import length_basis, residualize
+from benchmark.kinds.retrieval_length import length_bases, lengths, without_length
 from benchmark.layers import paired_axis
 from benchmark.metrics.nulls import length_strata
 from benchmark.metrics.retrieval import (
@@ -140,13 +141,6 @@ def _pairs(group: RetrievalGroup, languages: list[str]) -> list[tuple[str, str]]
     return [(a, b) for a in languages for b in languages if a != b]
 
 
-def _lengths(probes: ProbeSet, lang: str, modality: str) -> np.ndarray:
-    """[n, f] length features (benchmark.probes.length_features), each standardised: units
-    differ across modalities."""
-    f = length_features(probes, lang, modality)
-    return (f - f.mean(axis=0)) / np.where(f.std(axis=0) > 0, f.std(axis=0), 1.0)
-
-
 def _measure(metric: str, n: int) -> Measure:
     return Measure(
         metric,
@@ -220,7 +214,7 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
     )
     floor, disjoint = _floor_parts(ctx, group, pairs, draws)
     floor_name = "lexical_floor" if group.target == "text" else "signal_floor"
-    length_bases = {pair: _length_bases(ctx.probes, group, pair) for pair in pairs}
+    bases_of = {pair: length_bases(ctx.probes, group.query, group.target, pair) for pair in pairs}
     rank_metrics = _rank_metrics(params)
     per_metric: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
     controlled: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
@@ -240,19 +234,9 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
         }
         for metric, (mean, values) in _pair_means(sims, params, draws).items():
             per_metric[metric].append(mean)
-            matrices.append(
-                Matrix(
-                    name=f"{metric}/{group.key.label}/{label}",
-                    measure=metric,
-                    group=group.key.label,
-                    layer=label,
-                    rows=languages,
-                    columns=languages,
-                    values=[[values.get((a, b)) for b in languages] for a in languages],
-                )
-            )
+            matrices.append(_matrix(metric, group, label, languages, values))
         if rank_metrics:
-            without = {pair: _without_length(sim, length_bases[pair]) for pair, sim in sims.items()}
+            without = {pair: without_length(sim, bases_of[pair]) for pair, sim in sims.items()}
             ranked = params.model_copy(update={"metrics": rank_metrics})
             for metric, (mean, _) in _pair_means(without, ranked, draws).items():
                 length_free[metric].append(mean)
@@ -268,15 +252,13 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
         bases: dict = {"length_only": [lengths[metric]] * len(axis)} if metric in lengths else {}
         if floor is not None:
             bases[floor_name] = [floor[metric]] * len(axis)
-        outcomes = n * len(pairs) if _binary(metric) else None
         control = None
         if metric in length_free:
-            name = f"{metric}_length_controlled"
-            measure = dataclasses.replace(_measure(metric, n), name=name)
-            control = Series(
-                group.key, measure, axis, length_free[metric], modalities, {}, outcomes
+            control = _variant(
+                group, metric, "length_controlled", n, len(pairs), axis, length_free[metric]
             )
             out.append(control)
+        outcomes = n * len(pairs) if _binary(metric) else None
         out.append(
             Series(
                 group.key,
@@ -291,46 +273,40 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
         )
         if disjoint is not None:
             m = len(disjoint[0])
-            measure = dataclasses.replace(_measure(metric, m), name=f"{metric}_lexical_controlled")
-            outcomes = m * len(pairs) if _binary(metric) else None
             out.append(
-                Series(group.key, measure, axis, controlled[metric], modalities, {}, outcomes)
+                _variant(
+                    group, metric, "lexical_controlled", m, len(pairs), axis, controlled[metric]
+                )
             )
     return out
+
+
+def _matrix(metric: str, group: RetrievalGroup, layer: str, languages: list, values) -> Matrix:
+    """One layer's query-language x target-language scores of `metric` (None on the diagonal
+    of a cross-language group)."""
+    return Matrix(
+        name=f"{metric}/{group.key.label}/{layer}",
+        measure=metric,
+        group=group.key.label,
+        layer=layer,
+        rows=languages,
+        columns=languages,
+        values=[[values.get((a, b)) for b in languages] for a in languages],
+    )
+
+
+def _variant(group: RetrievalGroup, metric: str, control: str, n: int, pairs: int, axis, estimates):
+    """`metric` computed again under a control, as series `<metric>_<control>`: n items in each
+    of `pairs` language pairs."""
+    measure = dataclasses.replace(_measure(metric, n), name=f"{metric}_{control}")
+    outcomes = n * pairs if _binary(metric) else None
+    modalities = tuple(sorted({group.query, group.target}))
+    return Series(group.key, measure, axis, estimates, modalities, {}, outcomes)
 
 
 def _rank_metrics(params: RetrievalParams) -> list[str]:
     """The metrics that read ranks only (defined on any similarity, not just cosines)."""
     return [m for m in params.metrics if m in LENGTH_METRICS or m.startswith("recall@")]
-
-
-def _length_bases(probes: ProbeSet, group: RetrievalGroup, pair: tuple[str, str]) -> np.ndarray:
-    """[n, n, k]: for each query (row) an orthonormal basis over the targets of what length can
-    explain of its similarities — a constant, a quadratic of each target length feature (a target
-    near every query), and the length distance to the query, |d| and d^2 (a target near this
-    query in length). `_without_length` projects a row off its basis. One per (query language,
-    target language), the same at every layer. Quadratic, not cubic: every term also takes out
-    some of a true translation's lead (it is the target nearest in length), and with cubics the
-    word-form floor lost its verdict on one reference seed in five."""
-    fq, ft = _lengths(probes, pair[0], group.query), _lengths(probes, pair[1], group.target)
-    if fq.shape[1] != ft.shape[1]:
-        fq, ft = fq[:, :1], ft[:, :1]
-    n = len(ft)
-    shared = np.column_stack([np.ones(n), length_basis(ft, degree=2)])  # [n targets, c]
-    distance = np.linalg.norm(fq[:, None, :] - ft[None, :, :], axis=-1)  # [n queries, n targets]
-    own = np.stack([distance, distance**2], axis=-1)  # [q, t, 2]
-    design = np.concatenate([np.broadcast_to(shared, (n, n, shared.shape[1])), own], axis=-1)
-    q, _ = np.linalg.qr(design)  # batched over queries: [q, t, k]
-    return q
-
-
-def _without_length(sim: np.ndarray, bases: np.ndarray) -> np.ndarray:
-    """Each query's row of similarities minus its least-squares fit on its length basis: what a
-    model knows of a target beyond how its length relates to the query's. A model that knows only
-    length then ranks its targets by noise; the same sentence, or shared words, keep their rank."""
-    sim = sim.astype(np.float64)
-    coef = np.einsum("qtk,qt->qk", bases, sim)
-    return sim - np.einsum("qtk,qk->qt", bases, coef)
 
 
 def _controlled(ctx: TaskContext, query: tuple, x: np.ndarray, target: tuple, y: np.ndarray):
@@ -422,7 +398,7 @@ def _length_floor(
         return {}
     sims = {}
     for a, b in pairs:
-        fq, ft = _lengths(probes, a, group.query), _lengths(probes, b, group.target)
+        fq, ft = lengths(probes, a, group.query), lengths(probes, b, group.target)
         if fq.shape[1] != ft.shape[1]:
             fq, ft = fq[:, :1], ft[:, :1]
         sims[(a, b)] = -np.linalg.norm(fq[:, None, :] - ft[None, :, :], axis=-1)
