@@ -214,7 +214,6 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
     )
     floor, disjoint = _floor_parts(ctx, group, pairs, draws)
     floor_name = "lexical_floor" if group.target == "text" else "signal_floor"
-    bases_of = {pair: length_bases(ctx.probes, group.query, group.target, pair) for pair in pairs}
     rank_metrics = _rank_metrics(params)
     per_metric: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
     controlled: dict[str, list[Estimate]] = {m: [] for m in params.metrics}
@@ -236,7 +235,12 @@ def _group_series(ctx: TaskContext, group: RetrievalGroup, draws: dict, matrices
             per_metric[metric].append(mean)
             matrices.append(_matrix(metric, group, label, languages, values))
         if rank_metrics:
-            without = {pair: without_length(sim, bases_of[pair]) for pair, sim in sims.items()}
+            # each pair's basis is n x n x k: made per layer rather than held for every pair
+            # (cheap next to the similarities; held, 30 languages at n = 1000 need tens of GB)
+            without = {
+                pair: without_length(sim, length_bases(ctx.probes, group.query, group.target, pair))
+                for pair, sim in sims.items()
+            }
             ranked = params.model_copy(update={"metrics": rank_metrics})
             for metric, (mean, _) in _pair_means(without, ranked, draws).items():
                 length_free[metric].append(mean)
