@@ -246,9 +246,10 @@ def test_cross_attention_projections_run_on_one_copy_of_the_batch(loaded, monkey
         monkeypatch.setattr(module, "forward", forward)
     vectors = RNG.standard_normal((4, 32)).astype(np.float32)
     got = sp.steered("layer_1", vectors, ["layer_2"], ITEMS)
-    # layer_2's projections only (layer_1 is replayed), on one copy of each pass's 4: the full
-    # batches hold 3 items (one with the 7 s clip, run in a window of its own), then 1 item
-    assert sorted(rows) == sorted([3, 3, 2, 2, 1, 1] + [1, 1] * 4)
+    # layer_2's projections only (layer_1 is replayed), on one copy of each pass's 4: the 7 s
+    # clip (a 10 s window) is a batch of its own (Whisper's batch_group: batches never mix
+    # windows), run untiled once per vector; the six 5 s-window clips in two batches of 3
+    assert sorted(rows) == sorted([3, 3] * 2 + [1, 1] * 4)
     for k in (0, 3):
         want = hooked(adapter, "decoder", "speech", "layer_1", vectors[k], ["layer_2"])
         assert np.abs(got[k] - want).max() <= 1e-5
@@ -277,3 +278,54 @@ def test_the_custom_adapter_example_replays(tmp_path):
             want = hooked(adapter, "llm", modality, "layer_1", vectors[k], names[1:])
             assert np.abs(got[k] - want).max() <= 1e-5
         assert sp.replayable
+
+
+def _items_without_long_audio(modality: str) -> list[int]:
+    # the 7 s clip is one cropped window; every item here runs its steering layer once per batch
+    return ITEMS
+
+
+@pytest.mark.parametrize(("name", "stack", "modality"), CASES, ids=IDS)
+def test_first_order_effects_are_the_derivative_of_the_steered_pass(loaded, name, stack, modality):
+    """gradients(layer, read, c)[i] . v is d/de of c[i] . (item i's read state steered by e v) at
+    e = 0: checked against a central difference of two exact steered passes, at every layer."""
+    adapter = loaded(name)
+    sp = passes(adapter, stack, modality)
+    names = adapter.layer_names(modality, stack)
+    read = names[-1]
+    dim = sp.unsteered([read], ITEMS).shape[-1]
+    cot = RNG.standard_normal((len(ITEMS), dim)).astype(np.float32)
+    for layer in names:
+        grads = sp.gradients(layer, read, cot, ITEMS)
+        assert grads.shape == (len(ITEMS), dim)
+        v = RNG.standard_normal((1, dim)).astype(np.float32)
+        eps = 1e-2 / np.linalg.norm(v)
+        up = sp.steered(layer, v * eps, [read], ITEMS)[0, 0]
+        down = sp.steered(layer, -v * eps, [read], ITEMS)[0, 0]
+        numeric = ((up - down) * cot).sum(-1) / (2 * eps)
+        first = grads @ v[0]
+        scale = max(np.abs(numeric).max(), 1e-3)
+        assert np.abs(first - numeric).max() <= 2e-2 * scale, (layer, first, numeric)
+        assert np.abs(first).max() > 1e-4, layer  # the read layer does depend on the vector
+
+
+def test_whisper_batches_keep_one_window_and_its_gradients_replay(loaded):
+    """Steered batches never mix Whisper's encoder windows (the 7 s clip runs alone), so each
+    batch runs its layers in one call and the first-order passes replay the layers below the
+    hook instead of running every item through the whole encoder."""
+    adapter = loaded("whisper")
+    sp = passes(adapter, "encoder", "speech")
+    batches = sp._batches(ITEMS)
+    windows = [{adapter.batch_group("speech", CLIPS[i]) for i in b.idx} for b in batches]
+    assert all(len(w) == 1 for w in windows) and [len(b.idx) for b in batches] == [1, 3, 3]
+    names = adapter.layer_names("speech", "encoder")
+    below = [adapter.layer_module("speech", n, "encoder") for n in names[1:-1]]
+    inside = [m for module in below for m in module.modules() if m is not module]
+    sp.unsteered([names[-1]], ITEMS)
+    calls, handles = calls_of(inside)
+    try:
+        grads = sp.gradients(names[-1], names[-1], np.ones((len(ITEMS), 32), np.float32), ITEMS)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert calls == [] and np.abs(grads).max() > 0

@@ -13,7 +13,7 @@ from torch import nn
 from benchmark.core import MODALITIES
 from benchmark.errors import UsageError, did_you_mean
 from benchmark.models.base import AdapterInfo, BatchInputs, LayerStates, Modality, OutputHead
-from benchmark.models.hooks import Positions, Tap, capture, finalize
+from benchmark.models.hooks import Positions, Tap, capture, finalize, forward_mode
 
 POOLINGS = ("mean", "first", "last", "max")
 # Settings every family takes. They enter a model's settings (and so its keys) only when given, so
@@ -351,7 +351,7 @@ class LayeredAdapter:
         table = self._tables[stack]
         if batch.layers is not None:
             table = {name: self.layer_module(batch.modality, name, stack) for name in batch.layers}
-        with torch.inference_mode(), capture(table, self._taps.get(stack, [])) as got:
+        with forward_mode(), capture(table, self._taps.get(stack, [])) as got:
             positions = run(batch)
             return finalize(got, positions, list(table), self.model_id)
 

@@ -11,12 +11,39 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from benchmark.models.base import LayerStates
+
+_DIFFERENTIABLE: ContextVar[bool] = ContextVar("differentiable", default=False)
+
+
+@contextmanager
+def differentiable() -> Iterator[None]:
+    """Adapters' forward passes inside the block keep the autograd graph (no inference mode, the
+    captured states not detached): the first-order steering effects of
+    `SteeredPasses.gradients` differentiate a read-out through the layers above the hook."""
+    token = _DIFFERENTIABLE.set(True)
+    try:
+        with torch.enable_grad():
+            yield
+    finally:
+        _DIFFERENTIABLE.reset(token)
+
+
+def is_differentiable() -> bool:
+    """Inside `differentiable`: tensors made once in inference mode and kept (Whisper's silence
+    projections) must not enter the pass (autograd cannot save them)."""
+    return _DIFFERENTIABLE.get()
+
+
+def forward_mode():
+    """The context an adapter's forward pass runs in: inference mode, unless `differentiable`."""
+    return torch.inference_mode(not _DIFFERENTIABLE.get())
 
 
 class Tap(nn.Identity):
@@ -79,7 +106,8 @@ def capture(
     def reader(name: str):
         def hook(module, args, output):
             # clone: a later in-place edit (e.g. a steering hook downstream) must not alter it
-            captured[name] = first_tensor(output).detach().clone()
+            hidden = first_tensor(output)
+            captured[name] = (hidden if _DIFFERENTIABLE.get() else hidden.detach()).clone()
 
         return hook
 

@@ -51,7 +51,7 @@ from benchmark.models.common import (
     torch_dtype,
 )
 from benchmark.models.family import N_LAYERS, Family, Stack
-from benchmark.models.hooks import Positions, Stage, Tap, lengths_to_mask
+from benchmark.models.hooks import Positions, Stage, Tap, is_differentiable, lengths_to_mask
 from benchmark.models.registry import register_family
 from benchmark.models.spans import Formatted, spans_of, spans_tensor, token_offsets
 from benchmark.models.whisper_silence import SilenceProjections
@@ -195,6 +195,11 @@ class WhisperAdapter(LayeredAdapter):
                 owners.append(i)
         states = self._forward_by_window(dataclasses.replace(batch, audio=pieces))
         return {name: join_windows(s, owners, len(batch.audio)) for name, s in states.items()}
+
+    def batch_group(self, modality: str, item) -> int | None:
+        """Steered passes never mix encoder windows in a batch (SteeredPasses: one call of each
+        layer per batch, replayed and differentiated as one): a speech item's window."""
+        return self._window(item) if modality == "speech" else None
 
     def _window(self, clip) -> int:
         """The encoder frames a clip runs in: 1,500 (30 s), or its own length rounded up to 5 s."""
@@ -352,6 +357,9 @@ class WhisperAdapter(LayeredAdapter):
 
     def _decoder_text(self, batch: BatchInputs) -> dict[str, Positions]:
         rows = len(batch.texts)
+        if is_differentiable():  # the kept silence and its projections are inference tensors
+            silence = self._silence.clone().expand(rows, -1, -1)
+            return self._decode(batch, list(batch.texts), silence)
         cache = self._silence_kv.cache(rows) if self.reuse_silence_projections else None
         return self._decode(batch, list(batch.texts), self._silence.expand(rows, -1, -1), cache)
 

@@ -126,8 +126,17 @@ class Replay:
     """The forwards that stand in for the modules at and below the steering layer during one
     tiled pass (see the module docstring)."""
 
-    def __init__(self, records: dict[str, list[Call]], steer: str, vectors: torch.Tensor):
+    def __init__(
+        self,
+        records: dict[str, list[Call]],
+        steer: str,
+        vectors: torch.Tensor,
+        rows_delta: torch.Tensor | None = None,
+    ):
         self.records, self.steer, self.vectors = records, steer, vectors
+        # [rows, D] added on top, row by row (the first-order passes differentiate through it):
+        # only for an untiled pass whose steering layer runs once over the whole batch
+        self.rows_delta = rows_delta
         self.calls: dict[str, int] = {}
 
     def _recorded(self, name: str, args, kwargs) -> tuple[Call, int, int, int]:
@@ -162,6 +171,13 @@ class Replay:
             if int(k.max()) >= len(self.vectors):
                 raise ReplayMismatch(f"{self.steer}: call {index} reaches past the vectors")
             shift = self.vectors[k.to(self.vectors.device)]
+            if self.rows_delta is not None:
+                if n != 1 or len(self.rows_delta) != len(k):
+                    raise ReplayMismatch(
+                        f"{self.steer}: a per-row shift needs one call over the whole batch "
+                        f"({n} recorded calls of {call.rows} rows)"
+                    )
+                shift = shift + self.rows_delta.to(shift.device)
             shift = shift.reshape(len(k), *([1] * (hidden.dim() - 2)), shift.shape[-1])
             return _with_first(out, hidden + shift.to(hidden.device, hidden.dtype))
 
@@ -222,7 +238,10 @@ def adding(module: nn.Module, vector: torch.Tensor) -> Iterator[None]:
 
     def hook(_module, _args, output):
         hidden = _first_tensor(output)
-        return _with_first(output, hidden + vector.to(hidden.device, hidden.dtype))
+        shift = vector.to(hidden.device, hidden.dtype)
+        if shift.dim() == 2:  # one vector per row: [B, D] -> [B, 1, ..., D]
+            shift = shift.reshape(len(shift), *([1] * (hidden.dim() - 2)), shift.shape[-1])
+        return _with_first(output, hidden + shift)
 
     handle = module.register_forward_hook(hook)
     try:

@@ -25,7 +25,9 @@ module's output whose first dimension is a multiple of the call's rows (hidden s
 position bias of [rows x heads]) are tiled; other values are passed as recorded.
 
 Batches are cut as `benchmark.representations.extract.extract` cuts them (longest first, the same
-batch size) and every result comes back in item order; the adapters' states do not depend on the
+batch size), and also where the adapter's optional `batch_group(modality, item)` changes (Whisper:
+the encoder window a clip runs in, so a batch runs its layers in one call), and every result comes
+back in item order; the adapters' states do not depend on the
 batch an item is in, so tiling changes nothing but the cost. A batch of one item is not tiled
 (some kernels round differently for one row than for several) but run once per vector.
 
@@ -42,7 +44,8 @@ items (n items x positions x D floats each) plus the prefix outputs; `release()`
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +53,7 @@ import torch
 from torch import nn
 
 from benchmark.models.base import BatchInputs, Modality, ModelAdapter
+from benchmark.models.hooks import differentiable
 from benchmark.representations.extract import BatchSize, is_out_of_memory, length_order, pool
 from benchmark.representations.replay import (
     Call,
@@ -62,6 +66,26 @@ from benchmark.representations.replay import (
 
 log = logging.getLogger(__name__)
 ROWS_FACTOR = 4  # a tiled pass holds at most batch_size x ROWS_FACTOR rows by default
+
+
+@contextmanager
+def frozen(adapter) -> Iterator[None]:
+    """The adapter's weights out of autograd while the block runs (first-order passes need the
+    gradient with respect to the shift alone; weight gradients would double the backward)."""
+    params = {
+        id(p): p
+        for value in vars(adapter).values()
+        if isinstance(value, nn.Module)
+        for p in value.parameters()
+        if p.requires_grad
+    }
+    try:
+        for p in params.values():
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p in params.values():
+            p.requires_grad_(True)
 
 
 # --- the passes -------------------------------------------------------------------------------
@@ -119,6 +143,7 @@ class SteeredPasses:
         self.shared = declare(modality, stack) if declare is not None and self.replayable else []
         self._runs: dict[tuple[int, ...], Run] = {}
         self.item_passes = 0  # item rows run through the model (tiled rows count once each)
+        self._dims: dict[str, int] = {}  # layer -> width of its states
 
     # --- public -----------------------------------------------------------------------------
 
@@ -156,6 +181,69 @@ class SteeredPasses:
             out[:, :, self._positions(run, batch)] = part
         return out
 
+    def gradients(
+        self,
+        layer: str,
+        read: str,
+        cotangents: np.ndarray,
+        items: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """[n_items, D] first-order steering effects: row i is the gradient, with respect to a
+        vector added to `layer`'s output at every position of item i, of cotangents[i] . (item
+        i's pooled state at `read`). The effect of adding any vector v is then, to first order,
+        gradients[i] . v: one forward and one backward pass above the hook for every vector.
+
+        Raises ReplayMismatch when the steering layer runs more than once per batch (long audio
+        in windows); non-replayable adapters add the shift by a hook on a full pass."""
+        self._check_layers(layer, [read])
+        cotangents = np.asarray(cotangents, dtype=np.float32)
+        run = self._run(items)
+        if len(cotangents) != len(run.items):
+            raise ValueError(f"gradients: {len(cotangents)} cotangents for {len(run.items)} items")
+        if layer not in run.pooled or (
+            self.replayable and any(layer not in b.records for b in run.batches)
+        ):
+            self._record(run, [layer])
+        self._dims[layer] = run.pooled[layer].shape[-1]
+        module = self.adapter.layer_module(self.modality, layer, self.stack)
+        out = np.zeros((len(run.items), self._hook_dim(layer)), np.float32)
+        for batch in run.batches:
+            where = self._positions(run, batch)
+            try:
+                if not self.replayable:
+                    raise ReplayMismatch("the adapter does not replay")
+                out[where] = self._gradient_pass(batch, layer, module, cotangents[where], read)
+            except ReplayMismatch:
+                # the layer runs in several calls per batch (Whisper's windows, one clip at a
+                # time): item by item, a full pass with the shift added by a hook, which adds
+                # it to every call of the item, as a steered pass does
+                for b, item in enumerate(batch.idx):
+                    one = Batch(np.asarray([item]))
+                    out[where[b]] = self._gradient_pass(
+                        one, layer, module, cotangents[where[b : b + 1]], read, hooked=True
+                    )[0]
+            self.item_passes += len(batch.idx)
+        return out
+
+    def _gradient_pass(self, batch: Batch, layer: str, module, cotangents, read, hooked=False):
+        """[B, D] gradients of sum_b cotangents[b] . pooled read state of row b with respect to
+        a shift of row b at `layer` (replayed above the hook, or a full pass with a hook)."""
+        delta = torch.zeros(len(batch.idx), self._hook_dim(layer), requires_grad=True)
+        with differentiable(), frozen(self.adapter):
+            if hooked:
+                with adding(module, delta):
+                    states = self.adapter.forward(self._inputs(batch.idx, [read]))
+            else:
+                zero = torch.zeros(1, delta.shape[-1])
+                states = self._steer_pass(batch, layer, module, zero, [read], rows_delta=delta)
+            pooled = pool(states[read], self.pooling)
+            weights = torch.as_tensor(cotangents).to(pooled.device, pooled.dtype)
+            (pooled * weights).sum().backward()
+        return delta.grad.float().cpu().numpy()
+
+    def _hook_dim(self, layer: str) -> int:
+        return self._dims[layer]
+
     def release(self) -> None:
         """Drop every recording (and pooled state) kept so far."""
         self._runs.clear()
@@ -178,10 +266,20 @@ class SteeredPasses:
         return self._runs[key]
 
     def _batches(self, items: list[int]) -> list[Batch]:
-        """Length-sorted batches of `items` (longest first), as extract() cuts them."""
+        """Length-sorted batches of `items` (longest first), as extract() cuts them, also cut
+        where the adapter's batch group changes (`batch_group`: Whisper's encoder window), so
+        that each batch runs its layers in one call (replayed and differentiated as one)."""
         order = np.asarray(items, dtype=int)[length_order(self.lengths[items])]
-        size = self.sizer.size
-        return [Batch(order[start : start + size]) for start in range(0, len(order), size)]
+        group = getattr(self.adapter, "batch_group", None)
+        keys = (
+            [group(self.modality, self.inputs[i]) for i in order] if group else [None] * len(order)
+        )
+        size, batches, start = self.sizer.size, [], 0
+        for end in range(1, len(order) + 1):
+            if end == len(order) or end - start == size or keys[end] != keys[start]:
+                batches.append(Batch(order[start:end]))
+                start = end
+        return batches
 
     def _positions(self, run: Run, batch: Batch) -> np.ndarray:
         where = {item: i for i, item in enumerate(run.items)}
@@ -270,13 +368,17 @@ class SteeredPasses:
             start += len(chunk)
         return np.concatenate(parts)
 
-    def _steer_pass(self, batch: Batch, layer: str, module, chunk: torch.Tensor, read):
+    def _steer_pass(
+        self, batch: Batch, layer: str, module, chunk: torch.Tensor, read, rows_delta=None
+    ):
         """The adapter's states for the batch tiled len(chunk) times, row k * B + b steered by
-        chunk[k]: replayed below the steering layer, or (fallback) a full pass per vector."""
+        chunk[k] (plus rows_delta[b], untiled passes only): replayed below the steering layer, or
+        (fallback) a full pass per vector."""
         if not self.replayable:
-            with adding(module, chunk[0]):
+            vector = chunk[0] if rows_delta is None else chunk[0] + rows_delta
+            with adding(module, vector):
                 return self.adapter.forward(self._inputs(batch.idx, read))
-        replay = Replay(batch.records, layer, chunk)
+        replay = Replay(batch.records, layer, chunk, rows_delta)
         below = [
             self.adapter.layer_module(self.modality, name, self.stack)
             for name in self.names[: self.names.index(layer)]
