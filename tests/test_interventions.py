@@ -178,7 +178,8 @@ def test_enough_null_directions_for_a_verdict(n_null, p, verdict):
     assert out.details["source_check"]["p_value"] == pytest.approx(p)
 
 
-def test_alpha_zero_goes_through_the_hook_and_is_measured(monkeypatch):
+@pytest.mark.parametrize(("null_effects", "rows"), [("exact", 5), ("first_order", 4)])
+def test_alpha_zero_goes_through_the_hook_and_is_measured(monkeypatch, null_effects, rows):
     calls = []
     original = steered_module.SteeredPasses.steered
 
@@ -187,9 +188,17 @@ def test_alpha_zero_goes_through_the_hook_and_is_measured(monkeypatch):
         return original(self, layer, vectors, read, items)
 
     monkeypatch.setattr(steered_module.SteeredPasses, "steered", spy)
-    out = score_toy(targets=TARGETS[:1], n_null=3, alphas=[1.0], n_resamples=0)
-    # one call per side x fold x steering layer, each carrying alpha 0, 1 and 3 directions
-    assert len(calls) == 2 * 2 * 3 and all(len(v) == 5 for v in calls)
+    out = score_toy(
+        targets=TARGETS[:1],
+        n_null=3,
+        alphas=[1.0],
+        n_resamples=0,
+        null_effects=null_effects,
+        first_order_checks=2,
+    )
+    # one call per side x fold x steering layer, each carrying alpha 0, 1 and the 3 directions
+    # (exact) or the 2 checked exactly (first order: the rest are read off the gradient)
+    assert len(calls) == 2 * 2 * 3 and all(len(v) == rows for v in calls)
     assert all(np.abs(v[0]).max() == 0 and np.abs(v[1]).max() > 0 for v in calls)
     for name in ("effect/en_us:text", "effect/de_de:text"):
         (dose,) = [m for m in out.matrices if m.name == name]
@@ -370,6 +379,9 @@ metric:
   alphas: [1, 4]
   main_alpha: 4
   n_null: 39
+  # a steered pass per null direction: at alpha 4 this toy is far from where first-order
+  # effects hold (its concept effect: 1.94 exact, 2.18 to first order)
+  null_effects: exact
   n_resamples: 20
 main_score: {name: iv_text_transfer, measure: transfer, layer: best}
 """,
@@ -517,3 +529,27 @@ def test_seamless_shared_decoder_is_chosen_and_default_stacks_are_not_applicable
     assert verdict.status == "not_applicable"
     assert "share no stack" in verdict.reason and "text_decoder" in verdict.reason
     assert not defaults.model_loaded
+
+
+def test_the_first_order_null_is_the_exact_null_where_the_response_is_nearly_linear():
+    """The same 19 null directions measured both ways on the constructed model (a nearly linear
+    response at main_alpha): every curve point's null q95 within 0.005 and every p-value equal;
+    details.first_order says how far the 2 checked directions were from their exact effects."""
+    exact = score_toy(n_null=19, null_effects="exact", n_resamples=0)
+    first = score_toy(n_null=19, null_effects="first_order", first_order_checks=2, n_resamples=0)
+    compared = 0
+    for ce, cf in zip(exact.curves, first.curves, strict=True):
+        assert (ce.measure, ce.group) == (cf.measure, cf.group)
+        for pe, pf in zip(ce.points, cf.points, strict=True):
+            if pe.null_q95 is None:
+                continue
+            assert pf.null_q95 == pytest.approx(pe.null_q95, abs=5e-3), (ce.measure, pe.layer)
+            assert pf.p_value == pe.p_value, (ce.measure, ce.group, pe.layer)
+            compared += 1
+    assert compared >= 20
+    check = first.details["first_order"]
+    assert first.details["null_effects"] == "first_order" and "null_effects" in exact.details
+    assert 0 < check["null_checks_max_abs_error"] < 0.01
+    side = check["sides"]["en_us:text"]["layer_1"]
+    assert len(side["null_checks_exact"]) == len(side["null_checks_first_order"]) == 2
+    assert side["concept_first_order"] == pytest.approx(side["concept_exact"], rel=0.05)

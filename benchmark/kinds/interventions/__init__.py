@@ -13,10 +13,14 @@ Per fold, steering layer L and side (the source, each target; one stack for all)
   - each side's concept axis at the read layer R: the unit vector from its away group's mean to
     its toward group's, on its OWN unsteered states of the evaluation fold (fitted on other items
     than v, so a direction's item content is not credited as concept);
-  - one steered call per (side, L) with every vector: alpha * unit * v for each alpha (0 included,
-    through the hook like the others) and main_alpha * unit * v_k for the n_null null directions
-    v_k, each fitted like v from the fit fold with its group labels shuffled (draw k: the same
-    shuffle at every layer, so its directions relate across layers as v's do);
+  - one steered call per (side, L) with alpha * unit * v for each alpha (0 included, through the
+    hook like the others); the n_null null directions v_k (main_alpha * unit * v_k), each fitted
+    like v from the fit fold with its group labels shuffled (draw k: the same shuffle at every
+    layer, so its directions relate across layers as v's do), measured to first order by
+    default: one backward pass per item gives the gradient of its axis coordinate (below) with
+    respect to the steering vector, so every direction costs a dot product; the first
+    `first_order_checks` directions are also steered exactly, and their mean remainder (exact -
+    first order, per item) is added to the others (`null_effects: exact` steers every one);
   - an item's effect: the shift of its state at R along its side's axis, in units of the
     SOURCE's group separation at R (one unit for every side: a target at another scale is not
     credited with more transfer); a flip: an away-group item on the away side of its side's
@@ -70,8 +74,9 @@ register_kind(
         default_group=default_group,
         needs="all",
         # 3: one unit (the source's separation, each side's own axis), floored denominator,
-        # ratio of means over layers, source effect checked against its null, alpha 0 measured
-        version="3",
+        # ratio of means over layers, source effect checked against its null, alpha 0 measured;
+        # 4: the null directions' effects to first order (null_effects), checked exactly
+        version="4",
         check_config=check_config,
         check_probes=check_probes,
         fit=fit,

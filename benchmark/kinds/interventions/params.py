@@ -16,8 +16,11 @@ from benchmark.probes import ProbeSet
 NULL_METHOD = (
     "directions fitted exactly as the concept direction is, from the fit items with their group "
     "labels shuffled (draw k: the k-th shuffle, at every steering layer), at main_alpha and the "
-    "same norm, through the same steered passes; a transfer's null is such a direction's target "
-    "effect over the concept direction's source effect"
+    "same norm; each direction's effect by metric.null_effects (first_order: the gradient of "
+    "each item's axis coordinate with respect to the steering vector, dotted with the "
+    "direction, plus the item's mean second-order remainder over the first_order_checks "
+    "directions steered exactly; exact: a steered pass per direction); a transfer's null is "
+    "such a direction's target effect over the concept direction's source effect"
 )
 MEASURES = (
     "transfer",
@@ -52,6 +55,12 @@ class InterventionParams(StatsParams):
     # 39: p down to 0.025 (the smallest p is 1 / (n_null + 1), and a verdict needs p < 0.05: 19
     # could never give one)
     n_null: int = Field(default=39, ge=0)
+    # how each null direction's effect is measured: "first_order" (the gradient of each item's
+    # axis coordinate with respect to the steering vector, one backward pass per item and layer
+    # for every direction, plus the mean second-order remainder of `first_order_checks`
+    # directions steered exactly; details.first_order) or "exact" (a steered pass per direction)
+    null_effects: Literal["first_order", "exact"] = "first_order"
+    first_order_checks: int = Field(default=4, ge=1)
     source: Side
     targets: list[Side] = Field(min_length=1)
     concepts: Concepts

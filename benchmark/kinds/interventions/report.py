@@ -319,9 +319,40 @@ def _details(ctx: TaskContext, run: Run, extra: dict) -> dict:
             for name, rec in run.out.items()
         },
         "alpha_zero_max_abs_change": {name: rec.zero_change for name, rec in run.out.items()},
+        "null_effects": params.null_effects,
+        **({"first_order": _first_order(run)} if params.null_effects == "first_order" else {}),
         "pooling": run.pooling,
         "steered_at": "every position of the sequence (prompt and special tokens included)",
         **extra,
+    }
+
+
+def _first_order(run: Run) -> dict:
+    """How well the first-order effects (the null's) match exact steered passes, per side and
+    steering layer, in effect units (mean over items): the concept direction at main_alpha and
+    the first `first_order_checks` null directions, each measured both ways."""
+    a, main = len(run.alphas), run.alphas.index(run.params.main_alpha)
+    out, worst = {}, 0.0
+    for name, rec in run.out.items():
+        per_layer = {}
+        for li, layer in enumerate(run.steer):
+            exact = np.concatenate([e for e, _ in rec.first_order[li]], axis=1).mean(1)
+            linear = np.concatenate([f for _, f in rec.first_order[li]], axis=1).mean(1)
+            checks = np.abs(exact[a:] - linear[a:])
+            worst = max(worst, float(checks.max()) if len(checks) else 0.0)
+            per_layer[layer] = {
+                "concept_exact": _round(exact[main]),
+                "concept_first_order": _round(linear[main]),
+                "null_checks_exact": [_round(v) for v in exact[a:]],
+                "null_checks_first_order": [_round(v) for v in linear[a:]],
+            }
+        out[name] = per_layer
+    return {
+        "rule": "each null direction's effect is the gradient of the item's axis coordinate with "
+        "respect to the steering vector, dotted with the vector (one backward pass per item and "
+        "steering layer); the alphas are steered exactly",
+        "null_checks_max_abs_error": _round(worst),
+        "sides": out,
     }
 
 
@@ -352,7 +383,15 @@ def _dose_response(run: Run) -> list[Matrix]:
 
 
 def _round(v: float) -> float | None:
-    return round(v, 6) if np.isfinite(v) else None
+    return round(float(v), 6) if np.isfinite(v) else None
+
+
+NULL_HOW = {
+    "first_order": "to first order (one backward pass per item: the gradient of the item's axis "
+    "coordinate, dotted with each direction) plus the mean remainder of the directions also "
+    "steered exactly (details.first_order)",
+    "exact": "by a steered pass each",
+}
 
 
 def _notes(params: InterventionParams, read: str) -> list[str]:
@@ -364,7 +403,8 @@ def _notes(params: InterventionParams, read: str) -> list[str]:
         "Both effects are in ONE unit, the source's group separation at the read layer, so a "
         "target at another scale is not credited with more (or less) transfer.",
         f"Null: {params.n_null} directions fitted like the concept direction from shuffled group "
-        "labels, of the same norm, through the same passes. The source effect must clear its own "
+        f"labels, of the same norm, their effects measured {NULL_HOW[params.null_effects]}. The "
+        "source effect must clear its own "
         "null (p < 0.05) where the main score reads, "
         "otherwise the verdict is inconclusive (details.source_check). " + FLOOR_RULE + ".",
         "Over the steering layers the transfer is a ratio of means (mean target effect over mean "

@@ -92,6 +92,9 @@ class SideResults:
         self.separation: list[float] = []  # the side's group gap, in source separations, per fold
         self.accuracy: list[float] = []  # nearest-mean accuracy on its own axis, per fold
         self.zero_change = 0.0  # largest |change| of a read-layer value at alpha = 0
+        # first-order null: per steering layer and fold, (exact effects [alphas + checks, n], their
+        # first-order predictions): how linear the response is where the null is taken
+        self.first_order: list[list[tuple]] = [[] for _ in range(layers)]
         # kept for the intervals, which refit the read axes on every replicate: the unsteered
         # read-layer states [n, D] and the concept vector's shifts at main_alpha [layers, n, D]
         self.states: np.ndarray | None = None
@@ -191,6 +194,20 @@ class Run:
             )
         return Plan(vectors, units, seps, axis)
 
+    def _first_order(self, passes, layer, ev, axis: Axis, vectors, exact, a: int) -> np.ndarray:
+        """[alphas + n_null, n] shifts along the axis: the alphas' and the checked directions'
+        exact, every other null direction's to second order in its mean: the gradient of each
+        item's axis coordinate with respect to the vector, dotted with it (one backward pass
+        per item), plus the item's mean second-order remainder over the checked directions
+        (exact - first order; adding any vector of this norm moves an item by about the same
+        amount, which the gradient alone misses)."""
+        grads = passes.gradients(layer, self.read, np.tile(axis.unit, (len(ev), 1)), ev)
+        linear = vectors @ grads.T  # [K, n]
+        self._linear = linear[: len(exact)]
+        checked = slice(a, len(exact))
+        remainder = (exact[checked] - linear[checked]).mean(0) if len(exact) > a else 0.0
+        return np.concatenate([exact, linear[len(exact) :] + remainder])
+
     def _measure(self, side: Side, passes, base: np.ndarray, f: int) -> None:
         """Fold f of one side: its own axis on its unsteered states, then one steered call per
         steering layer; effects along that axis in units of the source's separation."""
@@ -211,11 +228,17 @@ class Run:
             record.shifts = np.zeros((len(self.steer), len(self.items), x0.shape[-1]))
         record.states[ev] = x0
         for li, layer in enumerate(self.steer):
-            states = passes.steered(layer, plan.vectors[li], [self.read], ev)[:, 0]  # [K, n, D]
+            vectors = plan.vectors[li]
+            first_order = self.params.null_effects == "first_order"
+            exact = vectors[: a + self.params.first_order_checks] if first_order else vectors
+            states = passes.steered(layer, exact, [self.read], ev)[:, 0]  # [K, n, D]
             delta = states - x0[None]
             record.zero_change = max(record.zero_change, float(np.abs(delta[zero]).max()))
             record.shifts[li][ev] = delta[main]
             shift = delta @ axis.unit  # [K, n]
+            if first_order:
+                shift = self._first_order(passes, layer, ev, axis, vectors, shift, a)
+                record.first_order[li].append((shift[: len(exact)] / unit, self._linear / unit))
             flips = eligible[None] & (p0[None] + shift >= axis.midpoint)
             record.effect[li][:, ev] = shift[:a] / unit
             record.flip[li][:, ev] = flips[:a]
