@@ -84,9 +84,8 @@ def test_a_verdict_control_at_its_null_keeps_the_score_at_its_null_and_says_why(
     axis = LayerAxis.of(names)
 
     def control_of(values):
-        return Series(
-            TEXT, Measure("svcca_controlled"), axis, [estimate(v) for v in values], ("text",)
-        )
+        ests = [estimate(v) for v in values]
+        return Series(TEXT, Measure("svcca_controlled"), axis, ests, ("text",), removes="tokens")
 
     config = MainScoreConfig(name="score", measure="svcca")
     # the score clears its null at layer_1; its control does only at layer_0 (not where it is read)
@@ -97,7 +96,8 @@ def test_a_verdict_control_at_its_null_keeps_the_score_at_its_null_and_says_why(
         PARAMS,
     ).main_score
     assert gated.p_value < 0.05 and gated.verdict == "at_null"
-    assert "svcca_controlled" in gated.verdict_reason and "p = " in gated.verdict_reason
+    assert "svcca_controlled (the same with tokens taken out)" in gated.verdict_reason
+    assert "p = " in gated.verdict_reason  # the control's own words: the kind says what it removes
     cleared = evaluate(
         output([0.3, 0.8], verdict_control=control_of([0.2, 0.7])),
         config,

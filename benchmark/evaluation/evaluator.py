@@ -212,8 +212,9 @@ def _control_not_cleared(series: Series, config: MainScoreConfig, choice: dict, 
     if s["p_value"] is not None and s["p_value"] < SIGNIFICANCE:
         return None
     p = "–" if s["p_value"] is None else f"{s['p_value']:.3f}"
+    what = f" (the same with {control.removes} taken out)" if control.removes else ""
     return (
-        f"clears its null, but {control.measure.name} (the same with length taken out) does not: "
+        f"clears its null, but {control.measure.name}{what} does not: "
         f"{s['value']:.3f}, null q95 {s['null_q95']:.3f}, p = {p}"
     )
 

@@ -62,6 +62,9 @@ class Series:
     # above_null only when this clears its null too, at the layer the score is read at — a model
     # that knows only length must not beat the null because translations share their length
     verdict_control: Series | None = None
+    # what this series takes out when it is another's verdict control ("length"): the verdict's
+    # reason names it
+    removes: str = ""
 
     def __post_init__(self):
         if len(self.estimates) != len(self.layers):

@@ -26,7 +26,7 @@ from benchmark.errors import UsageError
 from benchmark.evaluation import Group, KindOutput, Measure, Series
 from benchmark.kinds import Kind, TaskContext, register_kind
 from benchmark.kinds.pair_scoring import length_basis, residualize
-from benchmark.kinds.retrieval_length import length_bases, lengths, without_length
+from benchmark.kinds.retrieval_length import length_bases, paired_lengths, without_length
 from benchmark.layers import paired_axis
 from benchmark.metrics.nulls import length_strata
 from benchmark.metrics.retrieval import (
@@ -299,13 +299,19 @@ def _matrix(metric: str, group: RetrievalGroup, layer: str, languages: list, val
     )
 
 
+CONTROLS_REMOVE = {"length_controlled": "length", "lexical_controlled": "shared word forms"}
+
+
 def _variant(group: RetrievalGroup, metric: str, control: str, n: int, pairs: int, axis, estimates):
     """`metric` computed again under a control, as series `<metric>_<control>`: n items in each
     of `pairs` language pairs."""
     measure = dataclasses.replace(_measure(metric, n), name=f"{metric}_{control}")
     outcomes = n * pairs if _binary(metric) else None
     modalities = tuple(sorted({group.query, group.target}))
-    return Series(group.key, measure, axis, estimates, modalities, {}, outcomes)
+    return Series(
+        group.key, measure, axis, estimates, modalities, {}, outcomes,
+        removes=CONTROLS_REMOVE[control],
+    )  # fmt: skip
 
 
 def _rank_metrics(params: RetrievalParams) -> list[str]:
@@ -402,9 +408,7 @@ def _length_floor(
         return {}
     sims = {}
     for a, b in pairs:
-        fq, ft = lengths(probes, a, group.query), lengths(probes, b, group.target)
-        if fq.shape[1] != ft.shape[1]:
-            fq, ft = fq[:, :1], ft[:, :1]
+        fq, ft = paired_lengths(probes, group.query, group.target, (a, b))
         sims[(a, b)] = -np.linalg.norm(fq[:, None, :] - ft[None, :, :], axis=-1)
     sub = params.model_copy(update={"metrics": metrics})
     return {m: est for m, (est, _) in _pair_means(sims, sub, draws).items()}

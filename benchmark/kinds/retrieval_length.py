@@ -18,6 +18,16 @@ def lengths(probes: ProbeSet, lang: str, modality: str) -> np.ndarray:
     return (f - f.mean(axis=0)) / np.where(f.std(axis=0) > 0, f.std(axis=0), 1.0)
 
 
+def paired_lengths(probes: ProbeSet, query: str, target: str, pair: tuple[str, str]):
+    """(query features, target features) of one language pair, comparable: every standardised
+    feature when both sides are of one modality, only the first of each (log characters, log
+    duration) when they differ."""
+    fq, ft = lengths(probes, pair[0], query), lengths(probes, pair[1], target)
+    if fq.shape[1] != ft.shape[1]:
+        fq, ft = fq[:, :1], ft[:, :1]
+    return fq, ft
+
+
 def length_bases(probes: ProbeSet, query: str, target: str, pair: tuple[str, str]) -> np.ndarray:
     """[n, n, k]: for each query (row) an orthonormal basis over the targets of what length can
     explain of its similarities — a constant, a quadratic of each target length feature (a target
@@ -26,9 +36,7 @@ def length_bases(probes: ProbeSet, query: str, target: str, pair: tuple[str, str
     target language), the same at every layer. Quadratic, not cubic: every term also takes out
     some of a true translation's lead (it is the target nearest in length), and with cubics the
     word-form floor lost its verdict on one reference seed in five."""
-    fq, ft = lengths(probes, pair[0], query), lengths(probes, pair[1], target)
-    if fq.shape[1] != ft.shape[1]:
-        fq, ft = fq[:, :1], ft[:, :1]
+    fq, ft = paired_lengths(probes, query, target, pair)
     n = len(ft)
     shared = np.column_stack([np.ones(n), length_basis(ft, degree=2)])  # [n targets, c]
     distance = np.linalg.norm(fq[:, None, :] - ft[None, :, :], axis=-1)  # [n queries, n targets]
