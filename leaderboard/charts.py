@@ -15,7 +15,7 @@ every text (titles, labels) goes through `markupsafe.escape`, exactly as autoesc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
@@ -105,7 +105,8 @@ class Series:
     line: str = ""
     band: str = ""
     null: str = ""
-    points: Markup = field(default_factory=Markup)  # <circle>s with escaped <title>s
+    dots: str = ""  # every point as a zero-length round-capped segment of one path
+    points_title: str = ""  # the points' values, one line each (the dots' <title>)
 
 
 @dataclass
@@ -125,14 +126,17 @@ class CurveChart:
     plot_w: int = WIDTH - LEFT - RIGHT
     plot_h: int = HEIGHT - TOP - BOTTOM
     title_x: int = TITLE_X
+    detail: bool = True  # False: lines only (see curve_chart)
 
 
 def curve_key(curve: Curve) -> str:
     return "/".join(x for x in (curve.measure, curve.group, curve.stack) if x)
 
 
-def curve_chart(entries: list[tuple], with_points: bool = True) -> CurveChart:
-    """`entries`: (row_id, label, color, control, on, Curve) — the same curve key for each."""
+def curve_chart(entries: list[tuple], with_points: bool = True, detail: bool = True) -> CurveChart:
+    """`entries`: (row_id, label, color, control, on, Curve) — the same curve key for each.
+    `detail` False: lines only, no interval band or null line (a model page's secondary
+    measures; their intervals and nulls are in the raw result)."""
     first = entries[0][5]
     values: list[float] = []
     for _, _, _, _, on, curve in entries:
@@ -163,20 +167,17 @@ def curve_chart(entries: list[tuple], with_points: bool = True) -> CurveChart:
         s = Series(row_id, label, color, control, on)
         points = curve.points
         s.line = _path([(sx(p.depth), sy(p.value)) if _ok(p.value) else None for p in points])
-        if on:  # grey context lines carry no band, null or markers (half a task page's bytes)
+        if on and detail:  # grey context lines carry no band, null or markers (half a task page)
             s.null = _path(
                 [(sx(p.depth), sy(p.null_mean)) if _ok(p.null_mean) else None for p in points]
             )
             s.band = _band(points, sx, sy)
-        if with_points and on:
-            s.points = Markup(
-                "".join(
-                    f'<circle cx="{sx(p.depth)}" cy="{sy(p.value)}" r="3">'
-                    f"<title>{escape(_point_title(label, p))}</title></circle>"
-                    for p in points
-                    if _ok(p.value)
-                )
-            )
+        if with_points and on and detail:
+            shown = [p for p in points if _ok(p.value)]
+            # one path and one <title> per series, not a circle and a title per point: a third
+            # of a model page's bytes on a 200-model board
+            s.dots = "".join(f"M{sx(p.depth)},{sy(p.value)}h0" for p in shown)
+            s.points_title = "\n".join([label, *(_point_line(p) for p in shown)])
         series.append(s)
     series.sort(key=lambda s: s.on)  # highlighted series drawn last (on top)
     return CurveChart(
@@ -192,6 +193,7 @@ def curve_chart(entries: list[tuple], with_points: bool = True) -> CurveChart:
         y_ticks=[{"y": float(sy(t)), "label": tick_label(t)} for t in ticks if low <= t <= high],
         left=left,
         plot_w=pw,
+        detail=detail,
     )
 
 
@@ -202,14 +204,14 @@ def left_margin(labels: list[str]) -> int:
     return max(40, math.ceil(TITLE_X + 18 + 8 + CHAR_W * longest))
 
 
-def _point_title(label: str, p) -> str:
-    text = f"{label}\n{p.layer} (depth {p.depth:.2f}): {p.value:.3f}"
+def _point_line(p) -> str:
+    """One point on hover: "layer_3: 0.512 [0.48, 0.54] null 0.35 q95 0.39"."""
+    text = f"{p.layer}: {p.value:.3f}"
     if _ok(p.ci_low) and _ok(p.ci_high):
-        text += f" [{p.ci_low:.3f}, {p.ci_high:.3f}]"
+        text += f" [{tick_label(p.ci_low)}, {tick_label(p.ci_high)}]"
     if _ok(p.null_mean):
-        text += f"\nnull {p.null_mean:.3f}" + (
-            f" (q95 {p.null_q95:.3f})" if _ok(p.null_q95) else ""
-        )
+        text += f" null {tick_label(p.null_mean)}"
+        text += f" q95 {tick_label(p.null_q95)}" if _ok(p.null_q95) else ""
     return text
 
 
@@ -279,30 +281,55 @@ def measure_domains(results) -> dict[str, tuple[float, float]]:
     return domains
 
 
+LEVELS = 32  # colour steps of a heatmap: cells of one step share one <path>
+
+
+def colour_step(v, low: float, span: float) -> float | None:
+    """A value's place on its colour scale, rounded to one of LEVELS steps (None: no value)."""
+    return round(min(max((v - low) / span, 0.0), 1.0) * LEVELS) / LEVELS if _ok(v) else None
+
+
+def cell_paths(cells: list[tuple[int, int, float | None]], size: int) -> list[str]:
+    """Square cells (x, y, colour step) as one <path> per colour: ~20 bytes a cell, not a <rect>
+    and a <title> each (a 200-model board draws hundreds of thousands of cells)."""
+    by_colour: dict[str, list[str]] = {}
+    for x, y, step in cells:
+        fill = color_for(step) if step is not None else "#eeeeee"
+        by_colour.setdefault(fill, []).append(f"M{x} {y}h{size - 1}v{size - 1}h-{size - 1}z")
+    return [f'<path fill="{c}" d="{"".join(d)}"/>' for c, d in by_colour.items()]
+
+
 def heatmap(matrix: Matrix, domain: tuple[float, float] | None = None) -> dict:
-    """`domain`: the measure's shared (low, high); without it, this matrix's own range."""
+    """`domain`: the measure's shared (low, high); without it, this matrix's own range. Hovering
+    a row lists its values (one <title> per row)."""
     values = [v for row in matrix.values for v in row if _ok(v)]
     low, high = domain or ((min(values), max(values)) if values else (0.0, 1.0))
     span = (high - low) or 1.0
-    parts = []
     show_text = len(matrix.rows) <= 14 and len(matrix.columns) <= 14
     half = CELL / 2
+    cells, texts, rows = [], {"": [], " dark": []}, []
     for i, (rname, row) in enumerate(zip(matrix.rows, matrix.values, strict=False)):
-        for j, (cname, v) in enumerate(zip(matrix.columns, row, strict=False)):
-            x, y = LABEL_W + j * CELL, LABEL_H + i * CELL
-            t = (v - low) / span if _ok(v) else None
-            fill = color_for(t) if t is not None else "#eeeeee"
-            title = escape(f"{rname} / {cname}: " + (f"{v:.4f}" if _ok(v) else "-"))
-            parts.append(
-                f'<rect x="{x}" y="{y}" width="{CELL - 1}" height="{CELL - 1}" fill="{fill}">'
-                f"<title>{title}</title></rect>"
-            )
+        y = LABEL_H + i * CELL
+        for j, v in enumerate(row[: len(matrix.columns)]):
+            x, t = LABEL_W + j * CELL, colour_step(v, low, span)
+            cells.append((x, y, t))
             if show_text and t is not None:
-                dark = " dark" if t > 0.6 else ""
-                parts.append(
-                    f'<text class="celltext{dark}" x="{x + half}" y="{y + half + 3}" '
-                    f'text-anchor="middle">{v:.2f}</text>'
+                texts[" dark" if t > 0.6 else ""].append(
+                    f'<text x="{x + half:g}" y="{y + half + 3:g}">{v:.2f}</text>'
                 )
+        listing = ", ".join(
+            f"{c} {v:.4f}" if _ok(v) else f"{c} -"
+            for c, v in zip(matrix.columns, row, strict=False)
+        )
+        rows.append(
+            f'<rect class="rowhit" x="{LABEL_W}" y="{y}" width="{CELL * len(row)}" '
+            f'height="{CELL}"><title>{escape(f"{rname}: {listing}")}</title></rect>'
+        )
+    parts = cell_paths(cells, CELL)
+    for dark, items in texts.items():
+        if items:
+            parts.append(f'<g class="celltext{dark}" text-anchor="middle">{"".join(items)}</g>')
+    parts += rows
     cells = Markup("".join(parts))  # numbers formatted here; every label escaped above
     return {
         "name": matrix.name,
@@ -379,8 +406,9 @@ def _base_measure(measure: str) -> tuple[str, str | None]:
 def model_charts(result) -> list[CurveChart]:
     """One chart per measure of one result; one series per curve group (and stack), and its
     controlled versions (`CONTROL_SUFFIXES`) as series of their measure's chart: one scale to
-    compare them on. Point markers (each point's value, interval and null on hover) on the main
-    measure's chart only: the other measures' values are in the raw result."""
+    compare them on. Intervals, nulls and point markers (each point's value, interval and null
+    on hover) on the main measure's chart only: the other measures are drawn as lines, their
+    intervals and nulls in the raw result."""
     keys = group_keys(result)
     main = result.main_score.measure if result.main_score else None
     by_measure: dict[str, list] = {}
@@ -391,7 +419,7 @@ def model_charts(result) -> list[CurveChart]:
         i = keys.index(g)
         by_measure.setdefault(measure, []).append((f"g{i}", g, color(i), False, True, curve))
     return [
-        curve_chart(entries, with_points=measure == main or main is None)
+        curve_chart(entries, detail=measure == main or main is None)
         for measure, entries in by_measure.items()
     ]
 

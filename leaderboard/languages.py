@@ -29,7 +29,6 @@ from leaderboard import charts
 FOLDER = "languages"
 OFF, DIAGONAL = "with the other languages", "same language (diagonal)"
 CELL, TOP, AXIS_W, LEGEND_W = 26, 10, 22, 64
-LEVELS = 32  # colour steps of a grid (its legend shows 9)
 
 
 def _ok(x) -> bool:
@@ -208,21 +207,15 @@ def short_layer(name: str) -> str:
 def grid_chart(g: Grid, domain: tuple[float, float] | None, model: str) -> dict:
     """SVG geometry of one grid: rows = languages, columns = layers, a colour legend; each
     language row's <title> lists its values layer by layer. Cells are drawn as one path per colour
-    step (LEVELS of them), not a rect each: a 200-model site has a quarter million cells."""
+    step (charts.cell_paths), not a rect each: a 200-model site has a quarter million cells."""
     values = [v for row in g.values for v in row if _ok(v)]
     low, high = domain or ((min(values), max(values)) if values else (0.0, 1.0))
     span = (high - low) or 1.0
     left = AXIS_W + math.ceil(charts.CHAR_W * max(len(x) for x in g.languages)) + 10
-    by_colour: dict[str, list[str]] = {}  # one <path> per colour step: ~20 bytes a cell
-    rows = []
+    cells, rows = [], []
     for i, (lang, row) in enumerate(zip(g.languages, g.values, strict=True)):
         y = TOP + i * CELL
-        for j, v in enumerate(row):
-            step = round(min(max((v - low) / span, 0.0), 1.0) * LEVELS) / LEVELS if _ok(v) else None
-            fill = charts.color_for(step) if step is not None else "#eeeeee"
-            by_colour.setdefault(fill, []).append(
-                f"M{left + j * CELL} {y}h{CELL - 1}v{CELL - 1}h-{CELL - 1}z"
-            )
+        cells += [(left + j * CELL, y, charts.colour_step(v, low, span)) for j, v in enumerate(row)]
         listing = ", ".join(  # short layer names: the axis gives them, its title the rule
             f"{short_layer(lay)} {v:.3f}" if _ok(v) else f"{short_layer(lay)} –"
             for lay, v in zip(g.layers, row, strict=True)
@@ -231,7 +224,7 @@ def grid_chart(g: Grid, domain: tuple[float, float] | None, model: str) -> dict:
             f'<rect class="rowhit" x="{left}" y="{y}" width="{CELL * len(row)}" height="{CELL}">'
             f"<title>{escape(f'{lang}: {listing}')}</title></rect>"
         )
-    parts = [f'<path fill="{c}" d="{"".join(d)}"/>' for c, d in by_colour.items()] + rows
+    parts = charts.cell_paths(cells, CELL) + rows
     plot_h = CELL * len(g.languages)
     plot_w = CELL * len(g.layers)
     main_j = g.layers.index(g.shown_layer) if g.shown_layer in g.layers else None

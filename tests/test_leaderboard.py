@@ -923,10 +923,17 @@ def test_grey_context_lines_carry_no_band_and_markers_only_on_the_main_measure(t
         on = body.count('<g class="series on"')
         assert on == 8 and body.count('<g class="series"') == 6  # 8 highlighted, 6 grey
         assert body.count('class="band"') == on and body.count('class="nullline"') == on
-        assert (body.count("<circle") > 0) == (key == "svcca/text")  # the main measure's chart
+        dots = re.findall(r'<path class="dots" d="([^"]+)"', body)  # the main measure's chart
+        assert (len(dots) == on) == (key == "svcca/text") and (dots == []) == (key != "svcca/text")
+        assert all(d.count("h0") == 4 for d in dots)  # a dot per layer, one path per series
     model = next((tmp_path / "site" / "models").glob("org__m00--*.html")).read_text()
     figures = re.findall(r'<figure class="chart" data-chart="([^"]+)".*?</figure>', model, re.S)
-    circles = [
-        f.count("<circle") for f in re.findall(r'<figure class="chart".*?</figure>', model, re.S)
+    dots = [
+        f.count("h0") if 'class="dots"' in f else 0
+        for f in re.findall(r'<figure class="chart".*?</figure>', model, re.S)
     ]
-    assert figures == ["svcca/text", "cka/text"] and circles[0] == 4 and circles[1] == 0
+    assert figures == ["svcca/text", "cka/text"] and dots[0] == 4 and dots[1] == 0
+    # the secondary measure is drawn as lines: its intervals and nulls are in the raw result
+    bodies = re.findall(r'<figure class="chart".*?</figure>', model, re.S)
+    assert 'class="band"' in bodies[0] and 'class="band"' not in bodies[1]
+    assert "lines only: intervals and nulls in the raw result" in bodies[1]
