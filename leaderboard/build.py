@@ -153,6 +153,7 @@ class Site:
         }
         self.by_id = {r.row_id: r for r in rows}
         self.hues = table_model.hues(rows)  # row_id -> its pair's colour class (assets/hues.css)
+        self.findings_page = findings.PAGE if findings.has_findings(rows) else None
         self.controls: dict[str, list[Row]] = {}  # trained row id -> its control rows
         for r in rows:
             if r.control and r.pair != r.row_id:
@@ -187,7 +188,7 @@ class Site:
             "schema_version": SCHEMA_VERSION,
             "ci_level_text": self.ci_level_text,
             "page_kind": template.split(".")[0],
-            "findings_page": findings.PAGE if findings.has_findings(self.rows) else None,
+            "findings_page": self.findings_page,
             "hue": self.hues,
         }
         html = self.env.get_template(template).render(**common, **context)

@@ -14,6 +14,7 @@ every text (titles, labels) goes through `markupsafe.escape`, exactly as autoesc
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -127,6 +128,12 @@ class CurveChart:
     plot_h: int = HEIGHT - TOP - BOTTOM
     title_x: int = TITLE_X
     detail: bool = True  # False: lines only (see curve_chart)
+
+    @property
+    def grid(self) -> str:
+        """Every gridline as one path."""
+        rows = "".join(f"M{self.left},{t['y']:g}h{self.plot_w}" for t in self.y_ticks)
+        return rows + "".join(f"M{t['x']:g},{self.top}v{self.plot_h}" for t in self.x_ticks)
 
 
 def curve_key(curve: Curve) -> str:
@@ -258,6 +265,7 @@ def pick_matrix(matrices: list[Matrix], layer: str | None) -> Matrix:
     return matrices[-1]
 
 
+@functools.lru_cache(maxsize=1024)  # a few dozen colour steps, asked for 10^5 times a build
 def color_for(t: float) -> str:
     t = min(max(t, 0.0), 1.0) * (len(VIRIDIS) - 1)
     i = min(int(t), len(VIRIDIS) - 2)
