@@ -533,8 +533,9 @@ def test_seamless_shared_decoder_is_chosen_and_default_stacks_are_not_applicable
 
 def test_the_first_order_null_is_the_exact_null_where_the_response_is_nearly_linear():
     """The same 19 null directions measured both ways on the constructed model (a nearly linear
-    response at main_alpha): every curve point's null q95 within 0.005 and every p-value equal;
-    details.first_order says how far the 2 checked directions were from their exact effects."""
+    response at main_alpha): every effect and transfer point's null q95 within 0.005 and its
+    p-value equal (flip shares within one item); details.first_order says how far the 2 checked
+    directions were from their exact effects."""
     exact = score_toy(n_null=19, null_effects="exact", n_resamples=0)
     first = score_toy(n_null=19, null_effects="first_order", first_order_checks=2, n_resamples=0)
     compared = 0
@@ -543,10 +544,14 @@ def test_the_first_order_null_is_the_exact_null_where_the_response_is_nearly_lin
         for pe, pf in zip(ce.points, cf.points, strict=True):
             if pe.null_q95 is None:
                 continue
+            if ce.measure.startswith("flips"):  # shares of items: one item near its midpoint
+                # can cross it either way with the last digits of a pass
+                assert pf.null_q95 == pytest.approx(pe.null_q95, abs=0.05), (ce.measure, pe.layer)
+                continue
             assert pf.null_q95 == pytest.approx(pe.null_q95, abs=5e-3), (ce.measure, pe.layer)
             assert pf.p_value == pe.p_value, (ce.measure, ce.group, pe.layer)
             compared += 1
-    assert compared >= 20
+    assert compared >= 15
     check = first.details["first_order"]
     assert first.details["null_effects"] == "first_order" and "null_effects" in exact.details
     assert 0 < check["null_checks_max_abs_error"] < 0.01

@@ -307,6 +307,10 @@ def test_first_order_effects_are_the_derivative_of_the_steered_pass(loaded, name
         scale = max(np.abs(numeric).max(), 1e-3)
         assert np.abs(first - numeric).max() <= 2e-2 * scale, (layer, first, numeric)
         assert np.abs(first).max() > 1e-4, layer  # the read layer does depend on the vector
+    # the weights stay out of autograd (frozen for the pass, then restored): no gradient kept
+    layers = [adapter.layer_module(modality, n, stack) for n in names]
+    params = [p for module in layers for p in module.parameters()]
+    assert params and all(p.grad is None for p in params)
 
 
 def test_whisper_batches_keep_one_window_and_its_gradients_replay(loaded):
