@@ -357,11 +357,13 @@ class WhisperAdapter(LayeredAdapter):
 
     def _decoder_text(self, batch: BatchInputs) -> dict[str, Positions]:
         rows = len(batch.texts)
-        if is_differentiable():  # the kept silence and its projections are inference tensors
-            silence = self._silence.clone().expand(rows, -1, -1)
-            return self._decode(batch, list(batch.texts), silence)
-        cache = self._silence_kv.cache(rows) if self.reuse_silence_projections else None
-        return self._decode(batch, list(batch.texts), self._silence.expand(rows, -1, -1), cache)
+        autograd = is_differentiable()  # the kept silence and projections: inference tensors
+        silence = self._silence.clone() if autograd else self._silence
+        if self.reuse_silence_projections:
+            cache = self._silence_kv.cache(rows, for_autograd=autograd)
+        else:
+            cache = None
+        return self._decode(batch, list(batch.texts), silence.expand(rows, -1, -1), cache)
 
     def _decoder_speech(self, batch: BatchInputs) -> dict[str, Positions]:
         texts = self.transcripts(batch, "decoder")

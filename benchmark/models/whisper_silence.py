@@ -17,9 +17,10 @@ class SilenceProjections:
         self.decoder = decoder
         self.silence = silence  # the encoder output of the silence, [1, frames, dim]
         self._by_variant: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._for_autograd: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self._weights: tuple = ()
 
-    def cache(self, rows: int) -> dict | None:
+    def cache(self, rows: int, for_autograd: bool = False) -> dict | None:
         """The decoder's cache argument for a text batch of `rows` items: an EncoderDecoderCache
         whose cross-attention part holds every layer's keys and values of the silence (views of
         one projection, never copied), marked as filled, so WhisperAttention reads them instead of
@@ -31,6 +32,9 @@ class SilenceProjections:
         decoder changes. They are computed as the decoder computes them for a batch: a linear
         layer's rounding differs between 1 row and several (~1e-7), so a batch of one text gets a
         projection of one row, any other batch one of two rows (equal to any larger batch's).
+
+        `for_autograd`: copies made outside inference mode (kept too), for a pass that autograd
+        differentiates (first-order steering effects): it cannot save inference tensors.
         """
         try:
             from transformers.cache_utils import (
@@ -52,12 +56,18 @@ class SilenceProjections:
             for p in proj.parameters()
         )
         if weights != self._weights:
-            self._by_variant, self._weights = {}, weights
+            self._by_variant, self._for_autograd, self._weights = {}, {}, weights
         variant = min(rows, 2)
         if variant not in self._by_variant:
             self._by_variant[variant] = self.projections(variant)
+        kept = self._by_variant[variant]
+        if for_autograd:
+            if variant not in self._for_autograd:
+                with torch.inference_mode(False), torch.no_grad():
+                    self._for_autograd[variant] = [(k.clone(), v.clone()) for k, v in kept]
+            kept = self._for_autograd[variant]
         layers = []
-        for key, value in self._by_variant[variant]:
+        for key, value in kept:
             layer = DynamicLayer()
             layer.lazy_initialization(key, value)
             layer.keys = key.expand(rows, -1, -1, -1)
