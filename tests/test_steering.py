@@ -333,3 +333,23 @@ def test_whisper_batches_keep_one_window_and_its_gradients_replay(loaded):
         for handle in handles:
             handle.remove()
     assert calls == [] and np.abs(grads).max() > 0
+
+
+def test_whisper_first_order_text_passes_reuse_the_silence_projections(loaded):
+    """A differentiated text pass reads the silence's kept keys and values (copies made outside
+    inference mode) instead of projecting the 1,500 silent frames again in every layer."""
+    adapter = loaded("whisper")
+    sp = passes(adapter, "decoder", "text")
+    names = adapter.layer_names("text", "decoder")
+    sp.unsteered([names[-1]], ITEMS)
+    projections = [
+        proj for layer in adapter.decoder.layers
+        for proj in (layer.encoder_attn.k_proj, layer.encoder_attn.v_proj)
+    ]  # fmt: skip
+    calls, handles = calls_of(projections)
+    try:
+        grads = sp.gradients(names[1], names[-1], np.ones((len(ITEMS), 32), np.float32), ITEMS)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert calls == [] and np.abs(grads).max() > 0
