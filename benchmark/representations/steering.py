@@ -143,7 +143,6 @@ class SteeredPasses:
         self.shared = declare(modality, stack) if declare is not None and self.replayable else []
         self._runs: dict[tuple[int, ...], Run] = {}
         self.item_passes = 0  # item rows run through the model (tiled rows count once each)
-        self._dims: dict[str, int] = {}  # layer -> width of its states
 
     # --- public -----------------------------------------------------------------------------
 
@@ -192,9 +191,9 @@ class SteeredPasses:
         vector added to `layer`'s output at every position of item i, of cotangents[i] . (item
         i's pooled state at `read`). The effect of adding any vector v is then, to first order,
         gradients[i] . v: one forward and one backward pass above the hook for every vector.
-
-        Raises ReplayMismatch when the steering layer runs more than once per batch (long audio
-        in windows); non-replayable adapters add the shift by a hook on a full pass."""
+        A batch whose steering layer runs in several calls (long audio in windows), and every
+        batch of an adapter that does not replay, goes item by item through a full pass with the
+        shift added by a hook."""
         self._check_layers(layer, [read])
         cotangents = np.asarray(cotangents, dtype=np.float32)
         run = self._run(items)
@@ -204,15 +203,15 @@ class SteeredPasses:
             self.replayable and any(layer not in b.records for b in run.batches)
         ):
             self._record(run, [layer])
-        self._dims[layer] = run.pooled[layer].shape[-1]
+        dim = run.pooled[layer].shape[-1]
         module = self.adapter.layer_module(self.modality, layer, self.stack)
-        out = np.zeros((len(run.items), self._hook_dim(layer)), np.float32)
+        out = np.zeros((len(run.items), dim), np.float32)
         for batch in run.batches:
             where = self._positions(run, batch)
             try:
                 if not self.replayable:
                     raise ReplayMismatch("the adapter does not replay")
-                out[where] = self._gradient_pass(batch, layer, module, cotangents[where], read)
+                out[where] = self._gradient_pass(batch, layer, module, cotangents[where], read, dim)
             except ReplayMismatch:
                 # the layer runs in several calls per batch (Whisper's windows, one clip at a
                 # time): item by item, a full pass with the shift added by a hook, which adds
@@ -220,29 +219,26 @@ class SteeredPasses:
                 for b, item in enumerate(batch.idx):
                     one = Batch(np.asarray([item]))
                     out[where[b]] = self._gradient_pass(
-                        one, layer, module, cotangents[where[b : b + 1]], read, hooked=True
+                        one, layer, module, cotangents[where[b : b + 1]], read, dim, hooked=True
                     )[0]
             self.item_passes += len(batch.idx)
         return out
 
-    def _gradient_pass(self, batch: Batch, layer: str, module, cotangents, read, hooked=False):
-        """[B, D] gradients of sum_b cotangents[b] . pooled read state of row b with respect to
-        a shift of row b at `layer` (replayed above the hook, or a full pass with a hook)."""
-        delta = torch.zeros(len(batch.idx), self._hook_dim(layer), requires_grad=True)
+    def _gradient_pass(self, batch: Batch, layer: str, module, cotangents, read, dim, hooked=False):
+        """[B, dim] gradients of sum_b cotangents[b] . pooled read state of row b with respect
+        to a shift of row b at `layer` (replayed above the hook, or a full pass with a hook)."""
+        delta = torch.zeros(len(batch.idx), dim, requires_grad=True)
         with differentiable(), frozen(self.adapter):
             if hooked:
                 with adding(module, delta):
                     states = self.adapter.forward(self._inputs(batch.idx, [read]))
             else:
-                zero = torch.zeros(1, delta.shape[-1])
+                zero = torch.zeros(1, dim)
                 states = self._steer_pass(batch, layer, module, zero, [read], rows_delta=delta)
             pooled = pool(states[read], self.pooling)
             weights = torch.as_tensor(cotangents).to(pooled.device, pooled.dtype)
             (pooled * weights).sum().backward()
         return delta.grad.float().cpu().numpy()
-
-    def _hook_dim(self, layer: str) -> int:
-        return self._dims[layer]
 
     def release(self) -> None:
         """Drop every recording (and pooled state) kept so far."""
@@ -372,11 +368,10 @@ class SteeredPasses:
         self, batch: Batch, layer: str, module, chunk: torch.Tensor, read, rows_delta=None
     ):
         """The adapter's states for the batch tiled len(chunk) times, row k * B + b steered by
-        chunk[k] (plus rows_delta[b], untiled passes only): replayed below the steering layer, or
-        (fallback) a full pass per vector."""
+        chunk[k] (plus rows_delta[b]: replayed, untiled passes only): replayed below the steering
+        layer, or (fallback) a full pass per vector."""
         if not self.replayable:
-            vector = chunk[0] if rows_delta is None else chunk[0] + rows_delta
-            with adding(module, vector):
+            with adding(module, chunk[0]):
                 return self.adapter.forward(self._inputs(batch.idx, read))
         replay = Replay(batch.records, layer, chunk, rows_delta)
         below = [

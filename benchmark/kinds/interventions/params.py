@@ -58,7 +58,8 @@ class InterventionParams(StatsParams):
     # how each null direction's effect is measured: "first_order" (the gradient of each item's
     # axis coordinate with respect to the steering vector, one backward pass per item and layer
     # for every direction, plus the mean second-order remainder of `first_order_checks`
-    # directions steered exactly; details.first_order) or "exact" (a steered pass per direction)
+    # directions steered exactly; details.first_order) or "exact" (a steered pass per direction;
+    # also what runs when n_null <= first_order_checks: every direction is a checked one)
     null_effects: Literal["first_order", "exact"] = "first_order"
     first_order_checks: int = Field(default=4, ge=1)
     source: Side

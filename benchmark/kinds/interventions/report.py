@@ -319,8 +319,8 @@ def _details(ctx: TaskContext, run: Run, extra: dict) -> dict:
             for name, rec in run.out.items()
         },
         "alpha_zero_max_abs_change": {name: rec.zero_change for name, rec in run.out.items()},
-        "null_effects": params.null_effects,
-        **({"first_order": _first_order(run)} if params.null_effects == "first_order" else {}),
+        "null_effects": "first_order" if run.first_order else "exact",
+        **({"first_order": _first_order(run)} if run.first_order else {}),
         "pooling": run.pooling,
         "steered_at": "every position of the sequence (prompt and special tokens included)",
         **extra,

@@ -140,6 +140,10 @@ class Run:
         self.read_index = self.needed.index(self.read)
         self.pooling = self.ctx.reps.pooling
         self.alphas = sorted({0.0, *params.alphas})
+        # first-order null effects, unless every null direction is one of the checked ones
+        self.first_order = (
+            params.null_effects == "first_order" and params.n_null > params.first_order_checks
+        )
         n = len(self.items)
         self.out = {
             s.name: SideResults(s, n, len(self.steer), len(self.alphas), params.n_null)
@@ -194,19 +198,17 @@ class Run:
             )
         return Plan(vectors, units, seps, axis)
 
-    def _first_order(self, passes, layer, ev, axis: Axis, vectors, exact, a: int) -> np.ndarray:
-        """[alphas + n_null, n] shifts along the axis: the alphas' and the checked directions'
-        exact, every other null direction's to second order in its mean: the gradient of each
-        item's axis coordinate with respect to the vector, dotted with it (one backward pass
-        per item), plus the item's mean second-order remainder over the checked directions
-        (exact - first order; adding any vector of this norm moves an item by about the same
-        amount, which the gradient alone misses)."""
+    def _first_order(self, passes, layer, ev, axis: Axis, vectors, exact, a: int):
+        """([alphas + n_null, n] shifts along the axis, the first-order shifts of the vectors
+        steered exactly): the alphas' and the checked directions' shifts are exact, every other
+        null direction's is the gradient of each item's axis coordinate with respect to the
+        vector, dotted with it (one backward pass per item), plus the item's mean second-order
+        remainder over the checked directions (exact - first order: adding any vector of this
+        norm moves an item by about the same amount, which the gradient alone misses)."""
         grads = passes.gradients(layer, self.read, np.tile(axis.unit, (len(ev), 1)), ev)
         linear = vectors @ grads.T  # [K, n]
-        self._linear = linear[: len(exact)]
-        checked = slice(a, len(exact))
-        remainder = (exact[checked] - linear[checked]).mean(0) if len(exact) > a else 0.0
-        return np.concatenate([exact, linear[len(exact) :] + remainder])
+        remainder = (exact[a:] - linear[a : len(exact)]).mean(0)
+        return np.concatenate([exact, linear[len(exact) :] + remainder]), linear[: len(exact)]
 
     def _measure(self, side: Side, passes, base: np.ndarray, f: int) -> None:
         """Fold f of one side: its own axis on its unsteered states, then one steered call per
@@ -229,16 +231,15 @@ class Run:
         record.states[ev] = x0
         for li, layer in enumerate(self.steer):
             vectors = plan.vectors[li]
-            first_order = self.params.null_effects == "first_order"
-            exact = vectors[: a + self.params.first_order_checks] if first_order else vectors
+            exact = vectors[: a + self.params.first_order_checks] if self.first_order else vectors
             states = passes.steered(layer, exact, [self.read], ev)[:, 0]  # [K, n, D]
             delta = states - x0[None]
             record.zero_change = max(record.zero_change, float(np.abs(delta[zero]).max()))
             record.shifts[li][ev] = delta[main]
             shift = delta @ axis.unit  # [K, n]
-            if first_order:
-                shift = self._first_order(passes, layer, ev, axis, vectors, shift, a)
-                record.first_order[li].append((shift[: len(exact)] / unit, self._linear / unit))
+            if self.first_order:
+                shift, linear = self._first_order(passes, layer, ev, axis, vectors, shift, a)
+                record.first_order[li].append((shift[: len(exact)] / unit, linear / unit))
             flips = eligible[None] & (p0[None] + shift >= axis.midpoint)
             record.effect[li][:, ev] = shift[:a] / unit
             record.flip[li][:, ev] = flips[:a]
