@@ -682,3 +682,17 @@ def test_each_tab_shows_its_own_columns_in_header_and_rows(driver, board):
         for r in visible(driver)[:6]:
             cells = r.find_elements("css selector", "th, td")
             assert [i for i, c in enumerate(cells) if c.is_displayed()] == expected, tab
+
+
+def test_heatmap_numbers_are_drawn_light_on_dark_cells_and_dark_on_light(driver, board):
+    """The numbers printed in heatmap cells take their group's colour (white on the dark end of
+    the scale, near-black on the light end), not the axis text colour every `svg text` gets."""
+    page = next(p for p in (board / "models").glob("*.html") if "celltext" in p.read_text())
+    driver.get(page.as_uri())
+    driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
+    fills = driver.execute_script(
+        "return Array.from(document.querySelectorAll('g.celltext text')).map(t =>"
+        " [t.parentElement.classList.contains('dark'), getComputedStyle(t).fill])"
+    )
+    assert fills and {fill for dark, fill in fills if not dark} == {"rgb(255, 255, 255)"}
+    assert {fill for dark, fill in fills if dark} <= {"rgb(17, 17, 17)"}
