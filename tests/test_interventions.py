@@ -558,3 +558,14 @@ def test_the_first_order_null_is_the_exact_null_where_the_response_is_nearly_lin
     side = check["sides"]["en_us:text"]["layer_1"]
     assert len(side["null_checks_exact"]) == len(side["null_checks_first_order"]) == 2
     assert side["concept_first_order"] == pytest.approx(side["concept_exact"], rel=0.05)
+
+
+def test_every_null_direction_checked_runs_and_says_exact():
+    """n_null <= first_order_checks: every direction is steered exactly, and the details and
+    the notes both say so (no first-order pass, no details.first_order)."""
+    out = score_toy(n_null=3, first_order_checks=4, n_resamples=0)
+    assert out.details["null_effects"] == "exact" and "first_order" not in out.details
+    assert any("by a steered pass each" in note for note in out.notes)
+    first = score_toy(n_null=5, first_order_checks=2, n_resamples=0)
+    assert first.details["null_effects"] == "first_order" and "first_order" in first.details
+    assert any("to first order" in note for note in first.notes)

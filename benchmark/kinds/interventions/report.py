@@ -270,7 +270,7 @@ def report(ctx: TaskContext, run: Run, extra: dict) -> KindOutput:
         n,
         matrices,
         details,
-        _notes(params, run.read),
+        _notes(params, run.read, run.first_order),
         null_method=NULL_METHOD,
         inconclusive=inconclusive,
     )
@@ -327,6 +327,14 @@ def _details(ctx: TaskContext, run: Run, extra: dict) -> dict:
     }
 
 
+NULL_HOW = {  # keyed by Run.first_order (exact also when every direction is a checked one)
+    True: "to first order (one backward pass per item: the gradient of the item's axis "
+    "coordinate, dotted with each direction) plus the mean remainder of the directions also "
+    "steered exactly (details.first_order)",
+    False: "by a steered pass each",
+}
+
+
 def _first_order(run: Run) -> dict:
     """How well the first-order effects (the null's) match exact steered passes, per side and
     steering layer, in effect units (mean over items): the concept direction at main_alpha and
@@ -338,8 +346,7 @@ def _first_order(run: Run) -> dict:
         for li, layer in enumerate(run.steer):
             exact = np.concatenate([e for e, _ in rec.first_order[li]], axis=1).mean(1)
             linear = np.concatenate([f for _, f in rec.first_order[li]], axis=1).mean(1)
-            checks = np.abs(exact[a:] - linear[a:])
-            worst = max(worst, float(checks.max()) if len(checks) else 0.0)
+            worst = max(worst, float(np.abs(exact[a:] - linear[a:]).max()))  # a >= 1 checked
             per_layer[layer] = {
                 "concept_exact": _round(exact[main]),
                 "concept_first_order": _round(linear[main]),
@@ -348,9 +355,7 @@ def _first_order(run: Run) -> dict:
             }
         out[name] = per_layer
     return {
-        "rule": "each null direction's effect is the gradient of the item's axis coordinate with "
-        "respect to the steering vector, dotted with the vector (one backward pass per item and "
-        "steering layer); the alphas are steered exactly",
+        "rule": "null directions measured " + NULL_HOW[True] + "; the alphas steered exactly",
         "null_checks_max_abs_error": _round(worst),
         "sides": out,
     }
@@ -386,15 +391,7 @@ def _round(v: float) -> float | None:
     return round(float(v), 6) if np.isfinite(v) else None
 
 
-NULL_HOW = {
-    "first_order": "to first order (one backward pass per item: the gradient of the item's axis "
-    "coordinate, dotted with each direction) plus the mean remainder of the directions also "
-    "steered exactly (details.first_order)",
-    "exact": "by a steered pass each",
-}
-
-
-def _notes(params: InterventionParams, read: str) -> list[str]:
+def _notes(params: InterventionParams, read: str, first_order: bool) -> list[str]:
     return [
         f"Transfer at alpha = {params.main_alpha} (spread units): how far the source's concept "
         f"direction moves the target's state at {read} along the target's own "
@@ -403,7 +400,7 @@ def _notes(params: InterventionParams, read: str) -> list[str]:
         "Both effects are in ONE unit, the source's group separation at the read layer, so a "
         "target at another scale is not credited with more (or less) transfer.",
         f"Null: {params.n_null} directions fitted like the concept direction from shuffled group "
-        f"labels, of the same norm, their effects measured {NULL_HOW[params.null_effects]}. The "
+        f"labels, of the same norm, their effects measured {NULL_HOW[first_order]}. The "
         "source effect must clear its own "
         "null (p < 0.05) where the main score reads, "
         "otherwise the verdict is inconclusive (details.source_check). " + FLOOR_RULE + ".",
