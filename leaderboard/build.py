@@ -11,8 +11,10 @@
                                     and data/raw-links.json: leaderboard/raw.py)
     SITE/data/splits/<name>.json    each held-out split's card (leaderboard/splits.py)
     SITE/README.md                  the static Space's card (sdk: static; leaderboard/cards.py)
-    SITE/assets/                    the stylesheet and the one script (written here, no CDN), and
-                                    hues.css: each model pair's colour (table.hue_css)
+    SITE/assets/                    the stylesheet and the scripts (written here, no CDN; charts.js
+                                    draws each page's charts from its numbers), and hues.css: each
+                                    model pair's colour (table.hue_css), the heatmap colour steps
+                                    (charts.steps_css)
 
 Reads results only through `benchmark.result_sets` / `benchmark.results`, never the harness. All
 text from results and submissions goes through jinja2's autoescape; the pages carry a Content
@@ -139,6 +141,7 @@ class Site:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["chartjson"] = charts.script_json  # a chart's numbers (charts.js)
         self.task_names = sorted({t for r in rows for t in r.results})
         self.task_pages = {t: f"tasks/{slug(t)[:100]}.html" for t in self.task_names}
         self.latest = {t: self._latest(t) for t in self.task_names}
@@ -199,7 +202,7 @@ class Site:
 
     def write_all(self, table) -> None:
         shutil.copytree(HERE / "static", self.out / "assets")
-        css = table_model.hue_css(self.rows)
+        css = table_model.hue_css(self.rows) + charts.steps_css()
         (self.out / "assets" / table_model.HUES_CSS).write_text(css, encoding="utf-8")
         write_downloads(table, self.out / "data")
         views.plan(self)  # before any page: the navigation and model pages link the views

@@ -1,24 +1,25 @@
-"""Chart geometry for inline SVG: per-layer curves (x = relative depth, y = value, CI band, null
-line) and heatmaps of `Matrix` results. Only numbers are computed here; the templates write the
-SVG, so every label goes through jinja2's autoescape.
+"""Chart numbers: per-layer curves (x = relative depth, y = value, CI band, null line) and
+heatmaps of `Matrix` results, decided here (which series, their colours, the scale and its
+ticks, the shared colour domain of a measure) and drawn in the browser by static/charts.js from
+a compact JSON block beside each chart's empty, labelled <svg>.
 
-Why inline SVG drawn from Python rather than a vendored JS charting library: nothing to fetch, pin
-or license-check; the pages render from `file://`, with scripts blocked, and in a screenshot the
-moment they load; the output is deterministic and testable without a browser. The few
-interactions (highlighting a model's curves) are a small hand-written script (static/board.js).
-
-The two most repeated elements (a curve's point markers and a heatmap's cells: thousands per page)
-are written here rather than in a template loop, for speed: numbers are formatted by Python and
-every text (titles, labels) goes through `markupsafe.escape`, exactly as autoescape would.
+Why the browser draws them: a 200-model board holds ~30 charts on each of 200 model pages and a
+language grid per task on each language page; as SVG markup they were 47 of the site's 57 MB,
+their numbers a fifth of that (issue 19: the site under 40 MB; docs/leaderboard.md "Scale").
+Every label reaches the page through `textContent`, never as markup. Nothing is fetched: the
+numbers are in the page, the script is the board's own (no library), and with scripts off the
+tables and raw results still give every number. The score-vs-size plots (sizes.py, one per
+task group) are still written as SVG.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 from dataclasses import dataclass
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from benchmark.results import Curve, Matrix
 
@@ -97,43 +98,22 @@ def tick_label(value: float) -> str:
 
 
 @dataclass
-class Series:
-    row_id: str
-    label: str
-    color: str
-    control: bool
-    on: bool  # highlighted by default (band, null, points); others are thin grey lines
-    line: str = ""
-    band: str = ""
-    null: str = ""
-    dots: str = ""  # every point as a zero-length round-capped segment of one path
-    points_title: str = ""  # the points' values, one line each (the dots' <title>)
-
-
-@dataclass
 class CurveChart:
+    """A per-layer chart's numbers; static/charts.js draws it (`data`, written into the page as
+    JSON beside the chart's empty <svg>). The scale (ticks, margins) is decided here, the same for
+    every page that shows the curve; the browser only maps values to pixels."""
+
     key: str  # measure/group[/stack]
     measure: str
     group: str
     stack: str | None
     higher_is_better: bool
-    series: list[Series]
-    x_ticks: list[dict]
-    y_ticks: list[dict]
+    n_series: int
+    first_label: str
+    data: dict
     width: int = WIDTH
     height: int = HEIGHT
-    left: int = LEFT
-    top: int = TOP
-    plot_w: int = WIDTH - LEFT - RIGHT
-    plot_h: int = HEIGHT - TOP - BOTTOM
-    title_x: int = TITLE_X
     detail: bool = True  # False: lines only (see curve_chart)
-
-    @property
-    def grid(self) -> str:
-        """Every gridline as one path."""
-        rows = "".join(f"M{self.left},{t['y']:g}h{self.plot_w}" for t in self.y_ticks)
-        return rows + "".join(f"M{t['x']:g},{self.top}v{self.plot_h}" for t in self.x_ticks)
 
 
 def curve_key(curve: Curve) -> str:
@@ -142,8 +122,10 @@ def curve_key(curve: Curve) -> str:
 
 def curve_chart(entries: list[tuple], with_points: bool = True, detail: bool = True) -> CurveChart:
     """`entries`: (row_id, label, color, control, on, Curve) — the same curve key for each.
-    `detail` False: lines only, no interval band or null line (a model page's secondary
-    measures; their intervals and nulls are in the raw result)."""
+    Highlighted (`on`) series carry each point's interval and null (drawn as a band and a dotted
+    line) and, `with_points`, a marker per point with its values on hover; the others are thin
+    grey lines. `detail` False: lines only (a model page's secondary measures; their intervals
+    and nulls are in the raw result). The data's keys are listed in static/charts.js."""
     first = entries[0][5]
     values: list[float] = []
     for _, _, _, _, on, curve in entries:
@@ -159,49 +141,92 @@ def curve_chart(entries: list[tuple], with_points: bool = True, detail: bool = T
     left = left_margin([tick_label(t) for t in ticks])
     pw, ph = WIDTH - left - RIGHT, HEIGHT - TOP - BOTTOM
     scale = ph / (high - low)
-    xs: dict[float, str] = {}
 
-    def sx(depth: float) -> str:  # few distinct depths: formatted once
-        if depth not in xs:
-            xs[depth] = f"{left + min(max(depth, 0.0), 1.0) * pw:.0f}"
-        return xs[depth]
+    def pixel(v: float) -> int:  # charts.js draws a value at this y (a unit is <= 1 px)
+        return round(TOP + (high - v) * scale)
 
-    def sy(value: float) -> str:
-        return f"{TOP + (high - value) * scale:.0f}"  # whole units: a unit is <= 1 px
+    def column(depth: float) -> int:  # ... and a depth at this x
+        return round(left + min(max(depth, 0.0), 1.0) * pw)
 
+    axes: dict[tuple, int] = {}  # the series' (depths, layers): most share one
+    depths_of: dict[tuple, tuple] = {}
     series = []
     for row_id, label, color, control, on, curve in entries:
-        s = Series(row_id, label, color, control, on)
-        points = curve.points
-        s.line = _path([(sx(p.depth), sy(p.value)) if _ok(p.value) else None for p in points])
-        if on and detail:  # grey context lines carry no band, null or markers (half a task page)
-            s.null = _path(
-                [(sx(p.depth), sy(p.null_mean)) if _ok(p.null_mean) else None for p in points]
-            )
-            s.band = _band(points, sx, sy)
-        if with_points and on and detail:
-            shown = [p for p in points if _ok(p.value)]
-            # one path and one <title> per series, not a circle and a title per point: a third
-            # of a model page's bytes on a 200-model board
-            s.dots = "".join(f"M{sx(p.depth)},{sy(p.value)}h0" for p in shown)
-            s.points_title = "\n".join([label, *(_point_line(p) for p in shown)])
+        full = on and detail
+        raw = tuple(p.depth for p in curve.points)
+        if raw not in depths_of:
+            depths_of[raw] = tuple(_num(d, (), column) for d in raw)
+        axis = (depths_of[raw], tuple(p.layer for p in curve.points))
+        s: dict = {"id": row_id, "lb": label, "c": color}
+        if axes.setdefault(axis, len(axes)):
+            s["a"] = axes[axis]
+        if on:
+            s["on"] = 1
+        if control:
+            s["ctl"] = 1
+        s["p"] = [
+            [_num(x, same=pixel) for x in (p.value, p.ci_low, p.ci_high, p.null_mean, p.null_q95)]
+            if full
+            else _num(p.value, same=pixel)
+            for p in curve.points
+        ]
         series.append(s)
-    series.sort(key=lambda s: s.on)  # highlighted series drawn last (on top)
+    series.sort(key=lambda s: "on" in s)  # highlighted series drawn last (on top)
+    data = {
+        "kind": "curve",
+        "box": [WIDTH, HEIGHT, left, TOP, pw, ph, TITLE_X],
+        "y": [low, high],
+        "yt": [[t, tick_label(t)] for t in ticks if low <= t <= high],
+        "m": first.measure,
+        "d": int(detail),
+        "pts": int(with_points and detail),
+        "ax": [[list(depths), list(layers)] for depths, layers in axes],
+        "s": series,
+    }
     return CurveChart(
         key=curve_key(first),
         measure=first.measure,
         group=first.group,
         stack=first.stack,
         higher_is_better=first.higher_is_better,
-        series=series,
-        x_ticks=[
-            {"x": float(sx(float(d))), "label": tick_label(d)} for d in (0, 0.25, 0.5, 0.75, 1)
-        ],
-        y_ticks=[{"y": float(sy(t)), "label": tick_label(t)} for t in ticks if low <= t <= high],
-        left=left,
-        plot_w=pw,
+        n_series=len(series),
+        first_label=series[0]["lb"] if series else "",
+        data=data,
         detail=detail,
     )
+
+
+DIGITS = 4  # decimals a chart's numbers keep in the page (see _num)
+
+
+def _num(x, shown: tuple[int, ...] = (3,), same=None) -> float | None:
+    """`x` rounded to DIGITS decimals for the page, unless that would change what the page
+    prints of it (the decimals in `shown`; `same`: another reading that must not change: the
+    pixel a point is drawn at, a cell's colour step): then the exact value. The browser's
+    formatting matches Python's (charts.js `fixed`), so every number the page prints is the one
+    the server would print from the result."""
+    if x is None or not math.isfinite(x):
+        return None
+    r = round(x, DIGITS)
+    if same is not None and same(r) != same(x):
+        return x
+    for d in shown:  # x and r print alike unless r sits on a tie at d decimals (...5 after them)
+        if d < DIGITS and abs(r * 10**d % 1 - 0.5) < 1e-6 and f"{r:.{d}f}" != f"{x:.{d}f}":
+            return x
+    return r
+
+
+def chart_number(x, shown: tuple[int, ...], same=None) -> float | None:
+    """A heatmap or grid value for the page: 4 decimals unless that changes what is printed
+    (`shown` decimals) or `same` (its colour step)."""
+    return _num(x, shown, same)
+
+
+def script_json(data) -> Markup:
+    """`data` as the text of a <script type="application/json">: compact, and with <, > and &
+    escaped so no label can close the element."""
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def left_margin(labels: list[str]) -> int:
@@ -209,47 +234,6 @@ def left_margin(labels: list[str]) -> int:
     the two never overlap (issue 19: a title overlapped a tick)."""
     longest = max((len(x) for x in labels), default=1)
     return max(40, math.ceil(TITLE_X + 18 + 8 + CHAR_W * longest))
-
-
-def _point_line(p) -> str:
-    """One point on hover: "layer_3: 0.512 [0.48, 0.54] null 0.35 q95 0.39"."""
-    text = f"{p.layer}: {p.value:.3f}"
-    if _ok(p.ci_low) and _ok(p.ci_high):
-        text += f" [{tick_label(p.ci_low)}, {tick_label(p.ci_high)}]"
-    if _ok(p.null_mean):
-        text += f" null {tick_label(p.null_mean)}"
-        text += f" q95 {tick_label(p.null_q95)}" if _ok(p.null_q95) else ""
-    return text
-
-
-def _path(points: list[tuple[str, str] | None]) -> str:
-    parts, pen_down = [], False
-    for pt in points:
-        if pt is None:
-            pen_down = False
-            continue
-        parts.append(f"{'L' if pen_down else 'M'}{pt[0]},{pt[1]}")
-        pen_down = True
-    return "".join(parts)
-
-
-def _band(points: list, sx, sy) -> str:
-    """Closed polygons through ci_high (left to right) and ci_low (back), per contiguous run."""
-    runs, run = [], []
-    for p in points:
-        if _ok(p.ci_low) and _ok(p.ci_high):
-            run.append(p)
-        elif run:
-            runs.append(run)
-            run = []
-    if run:
-        runs.append(run)
-    out = []
-    for run in runs:
-        upper = [f"{sx(p.depth)},{sy(p.ci_high)}" for p in run]
-        lower = [f"{sx(p.depth)},{sy(p.ci_low)}" for p in reversed(run)]
-        out.append("M" + "L".join(upper + lower) + "Z")
-    return "".join(out)
 
 
 # --- heatmaps ------------------------------------------------------------------------------------
@@ -297,69 +281,53 @@ def colour_step(v, low: float, span: float) -> float | None:
     return round(min(max((v - low) / span, 0.0), 1.0) * LEVELS) / LEVELS if _ok(v) else None
 
 
-def cell_paths(cells: list[tuple[int, int, float | None]], size: int) -> list[str]:
-    """Square cells (x, y, colour step) as one <path> per colour: ~20 bytes a cell, not a <rect>
-    and a <title> each (a 200-model board draws hundreds of thousands of cells)."""
-    by_colour: dict[str, list[str]] = {}
-    for x, y, step in cells:
-        fill = color_for(step) if step is not None else "#eeeeee"
-        by_colour.setdefault(fill, []).append(f"M{x} {y}h{size - 1}v{size - 1}h-{size - 1}z")
-    return [f'<path fill="{c}" d="{"".join(d)}"/>' for c, d in by_colour.items()]
+def steps_css() -> str:
+    """The heatmaps' colour steps as classes (`cs0` .. `cs32`, `csna` for no value): the one
+    place a step's colour is decided, for the cells drawn here and by static/charts.js."""
+    lines = [f".cs{i} {{ fill: {color_for(i / LEVELS)}; }}" for i in range(LEVELS + 1)]
+    return (
+        "\n".join(
+            [
+                "/* heatmap colour steps (leaderboard/charts.py steps_css) */",
+                *lines,
+                ".csna { fill: #eeeeee; }",
+            ]
+        )
+        + "\n"
+    )
 
 
 def heatmap(matrix: Matrix, domain: tuple[float, float] | None = None) -> dict:
-    """`domain`: the measure's shared (low, high); without it, this matrix's own range. Hovering
-    a row lists its values (one <title> per row)."""
+    """One matrix as numbers for static/charts.js: its labels and values (4 decimals, the row's
+    hover title), the colour domain (`domain`: the measure's shared (low, high); without it, this
+    matrix's own range) and the layout. Values are printed in the cells up to 14 x 14."""
     values = [v for row in matrix.values for v in row if _ok(v)]
     low, high = domain or ((min(values), max(values)) if values else (0.0, 1.0))
     span = (high - low) or 1.0
-    show_text = len(matrix.rows) <= 14 and len(matrix.columns) <= 14
-    half = CELL / 2
-    cells, texts, rows = [], {"": [], " dark": []}, []
-    for i, (rname, row) in enumerate(zip(matrix.rows, matrix.values, strict=False)):
-        y = LABEL_H + i * CELL
-        for j, v in enumerate(row[: len(matrix.columns)]):
-            x, t = LABEL_W + j * CELL, colour_step(v, low, span)
-            cells.append((x, y, t))
-            if show_text and t is not None:
-                texts[" dark" if t > 0.6 else ""].append(
-                    f'<text x="{x + half:g}" y="{y + half + 3:g}">{v:.2f}</text>'
-                )
-        listing = ", ".join(
-            f"{c} {v:.4f}" if _ok(v) else f"{c} -"
-            for c, v in zip(matrix.columns, row, strict=False)
-        )
-        rows.append(
-            f'<rect class="rowhit" x="{LABEL_W}" y="{y}" width="{CELL * len(row)}" '
-            f'height="{CELL}"><title>{escape(f"{rname}: {listing}")}</title></rect>'
-        )
-    parts = cell_paths(cells, CELL)
-    for dark, items in texts.items():
-        if items:
-            parts.append(f'<g class="celltext{dark}" text-anchor="middle">{"".join(items)}</g>')
-    parts += rows
-    cells = Markup("".join(parts))  # numbers formatted here; every label escaped above
+    n_rows, n_cols = len(matrix.rows), len(matrix.columns)
+    data = {
+        "kind": "heatmap",
+        "box": [CELL, LABEL_W, LABEL_H],
+        "y": [low, high],
+        "text": int(n_rows <= 14 and n_cols <= 14),
+        "rows": matrix.rows,
+        "cols": matrix.columns,
+        "v": [
+            [chart_number(v, (2, 4), lambda x: colour_step(x, low, span)) for v in row[:n_cols]]
+            for row in matrix.values
+        ],
+        "levels": LEVELS,
+    }
     return {
         "name": matrix.name,
         "measure": matrix.measure,
         "group": matrix.group,
         "layer": matrix.layer,
-        "rows": [
-            {"y": LABEL_H + i * CELL + CELL / 2, "label": r} for i, r in enumerate(matrix.rows)
-        ],
-        "columns": [
-            {"x": LABEL_W + j * CELL + CELL / 2, "label": c} for j, c in enumerate(matrix.columns)
-        ],
-        "cells": cells,
-        "cell": CELL,
-        "label_w": LABEL_W,
-        "label_h": LABEL_H,
-        "width": LABEL_W + CELL * len(matrix.columns) + 70,
-        "height": LABEL_H + max(CELL * len(matrix.rows), 100) + 10,
+        "data": data,
+        "width": LABEL_W + CELL * n_cols + 70,
+        "height": LABEL_H + max(CELL * n_rows, 100) + 10,
         "low": low,
         "high": high,
-        "legend_x": LABEL_W + CELL * len(matrix.columns) + 12,
-        "legend": [color_for(i / 8) for i in range(9)][::-1],
     }
 
 

@@ -112,21 +112,21 @@ def similarity_chart(results: list[TaskResult], cells: dict) -> dict | None:
     if not entries:
         return None
     chart = charts.curve_chart(entries)
-    chart.measure = entries[0][5].measure
+    chart.measure = chart.data["m"] = entries[0][5].measure
     hubs = []
     for series_id, label, color, *_ in entries:
         f = cells.get(f"hub_depth.{series_id}") or {}
         depth = f.get("depth")
         if isinstance(depth, (int, float)):
-            x = chart.left + min(max(float(depth), 0.0), 1.0) * chart.plot_w
             verdict = f.get("verdict")
             hubs.append(
                 {
-                    "x": round(x, 1),
-                    "color": color,
-                    "title": f"hub of {label}: depth {depth:.2f} ({verdict})",
+                    "d": float(depth),
+                    "c": color,
+                    "t": f"hub of {label}: depth {depth:.2f} ({verdict})",
                 }
             )
+    chart.data["hubs"] = hubs  # a dashed vertical line each, in its curve's colour (charts.js)
     legend = [{"label": label, "color": color} for _, label, color, *_ in entries]
     return {"chart": chart, "hubs": hubs, "legend": legend}
 

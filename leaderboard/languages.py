@@ -20,8 +20,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from markupsafe import Markup, escape
-
 from benchmark.fileio import slug
 from benchmark.results import Matrix, TaskResult
 from leaderboard import charts
@@ -205,48 +203,35 @@ def short_layer(name: str) -> str:
 
 
 def grid_chart(g: Grid, domain: tuple[float, float] | None, model: str) -> dict:
-    """SVG geometry of one grid: rows = languages, columns = layers, a colour legend; each
-    language row's <title> lists its values layer by layer. Cells are drawn as one path per colour
-    step (charts.cell_paths), not a rect each: a 200-model site has a quarter million cells."""
+    """One grid's numbers for static/charts.js (kind "grid"): rows = languages, columns = layers
+    (short names), the main score's layer outlined, a colour legend; hovering a language's row
+    lists its values layer by layer (3 decimals)."""
     values = [v for row in g.values for v in row if _ok(v)]
     low, high = domain or ((min(values), max(values)) if values else (0.0, 1.0))
     span = (high - low) or 1.0
     left = AXIS_W + math.ceil(charts.CHAR_W * max(len(x) for x in g.languages)) + 10
-    cells, rows = [], []
-    for i, (lang, row) in enumerate(zip(g.languages, g.values, strict=True)):
-        y = TOP + i * CELL
-        cells += [(left + j * CELL, y, charts.colour_step(v, low, span)) for j, v in enumerate(row)]
-        listing = ", ".join(  # short layer names: the axis gives them, its title the rule
-            f"{short_layer(lay)} {v:.3f}" if _ok(v) else f"{short_layer(lay)} –"
-            for lay, v in zip(g.layers, row, strict=True)
-        )
-        rows.append(  # a transparent band over the row: hovering it lists the row's values
-            f'<rect class="rowhit" x="{left}" y="{y}" width="{CELL * len(row)}" height="{CELL}">'
-            f"<title>{escape(f'{lang}: {listing}')}</title></rect>"
-        )
-    parts = charts.cell_paths(cells, CELL) + rows
     plot_h = CELL * len(g.languages)
     plot_w = CELL * len(g.layers)
     main_j = g.layers.index(g.shown_layer) if g.shown_layer in g.layers else None
+    data = {
+        "kind": "grid",
+        "box": [CELL, left, TOP],
+        "y": [low, high],
+        "rows": g.languages,
+        "cols": [short_layer(x) for x in g.layers],
+        "v": [
+            [charts.chart_number(v, (3,), lambda x: charts.colour_step(x, low, span)) for v in row]
+            for row in g.values
+        ],
+        "levels": charts.LEVELS,
+        "main": main_j,
+        "mainlayer": g.shown_layer,
+    }
     return {
         "grid": g,
-        "cells": Markup("".join(parts)),
-        "rows": [
-            {"y": TOP + i * CELL + CELL / 2 + 4, "label": x} for i, x in enumerate(g.languages)
-        ],
-        "columns": [
-            {"x": left + j * CELL + CELL / 2, "label": short_layer(x), "main": j == main_j}
-            for j, x in enumerate(g.layers)
-        ],
-        "left": left,
-        "top": TOP,
-        "plot_w": plot_w,
-        "plot_h": plot_h,
-        "main_x": left + main_j * CELL if main_j is not None else None,
+        "data": data,
         "width": left + plot_w + LEGEND_W,
         "height": TOP + max(plot_h, 95) + 44,
-        "legend_x": left + plot_w + 10,
-        "legend": [charts.color_for(i / 8) for i in range(9)][::-1],
         "low": low,
         "high": high,
     }

@@ -33,6 +33,24 @@ def put(folder: Path, result) -> Path:
     return write_result(path, result)
 
 
+def chart_data(html: str) -> list[dict]:
+    """Each chart's numbers, as the page carries them for static/charts.js to draw (the browser
+    tests check the drawing)."""
+    blocks = re.findall(r'<script type="application/json" class="chartdata">(.*?)</script>', html)
+    return [json.loads(b) for b in blocks]
+
+
+def drawn_with(d: dict, part: str) -> list[dict]:
+    """A curve chart's series that charts.js draws `part` for: "band" and "null" for the
+    highlighted series of a detailed chart, "dots" also when the chart has point markers."""
+    if part == "dots" and not d["pts"]:
+        return []
+    column = {"band": 1, "null": 3, "dots": 0}[part]
+    return [
+        s for s in d["s"] if s.get("on") and d["d"] and any(p[column] is not None for p in s["p"])
+    ]
+
+
 def make_results(folder: Path) -> Path:
     models = [
         ("openai/whisper-base", ("speech", "text"), "pretrained", {}),
@@ -239,9 +257,12 @@ def test_margin_over_control(site):
 def test_task_page_has_curves_with_bands_nulls_and_heatmaps(site):
     html = (site[0] / "tasks" / "gap_text.html").read_text()
     assert html.count('<figure class="chart"') == 2  # svcca/text, cka/text
-    assert html.count('class="band"') >= 4 and html.count('class="nullline"') >= 4
+    curves = [d for d in chart_data(html) if d["kind"] == "curve"]
+    assert [d["m"] for d in curves] == ["svcca", "cka"]
+    assert len(drawn_with(curves[0], "band")) >= 4 and len(drawn_with(curves[0], "null")) >= 4
     assert '<figure class="heatmap">' in html and "at layer_" in html
-    assert "relative depth" in html
+    (heat,) = [d for d in chart_data(html) if d["kind"] == "heatmap"][:1]
+    assert heat["rows"] == heat["cols"] and len(heat["v"]) == len(heat["rows"])
 
 
 def test_model_page_has_command_settings_and_raw_json(site):
@@ -281,14 +302,22 @@ def test_everything_from_results_is_escaped(site):
     for page in [out / "index.html", *out.glob("tasks/*.html"), *out.glob("models/*.html")]:
         html = page.read_text()
         assert EVIL not in html and "<b>x</b>" not in html, page
-        scripts = re.findall(r"<script[^>]*>", html)
+        scripts = [x for x in re.findall(r"<script[^>]*>", html) if "chartdata" not in x]
         up = "../" * page.relative_to(out).as_posix().count("/")
         data = ['<script src="data/index.js">'] if page.name == "index.html" else []
         assert scripts == [
             f'<script src="{up}assets/early.js">',
+            f'<script src="{up}assets/charts.js" defer>',
             f'<script src="{up}assets/board.js" defer>',
             *data,  # the index's per-cell detail: JSON, set only as text by the script
         ], page
+        # the charts' numbers: JSON blocks no label can close (charts.js sets labels as text)
+        blocks = re.findall(r'<script type="application/json" class="chartdata">(.*?)</script>',
+                            html)  # fmt: skip
+        assert all("<" not in b and ">" not in b for b in blocks), page
+        if page.name == "gap_text.html":  # every model's curves, EVIL's among them
+            labels = {s["lb"] for d in chart_data(html) if d["kind"] == "curve" for s in d["s"]}
+            assert any(EVIL in x for x in labels) and "\\u003c" in "".join(blocks), page
     assert index_detail(out)["rows"]  # a JSON literal: nothing in it runs
     index = (out / "index.html").read_text()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
@@ -628,8 +657,15 @@ def test_findings_page(tmp_path):
     evil = body[body.index("&lt;script&gt;") :].split("</tr>")[0]
     assert 'class="verdict fails">does not hold' in evil
     # one chart per row: three similarity curves on the depth axis, each hub marked
-    assert html.count('<figure class="chart findings-chart">') == 4
-    assert html.count('<g class="hub">') >= 3 and "hub of cross-lingual, text: depth 0.67" in html
+    assert html.count('<figure class="chart findings-chart"') == 4
+    hubs = [h for d in chart_data(html) for h in d.get("hubs", [])]
+    assert len(hubs) >= 3 and "hub of cross-lingual, text: depth 0.67 (holds)" in [
+        h["t"] for h in hubs
+    ]
+    sims = [{s["id"] for s in d["s"]} for d in chart_data(html)]  # one depth axis for all three
+    assert max(map(len, sims)) == 3 and all(
+        x <= {"cross_lingual_text", "cross_lingual_speech", "cross_modal"} for x in sims
+    )
 
 
 def test_a_descriptive_main_score_does_not_order_the_rows(tmp_path):
@@ -817,6 +853,7 @@ def test_heatmaps_share_one_colour_scale_per_measure(site):
     results = load_result_set(report_results(site[0]), "--results").results
     low, high = charts.measure_domains(r for r in results if r.status == "ok")["svcca"]
     assert scales[0] == (f"{low:.2f}", f"{high:.2f}")
+    assert {tuple(d["y"]) for d in chart_data(html) if d["kind"] == "heatmap"} == {(low, high)}
     # every heatmap says whose it is
     assert (
         len(
@@ -872,6 +909,27 @@ def contrast(a: str, b: str) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
+def test_a_charts_numbers_print_and_draw_as_the_results_do():
+    """The page keeps 4 decimals of a chart's numbers, except where that would change a printed
+    digit (a value on a tie after rounding: 0.40149 -> 0.4015 would print 0.402) or the pixel
+    or colour step it is drawn at: then the exact value."""
+    import random
+
+    from leaderboard.charts import _num, colour_step
+
+    rng = random.Random(0)
+    for _ in range(20_000):
+        x = rng.choice([1, 0.01, 100]) * rng.uniform(-1, 1)
+        for shown in ((3,), (2, 4)):
+            r = _num(x, shown)
+            assert all(f"{r:.{d}f}" == f"{x:.{d}f}" for d in shown)
+            assert r == x or r == round(x, 4)
+    assert _num(0.40149, (3,)) == 0.40149 and _num(0.40161, (3,)) == 0.4016
+    assert _num(0.48437, (2,), lambda v: colour_step(v, 0.0, 1.0)) == 0.48437  # step 15, not 16
+    assert _num(0.123456, (3,), lambda v: round(1000 * v)) == 0.123456  # 123.5 px -> 123.456
+    assert _num(float("nan")) is None and _num(None) is None
+
+
 def test_text_colours_clear_wcag_aa_in_both_schemes():
     css = (Path(__file__).resolve().parents[1] / "leaderboard" / "static" / "board.css").read_text()
     assert "#98a2b3" not in css.lower()
@@ -916,24 +974,23 @@ def test_grey_context_lines_carry_no_band_and_markers_only_on_the_main_measure(t
         put(tmp_path / "results", synthetic_result(f"org/m{i:02d}", TASKS[0], seed=i, n_layers=3))
     build_site(tmp_path / "results", tmp_path / "site")
     html = (tmp_path / "site" / "tasks" / "gap_text.html").read_text()
-    charts = re.findall(r'<figure class="chart" data-chart="([^"]+)".*?</figure>', html, re.S)
-    bodies = re.findall(r'<figure class="chart" data-chart="[^"]+".*?</figure>', html, re.S)
+    charts = re.findall(r'<figure class="chart" data-chart="([^"]+)"', html)
     assert charts == ["svcca/text", "cka/text"]
-    for key, body in zip(charts, bodies, strict=True):
-        on = body.count('<g class="series on"')
-        assert on == 8 and body.count('<g class="series"') == 6  # 8 highlighted, 6 grey
-        assert body.count('class="band"') == on and body.count('class="nullline"') == on
-        dots = re.findall(r'<path class="dots" d="([^"]+)"', body)  # the main measure's chart
-        assert (len(dots) == on) == (key == "svcca/text") and (dots == []) == (key != "svcca/text")
-        assert all(d.count("h0") == 4 for d in dots)  # a dot per layer, one path per series
+    curves = [d for d in chart_data(html) if d["kind"] == "curve"]
+    for key, d in zip(charts, curves, strict=True):
+        on = [s for s in d["s"] if s.get("on")]
+        assert len(on) == 8 and len(d["s"]) == 14  # 8 highlighted, 6 grey
+        assert all(isinstance(s["p"][0], (float, type(None))) for s in d["s"] if not s.get("on"))
+        assert drawn_with(d, "band") == on and drawn_with(d, "null") == on
+        dots = drawn_with(d, "dots")  # the main measure's chart
+        assert (dots == on) == (key == "svcca/text") and (dots == []) == (key != "svcca/text")
+        assert all(len(s["p"]) == 4 for s in dots)  # a marker per layer
     model = next((tmp_path / "site" / "models").glob("org__m00--*.html")).read_text()
-    figures = re.findall(r'<figure class="chart" data-chart="([^"]+)".*?</figure>', model, re.S)
-    dots = [
-        f.count("h0") if 'class="dots"' in f else 0
-        for f in re.findall(r'<figure class="chart".*?</figure>', model, re.S)
-    ]
-    assert figures == ["svcca/text", "cka/text"] and dots[0] == 4 and dots[1] == 0
+    figures = re.findall(r'<figure class="chart" data-chart="([^"]+)"', model)
+    data = [d for d in chart_data(model) if d["kind"] == "curve"]
+    assert figures == ["svcca/text", "cka/text"]
+    assert [len(drawn_with(d, "dots")) for d in data] == [1, 0]
     # the secondary measure is drawn as lines: its intervals and nulls are in the raw result
+    assert drawn_with(data[0], "band") and not drawn_with(data[1], "band")
     bodies = re.findall(r'<figure class="chart".*?</figure>', model, re.S)
-    assert 'class="band"' in bodies[0] and 'class="band"' not in bodies[1]
     assert "lines only: intervals and nulls in the raw result" in bodies[1]

@@ -687,7 +687,9 @@ def test_each_tab_shows_its_own_columns_in_header_and_rows(driver, board):
 def test_heatmap_numbers_are_drawn_light_on_dark_cells_and_dark_on_light(driver, board):
     """The numbers printed in heatmap cells take their group's colour (white on the dark end of
     the scale, near-black on the light end), not the axis text colour every `svg text` gets."""
-    page = next(p for p in (board / "models").glob("*.html") if "celltext" in p.read_text())
+    page = next(  # a model page with a heatmap whose values are printed in its cells
+        p for p in (board / "models").glob("*.html") if '"kind":"heatmap"' in p.read_text()
+    )
     driver.get(page.as_uri())
     driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
     fills = driver.execute_script(
@@ -696,3 +698,84 @@ def test_heatmap_numbers_are_drawn_light_on_dark_cells_and_dark_on_light(driver,
     )
     assert fills and {fill for dark, fill in fills if not dark} == {"rgb(255, 255, 255)"}
     assert {fill for dark, fill in fills if dark} <= {"rgb(17, 17, 17)"}
+
+
+def test_every_chart_is_drawn_from_its_pages_numbers(driver, site):
+    """charts.js draws each chart into its labelled <svg>: none left empty on any page type; a
+    model page's main chart has, per group, a band, a null line and a marker per point whose
+    hover lines print the page's numbers exactly as Python formats them."""
+    from test_leaderboard import chart_data
+
+    from leaderboard.charts import tick_label
+
+    pages = [p for kind in ("models", "tasks", "languages") for p in (site / kind).glob("*.html")]
+    for page in pages:
+        driver.get(page.as_uri())
+        counts = driver.execute_script(
+            "return Array.from(document.querySelectorAll('figure svg[role=img]'))"
+            ".map(s => [s.childElementCount, s.getAttribute('aria-label').length])"
+        )
+        assert counts and all(n >= 2 and label > 8 for n, label in counts), page
+    page = next((site / "models").glob("openai__whisper-base--*.html"))
+    driver.get(page.as_uri())
+    main = next(d for d in chart_data(page.read_text()) if d["kind"] == "curve")
+    drawn = driver.execute_script(
+        "return Array.from(document.querySelector('figure.chart svg').querySelectorAll('g.series'))"
+        ".map(g => [g.getAttribute('data-row'), !!g.querySelector('path.band'),"
+        " !!g.querySelector('path.nullline'), g.querySelector('path.dots').getAttribute('d'),"
+        " g.querySelector('path.dots title').textContent])"
+    )
+    layers = main["ax"][0][1]
+    assert [row for row, *_ in drawn] == [s["id"] for s in main["s"]]
+    for (_, band, null, dots, title), s in zip(drawn, main["s"], strict=True):
+        assert band and null and dots.count("h0") == len(layers) == len(s["p"])
+        expected = [s["lb"]] + [
+            f"{layer}: {v:.3f} [{tick_label(lo)}, {tick_label(hi)}] null {tick_label(n)} q95 "
+            f"{tick_label(q)}"
+            for layer, (v, lo, hi, n, q) in zip(layers, s["p"], strict=True)
+        ]
+        assert title.split("\n") == expected
+
+
+def test_exact_ties_are_printed_as_python_prints_them(driver, tmp_path):
+    """Known answer: 0.0625 and 0.03125 are exact binary ties at 3 and 4 decimals, 0.125 and 0.375
+    at 2. Python rounds them to the even digit (0.062, 0.0312, 0.12, 0.38), JavaScript's toFixed
+    away from zero (0.063, 0.0313, 0.13, 0.38): the page must print Python's, the numbers the
+    raw result and every server-written table give."""
+    from test_leaderboard import TASKS, put
+
+    from leaderboard.synthetic import synthetic_result
+
+    r = synthetic_result("org/ties", TASKS[0], n_layers=2)
+    ties = [0.0625, 0.03125, 0.125, 0.375]
+    curves = [r.curves[0].model_copy(update={"points": [
+        p.model_copy(update={"value": 0.0625, "ci_low": 0.03125, "ci_high": 0.125,
+                             "null_mean": 0.375, "null_q95": 0.4375})
+        for p in r.curves[0].points
+    ]})] + r.curves[1:]  # fmt: skip
+    matrices = [
+        m.model_copy(
+            update={"values": [[ties[(i + j) % 4] for j in range(len(m.columns))] for i in range(len(m.rows))]}
+        )
+        for m in r.matrices
+    ]  # fmt: skip
+    put(tmp_path / "results", r.model_copy(update={"curves": curves, "matrices": matrices}))
+    build_site(tmp_path / "results", tmp_path / "site")
+    driver.get(next((tmp_path / "site" / "models").glob("org__ties--*.html")).as_uri())
+    driver.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
+    hover = driver.execute_script("return document.querySelector('path.dots title').textContent")
+    assert hover.split("\n")[1].endswith(": 0.062 [0.031, 0.125] null 0.375 q95 0.438")
+    cells = driver.execute_script(
+        "return Array.from(document.querySelectorAll('figure.heatmap g.celltext text'), t => t.textContent)"
+    )
+    assert set(cells) == {"0.06", "0.03", "0.12", "0.38"}  # 0.0625 -> 0.06, 0.03125 -> 0.03
+    rows = driver.execute_script(
+        "return Array.from(document.querySelectorAll('figure.heatmap rect.rowhit title'), t => t.textContent)"
+    )
+    assert rows and all(" 0.0312" in x and " 0.0625" in x and " 0.1250" in x for x in rows)
+    driver.get(next((tmp_path / "site" / "languages").glob("org__ties--*.html")).as_uri())
+    grid = driver.execute_script(
+        "return Array.from(document.querySelectorAll('figure.langgrid rect.rowhit title'), t => t.textContent)"
+    )
+    assert grid and all(re.fullmatch(r"\w+: (\w+ \d\.\d{3}, )*\w+ \d\.\d{3}", x) for x in grid)
+    assert not any("0.063" in x or "0.0313" in x for x in [hover, *cells, *rows, *grid])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_leaderboard import TASKS, make_results, put
+from test_leaderboard import TASKS, chart_data, make_results, put
 
 from benchmark.results import Matrix
 from leaderboard import build_site, compare_page, languages, sizes
@@ -105,7 +105,9 @@ def test_language_pages_share_one_scale_and_say_what_is_missing(site):
         scales |= set(re.findall(r"svcca · text · with the other languages, language by layer; "
                                  r"colour scale (\S+) to (\S+),", html))  # fmt: skip
         assert "no interval and no null per" in html
-        assert 'class="label" transform="translate(11' in html and ">language</text>" in html
+        grids = [d for d in chart_data(html) if d["kind"] == "grid"]
+        assert grids and all(len(d["v"]) == len(d["rows"]) for d in grids)
+        assert all(len(row) == len(d["cols"]) for d in grids for row in d["v"])
     assert len(scales) == 1  # gap_text's scale: the same on every model's page
     e5 = next(p for p in pages if "multilingual" in p.name).read_text()
     # a text-only model: gap_modal is not applicable, and the page says so
@@ -229,7 +231,7 @@ def test_a_measure_computed_under_a_control_is_drawn_on_its_measures_chart():
     assert "accuracy@1_length_controlled" in measures  # the kind computes it...
     assert [c.measure for c in drawn] == ["accuracy@1", "recall@5", "mrr", "xsim"]  # ...no chart
     (acc,) = [c for c in drawn if c.measure == "accuracy@1"]
-    labels = [s.label for s in acc.series]
+    labels = [s["lb"] for s in acc.data["s"]]
     assert any(label.endswith("(length controlled)") for label in labels)
     assert any(label.endswith("(disjoint items)") for label in labels)
     assert {x["label"] for x in charts.group_legend(result)} == set(labels)
