@@ -136,6 +136,23 @@ def test_layers_below_the_hook_and_the_prefix_do_not_run(loaded, name, stack, mo
     assert got.shape == (4, 1, len(ITEMS), 32)
 
 
+def test_long_inputs_are_tiled_less():
+    """A tiled pass holds at most ROWS_FACTOR batches of rows, and at most POSITIONS_PER_PASS
+    positions: Whisper's 1,500 encoder frames in batches of 16 run one vector a pass, text of
+    30 tokens four, and a single item is never tiled."""
+    from benchmark.representations.steering import (
+        POSITIONS_PER_PASS,
+        ROWS_FACTOR,
+        vectors_per_pass,
+    )
+
+    assert vectors_per_pass(16, 1500, 16, None) == 1
+    assert vectors_per_pass(8, 1500, 16, None) == POSITIONS_PER_PASS // 1500 // 8 == 2
+    assert vectors_per_pass(16, 30, 16, None) == ROWS_FACTOR == 4
+    assert vectors_per_pass(1, 30, 16, None) == 1
+    assert vectors_per_pass(3, 1500, 16, 12) == 4  # the caller's own limit wins
+
+
 def test_vectors_share_tiled_passes(loaded):
     """22 vectors over 7 items (batches of 3, 3 and 1) at most 12 rows a pass: the batches of 3
     run 4 vectors a pass (6 passes), the batch of 1 one vector a pass (never tiled)."""

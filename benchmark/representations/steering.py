@@ -66,6 +66,21 @@ from benchmark.representations.replay import (
 
 log = logging.getLogger(__name__)
 ROWS_FACTOR = 4  # a tiled pass holds at most batch_size x ROWS_FACTOR rows by default
+# ... and at most this many positions (rows x sequence length): Whisper's encoder steered with 8
+# vectors over 16 clips of 1,500 frames took 17.5 CPU-s in passes of 64 rows, 15.3 s in passes of
+# 16 (benchmarks/steering_cost.py); text (tens of tokens a row) is not limited by it
+POSITIONS_PER_PASS = 24_000
+
+
+def vectors_per_pass(rows: int, length: int, batch_size: int, rows_per_pass: int | None) -> int:
+    """How many vectors share one tiled pass over a batch of `rows` items of `length` positions
+    (`rows_per_pass`: the caller's own limit on a pass's rows)."""
+    if rows == 1:
+        return 1  # one row rounds differently from several in some kernels: never tiled
+    limit = rows_per_pass or min(
+        batch_size * ROWS_FACTOR, max(rows, POSITIONS_PER_PASS // max(length, 1))
+    )
+    return max(1, limit // rows)
 
 
 @contextmanager
@@ -332,17 +347,13 @@ class SteeredPasses:
 
     # --- steered passes ---------------------------------------------------------------------
 
-    def _chunk(self, rows: int) -> int:
-        """How many vectors share one pass over a batch of `rows` items."""
-        if rows == 1:
-            return 1  # one row rounds differently from several in some kernels: never tiled
-        limit = self.rows_per_pass or self.sizer.size * ROWS_FACTOR
-        return max(1, limit // rows)
-
     def _steer_batch(self, batch: Batch, layer: str, module, vectors, read) -> np.ndarray:
         """[K, len(read), B, D] for one batch, K vectors in chunks of tiled passes."""
         rows, parts, start = len(batch.idx), [], 0
-        size = self._chunk(rows) if self.replayable else 1
+        calls = batch.records.get(layer) or []
+        length = max((c.shape[1] for c in calls if len(c.shape) >= 3), default=1)
+        size = vectors_per_pass(rows, length, self.sizer.size, self.rows_per_pass)
+        size = size if self.replayable else 1
         while start < len(vectors):
             chunk = vectors[start : start + size]
             try:
