@@ -104,16 +104,21 @@ class CurveChart:
     every page that shows the curve; the browser only maps values to pixels."""
 
     key: str  # measure/group[/stack]
-    measure: str
     group: str
     stack: str | None
     higher_is_better: bool
-    n_series: int
-    first_label: str
     data: dict
     width: int = WIDTH
     height: int = HEIGHT
     detail: bool = True  # False: lines only (see curve_chart)
+
+    @property
+    def measure(self) -> str:  # the y axis's title
+        return self.data["m"]
+
+    @property
+    def series_labels(self) -> list[str]:
+        return [s["lb"] for s in self.data["s"]]
 
 
 def curve_key(curve: Curve) -> str:
@@ -155,7 +160,7 @@ def curve_chart(entries: list[tuple], with_points: bool = True, detail: bool = T
         full = on and detail
         raw = tuple(p.depth for p in curve.points)
         if raw not in depths_of:
-            depths_of[raw] = tuple(_num(d, (), column) for d in raw)
+            depths_of[raw] = tuple(page_number(d, (), column) for d in raw)
         axis = (depths_of[raw], tuple(p.layer for p in curve.points))
         s: dict = {"id": row_id, "lb": label, "c": color}
         if axes.setdefault(axis, len(axes)):
@@ -165,9 +170,12 @@ def curve_chart(entries: list[tuple], with_points: bool = True, detail: bool = T
         if control:
             s["ctl"] = 1
         s["p"] = [
-            [_num(x, same=pixel) for x in (p.value, p.ci_low, p.ci_high, p.null_mean, p.null_q95)]
+            [
+                page_number(x, same=pixel)
+                for x in (p.value, p.ci_low, p.ci_high, p.null_mean, p.null_q95)
+            ]
             if full
-            else _num(p.value, same=pixel)
+            else page_number(p.value, same=pixel)
             for p in curve.points
         ]
         series.append(s)
@@ -185,21 +193,18 @@ def curve_chart(entries: list[tuple], with_points: bool = True, detail: bool = T
     }
     return CurveChart(
         key=curve_key(first),
-        measure=first.measure,
         group=first.group,
         stack=first.stack,
         higher_is_better=first.higher_is_better,
-        n_series=len(series),
-        first_label=series[0]["lb"] if series else "",
         data=data,
         detail=detail,
     )
 
 
-DIGITS = 4  # decimals a chart's numbers keep in the page (see _num)
+DIGITS = 4  # decimals a chart's numbers keep in the page (see page_number)
 
 
-def _num(x, shown: tuple[int, ...] = (3,), same=None) -> float | None:
+def page_number(x, shown: tuple[int, ...] = (3,), same=None) -> float | None:
     """`x` rounded to DIGITS decimals for the page, unless that would change what the page
     prints of it (the decimals in `shown`; `same`: another reading that must not change: the
     pixel a point is drawn at, a cell's colour step): then the exact value. The browser's
@@ -214,12 +219,6 @@ def _num(x, shown: tuple[int, ...] = (3,), same=None) -> float | None:
         if d < DIGITS and abs(r * 10**d % 1 - 0.5) < 1e-6 and f"{r:.{d}f}" != f"{x:.{d}f}":
             return x
     return r
-
-
-def chart_number(x, shown: tuple[int, ...], same=None) -> float | None:
-    """A heatmap or grid value for the page: 4 decimals unless that changes what is printed
-    (`shown` decimals) or `same` (its colour step)."""
-    return _num(x, shown, same)
 
 
 def script_json(data) -> Markup:
@@ -282,8 +281,8 @@ def colour_step(v, low: float, span: float) -> float | None:
 
 
 def steps_css() -> str:
-    """The heatmaps' colour steps as classes (`cs0` .. `cs32`, `csna` for no value): the one
-    place a step's colour is decided, for the cells drawn here and by static/charts.js."""
+    """The heatmaps' colour steps as classes (`cs0` .. `cs32`, `csna` for no value), for the
+    cells static/charts.js draws: the one place a step's colour is decided."""
     lines = [f".cs{i} {{ fill: {color_for(i / LEVELS)}; }}" for i in range(LEVELS + 1)]
     return (
         "\n".join(
@@ -313,7 +312,7 @@ def heatmap(matrix: Matrix, domain: tuple[float, float] | None = None) -> dict:
         "rows": matrix.rows,
         "cols": matrix.columns,
         "v": [
-            [chart_number(v, (2, 4), lambda x: colour_step(x, low, span)) for v in row[:n_cols]]
+            [page_number(v, (2, 4), lambda x: colour_step(x, low, span)) for v in row[:n_cols]]
             for row in matrix.values
         ],
         "levels": LEVELS,

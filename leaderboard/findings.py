@@ -112,7 +112,7 @@ def similarity_chart(results: list[TaskResult], cells: dict) -> dict | None:
     if not entries:
         return None
     chart = charts.curve_chart(entries)
-    chart.measure = chart.data["m"] = entries[0][5].measure
+    chart.data["m"] = entries[0][5].measure  # the y axis: similarity, whichever curve
     hubs = []
     for series_id, label, color, *_ in entries:
         f = cells.get(f"hub_depth.{series_id}") or {}
@@ -128,7 +128,7 @@ def similarity_chart(results: list[TaskResult], cells: dict) -> dict | None:
             )
     chart.data["hubs"] = hubs  # a dashed vertical line each, in its curve's colour (charts.js)
     legend = [{"label": label, "color": color} for _, label, color, *_ in entries]
-    return {"chart": chart, "hubs": hubs, "legend": legend}
+    return {"chart": chart, "legend": legend}
 
 
 def findings_rows(rows) -> list[FindingsRow]:

@@ -202,7 +202,7 @@ def short_layer(name: str) -> str:
     return first[:5]
 
 
-def grid_chart(g: Grid, domain: tuple[float, float] | None, model: str) -> dict:
+def grid_chart(g: Grid, domain: tuple[float, float] | None) -> dict:
     """One grid's numbers for static/charts.js (kind "grid"): rows = languages, columns = layers
     (short names), the main score's layer outlined, a colour legend; hovering a language's row
     lists its values layer by layer (3 decimals)."""
@@ -220,7 +220,7 @@ def grid_chart(g: Grid, domain: tuple[float, float] | None, model: str) -> dict:
         "rows": g.languages,
         "cols": [short_layer(x) for x in g.layers],
         "v": [
-            [charts.chart_number(v, (3,), lambda x: charts.colour_step(x, low, span)) for v in row]
+            [charts.page_number(v, (3,), lambda x: charts.colour_step(x, low, span)) for v in row]
             for row in g.values
         ],
         "levels": charts.LEVELS,
@@ -294,8 +294,7 @@ def write_pages(site, pages: dict[str, str]) -> None:
                     "page": site.task_pages[task],
                     "result": r,
                     "charts": [
-                        grid_chart(g, domain_for(g, site.language_domains, ref), row.label)
-                        for g in gs
+                        grid_chart(g, domain_for(g, site.language_domains, ref)) for g in gs
                     ],
                 }
             )

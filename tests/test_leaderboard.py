@@ -915,19 +915,21 @@ def test_a_charts_numbers_print_and_draw_as_the_results_do():
     or colour step it is drawn at: then the exact value."""
     import random
 
-    from leaderboard.charts import _num, colour_step
+    from leaderboard.charts import colour_step, page_number
 
     rng = random.Random(0)
     for _ in range(20_000):
         x = rng.choice([1, 0.01, 100]) * rng.uniform(-1, 1)
         for shown in ((3,), (2, 4)):
-            r = _num(x, shown)
+            r = page_number(x, shown)
             assert all(f"{r:.{d}f}" == f"{x:.{d}f}" for d in shown)
             assert r == x or r == round(x, 4)
-    assert _num(0.40149, (3,)) == 0.40149 and _num(0.40161, (3,)) == 0.4016
-    assert _num(0.48437, (2,), lambda v: colour_step(v, 0.0, 1.0)) == 0.48437  # step 15, not 16
-    assert _num(0.123456, (3,), lambda v: round(1000 * v)) == 0.123456  # 123.5 px -> 123.456
-    assert _num(float("nan")) is None and _num(None) is None
+    assert page_number(0.40149, (3,)) == 0.40149 and page_number(0.40161, (3,)) == 0.4016
+    assert (
+        page_number(0.48437, (2,), lambda v: colour_step(v, 0.0, 1.0)) == 0.48437
+    )  # step 15, not 16
+    assert page_number(0.123456, (3,), lambda v: round(1000 * v)) == 0.123456  # 123.5 px -> 123.456
+    assert page_number(float("nan")) is None and page_number(None) is None
 
 
 def test_text_colours_clear_wcag_aa_in_both_schemes():
