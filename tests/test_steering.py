@@ -304,8 +304,9 @@ def _items_without_long_audio(modality: str) -> list[int]:
 
 @pytest.mark.parametrize(("name", "stack", "modality"), CASES, ids=IDS)
 def test_first_order_effects_are_the_derivative_of_the_steered_pass(loaded, name, stack, modality):
-    """gradients(layer, read, c)[i] . v is d/de of c[i] . (item i's read state steered by e v) at
-    e = 0: checked against a central difference of two exact steered passes, at every layer."""
+    """gradients(layer, read, c).gradients[i] . v is d/de of c[i] . (item i's read state steered
+    by e v) at e = 0: checked against a central difference of two exact steered passes, at every
+    layer; its .states are the zero vector's steered states."""
     adapter = loaded(name)
     sp = passes(adapter, stack, modality)
     names = adapter.layer_names(modality, stack)
@@ -313,8 +314,12 @@ def test_first_order_effects_are_the_derivative_of_the_steered_pass(loaded, name
     dim = sp.unsteered([read], ITEMS).shape[-1]
     cot = RNG.standard_normal((len(ITEMS), dim)).astype(np.float32)
     for layer in names:
-        grads = sp.gradients(layer, read, cot, ITEMS)
+        first_order = sp.gradients(layer, read, cot, ITEMS)
+        grads = first_order.gradients
         assert grads.shape == (len(ITEMS), dim)
+        # its forward is the zero vector's steered pass: the intervention kind's alpha 0
+        zero = sp.steered(layer, np.zeros((1, dim), np.float32), [read], ITEMS)[0, 0]
+        assert np.abs(first_order.states - zero).max() <= 1e-5, layer
         v = RNG.standard_normal((1, dim)).astype(np.float32)
         eps = 1e-2 / np.linalg.norm(v)
         up = sp.steered(layer, v * eps, [read], ITEMS)[0, 0]
@@ -345,7 +350,9 @@ def test_whisper_batches_keep_one_window_and_its_gradients_replay(loaded):
     sp.unsteered([names[-1]], ITEMS)
     calls, handles = calls_of(inside)
     try:
-        grads = sp.gradients(names[-1], names[-1], np.ones((len(ITEMS), 32), np.float32), ITEMS)
+        grads = sp.gradients(
+            names[-1], names[-1], np.ones((len(ITEMS), 32), np.float32), ITEMS
+        ).gradients
     finally:
         for handle in handles:
             handle.remove()
@@ -365,7 +372,9 @@ def test_whisper_first_order_text_passes_reuse_the_silence_projections(loaded):
     ]  # fmt: skip
     calls, handles = calls_of(projections)
     try:
-        grads = sp.gradients(names[1], names[-1], np.ones((len(ITEMS), 32), np.float32), ITEMS)
+        grads = sp.gradients(
+            names[1], names[-1], np.ones((len(ITEMS), 32), np.float32), ITEMS
+        ).gradients
     finally:
         for handle in handles:
             handle.remove()

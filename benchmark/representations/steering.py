@@ -115,6 +115,17 @@ class Batch:
 
 
 @dataclass
+class FirstOrder:
+    """What `SteeredPasses.gradients` gives: per item, the gradient of its cotangent . pooled
+    read state with respect to a steering vector, and that pooled read state itself from the
+    same forward pass (zero shift: the zero vector's steered state, replayed as a steered pass
+    replays)."""
+
+    gradients: np.ndarray  # [n_items, D]
+    states: np.ndarray  # [n_items, D]
+
+
+@dataclass
 class Run:
     """The batches of one list of items, with the pooled unsteered states computed so far."""
 
@@ -201,11 +212,12 @@ class SteeredPasses:
         read: str,
         cotangents: np.ndarray,
         items: Sequence[int] | None = None,
-    ) -> np.ndarray:
-        """[n_items, D] first-order steering effects: row i is the gradient, with respect to a
-        vector added to `layer`'s output at every position of item i, of cotangents[i] . (item
-        i's pooled state at `read`). The effect of adding any vector v is then, to first order,
-        gradients[i] . v: one forward and one backward pass above the hook for every vector.
+    ) -> FirstOrder:
+        """First-order steering effects: row i of `.gradients` [n_items, D] is the gradient, with
+        respect to a vector added to `layer`'s output at every position of item i, of
+        cotangents[i] . (item i's pooled state at `read`). The effect of adding any vector v is
+        then, to first order, gradients[i] . v: one forward and one backward pass above the hook
+        for every vector. `.states` are the forward's pooled read states (the zero vector's).
         A batch whose steering layer runs in several calls (long audio in windows), and every
         batch of an adapter that does not replay, goes item by item through a full pass with the
         shift added by a hook."""
@@ -220,28 +232,33 @@ class SteeredPasses:
             self._record(run, [layer])
         dim = run.pooled[layer].shape[-1]
         module = self.adapter.layer_module(self.modality, layer, self.stack)
-        out = np.zeros((len(run.items), dim), np.float32)
+        grads = np.zeros((len(run.items), dim), np.float32)
+        states = np.zeros((len(run.items), dim), np.float32)
         for batch in run.batches:
             where = self._positions(run, batch)
             try:
                 if not self.replayable:
                     raise ReplayMismatch("the adapter does not replay")
-                out[where] = self._gradient_pass(batch, layer, module, cotangents[where], read, dim)
+                grads[where], states[where] = self._gradient_pass(
+                    batch, layer, module, cotangents[where], read, dim
+                )
             except ReplayMismatch:
                 # the layer runs in several calls per batch (Whisper's windows, one clip at a
                 # time): item by item, a full pass with the shift added by a hook, which adds
                 # it to every call of the item, as a steered pass does
                 for b, item in enumerate(batch.idx):
                     one = Batch(np.asarray([item]))
-                    out[where[b]] = self._gradient_pass(
+                    grad, state = self._gradient_pass(
                         one, layer, module, cotangents[where[b : b + 1]], read, dim, hooked=True
-                    )[0]
+                    )
+                    grads[where[b]], states[where[b]] = grad[0], state[0]
             self.item_passes += len(batch.idx)
-        return out
+        return FirstOrder(grads, states)
 
     def _gradient_pass(self, batch: Batch, layer: str, module, cotangents, read, dim, hooked=False):
-        """[B, dim] gradients of sum_b cotangents[b] . pooled read state of row b with respect
-        to a shift of row b at `layer` (replayed above the hook, or a full pass with a hook)."""
+        """([B, dim] gradients of sum_b cotangents[b] . pooled read state of row b with respect
+        to a shift of row b at `layer`, [B, dim] those pooled states): replayed above the hook,
+        or a full pass with a hook."""
         delta = torch.zeros(len(batch.idx), dim, requires_grad=True)
         with differentiable(), frozen(self.adapter):
             if hooked:
@@ -253,7 +270,7 @@ class SteeredPasses:
             pooled = pool(states[read], self.pooling)
             weights = torch.as_tensor(cotangents).to(pooled.device, pooled.dtype)
             (pooled * weights).sum().backward()
-        return delta.grad.float().cpu().numpy()
+        return delta.grad.float().cpu().numpy(), pooled.detach().float().cpu().numpy()
 
     def release(self) -> None:
         """Drop every recording (and pooled state) kept so far."""

@@ -406,6 +406,6 @@ def _notes(params: InterventionParams, read: str, first_order: bool) -> list[str
         "otherwise the verdict is inconclusive (details.source_check). " + FLOOR_RULE + ".",
         "Over the steering layers the transfer is a ratio of means (mean target effect over mean "
         "source effect), not a mean of per-layer ratios.",
-        "Rows of the dose-response matrices are alphas (0 = the zero vector through the hook), "
+        "Rows of the dose-response matrices are alphas (0 = a zero vector through the same replay), "
         "columns steering layers.",
     ]

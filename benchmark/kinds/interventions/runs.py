@@ -198,14 +198,15 @@ class Run:
             )
         return Plan(vectors, units, seps, axis)
 
-    def _first_order(self, passes, layer, ev, axis: Axis, vectors, exact, a: int):
+    @staticmethod
+    def _first_order(grads: np.ndarray, vectors, exact, a: int):
         """([alphas + n_null, n] shifts along the axis, the first-order shifts of the vectors
         steered exactly): the alphas' and the checked directions' shifts are exact, every other
         null direction's is the gradient of each item's axis coordinate with respect to the
-        vector, dotted with it (one backward pass per item), plus the item's mean second-order
-        remainder over the checked directions (exact - first order: adding any vector of this
-        norm moves an item by about the same amount, which the gradient alone misses)."""
-        grads = passes.gradients(layer, self.read, np.tile(axis.unit, (len(ev), 1)), ev)
+        vector (`grads`, one backward pass per item), dotted with it, plus the item's mean
+        second-order remainder over the checked directions (exact - first order: adding any
+        vector of this norm moves an item by about the same amount, which the gradient alone
+        misses)."""
         linear = vectors @ grads.T  # [K, n]
         remainder = (exact[a:] - linear[a : len(exact)]).mean(0)
         return np.concatenate([exact, linear[len(exact) :] + remainder]), linear[: len(exact)]
@@ -231,14 +232,24 @@ class Run:
         record.states[ev] = x0
         for li, layer in enumerate(self.steer):
             vectors = plan.vectors[li]
-            exact = vectors[: a + self.params.first_order_checks] if self.first_order else vectors
-            states = passes.steered(layer, exact, [self.read], ev)[:, 0]  # [K, n, D]
+            if self.first_order:
+                exact = vectors[: a + self.params.first_order_checks]
+                # one forward and backward pass: every direction's first-order effect, and its
+                # forward (zero shift) is the zero vector's steered pass, alpha 0 (row `zero`,
+                # the first: alphas are sorted) at no cost of its own
+                cotangents = np.tile(axis.unit, (len(ev), 1))
+                first = passes.gradients(layer, self.read, cotangents, ev)
+                steered = passes.steered(layer, exact[zero + 1 :], [self.read], ev)[:, 0]
+                states = np.concatenate([first.states[None], steered])  # [K, n, D]
+            else:
+                exact = vectors
+                states = passes.steered(layer, exact, [self.read], ev)[:, 0]  # [K, n, D]
             delta = states - x0[None]
             record.zero_change = max(record.zero_change, float(np.abs(delta[zero]).max()))
             record.shifts[li][ev] = delta[main]
             shift = delta @ axis.unit  # [K, n]
             if self.first_order:
-                shift, linear = self._first_order(passes, layer, ev, axis, vectors, shift, a)
+                shift, linear = self._first_order(first.gradients, vectors, shift, a)
                 record.first_order[li].append((shift[: len(exact)] / unit, linear / unit))
             flips = eligible[None] & (p0[None] + shift >= axis.midpoint)
             record.effect[li][:, ev] = shift[:a] / unit
