@@ -14,7 +14,6 @@ task group) are still written as SVG.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from dataclasses import dataclass
@@ -248,7 +247,6 @@ def pick_matrix(matrices: list[Matrix], layer: str | None) -> Matrix:
     return matrices[-1]
 
 
-@functools.lru_cache(maxsize=1024)  # a few dozen colour steps, asked for 10^5 times a build
 def color_for(t: float) -> str:
     t = min(max(t, 0.0), 1.0) * (len(VIRIDIS) - 1)
     i = min(int(t), len(VIRIDIS) - 2)
@@ -296,14 +294,27 @@ def steps_css() -> str:
     )
 
 
+def coloured_cells(
+    rows: list[list[float | None]], domain: tuple[float, float] | None, shown: tuple[int, ...]
+) -> tuple[float, float, list[list[float | None]]]:
+    """A grid of values on its colour scale: (low, high, the values as the page carries them).
+    `domain`: the measure's shared (low, high); without it, these values' own range. Each value
+    keeps what it prints (`shown` decimals) and its colour step (page_number)."""
+    values = [v for row in rows for v in row if _ok(v)]
+    low, high = domain or ((min(values), max(values)) if values else (0.0, 1.0))
+    span = (high - low) or 1.0
+    cells = [
+        [page_number(v, shown, lambda x: colour_step(x, low, span)) for v in row] for row in rows
+    ]
+    return low, high, cells
+
+
 def heatmap(matrix: Matrix, domain: tuple[float, float] | None = None) -> dict:
     """One matrix as numbers for static/charts.js: its labels and values (4 decimals, the row's
     hover title), the colour domain (`domain`: the measure's shared (low, high); without it, this
     matrix's own range) and the layout. Values are printed in the cells up to 14 x 14."""
-    values = [v for row in matrix.values for v in row if _ok(v)]
-    low, high = domain or ((min(values), max(values)) if values else (0.0, 1.0))
-    span = (high - low) or 1.0
     n_rows, n_cols = len(matrix.rows), len(matrix.columns)
+    low, high, cells = coloured_cells([row[:n_cols] for row in matrix.values], domain, (2, 4))
     data = {
         "kind": "heatmap",
         "box": [CELL, LABEL_W, LABEL_H],
@@ -311,10 +322,7 @@ def heatmap(matrix: Matrix, domain: tuple[float, float] | None = None) -> dict:
         "text": int(n_rows <= 14 and n_cols <= 14),
         "rows": matrix.rows,
         "cols": matrix.columns,
-        "v": [
-            [page_number(v, (2, 4), lambda x: colour_step(x, low, span)) for v in row[:n_cols]]
-            for row in matrix.values
-        ],
+        "v": cells,
         "levels": LEVELS,
     }
     return {

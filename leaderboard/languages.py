@@ -206,9 +206,7 @@ def grid_chart(g: Grid, domain: tuple[float, float] | None) -> dict:
     """One grid's numbers for static/charts.js (kind "grid"): rows = languages, columns = layers
     (short names), the main score's layer outlined, a colour legend; hovering a language's row
     lists its values layer by layer (3 decimals)."""
-    values = [v for row in g.values for v in row if _ok(v)]
-    low, high = domain or ((min(values), max(values)) if values else (0.0, 1.0))
-    span = (high - low) or 1.0
+    low, high, cells = charts.coloured_cells(g.values, domain, (3,))
     left = AXIS_W + math.ceil(charts.CHAR_W * max(len(x) for x in g.languages)) + 10
     plot_h = CELL * len(g.languages)
     plot_w = CELL * len(g.layers)
@@ -219,10 +217,7 @@ def grid_chart(g: Grid, domain: tuple[float, float] | None) -> dict:
         "y": [low, high],
         "rows": g.languages,
         "cols": [short_layer(x) for x in g.layers],
-        "v": [
-            [charts.page_number(v, (3,), lambda x: charts.colour_step(x, low, span)) for v in row]
-            for row in g.values
-        ],
+        "v": cells,
         "levels": charts.LEVELS,
         "main": main_j,
         "mainlayer": g.shown_layer,
