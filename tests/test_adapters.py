@@ -611,6 +611,20 @@ def test_whisper_speech_longer_than_30s_is_encoded_in_windows(adapters):
     assert "long_audio" in adapter.info.settings
 
 
+def test_whisper_long_speech_with_its_transcripts_in_cropped_windows(tiny):
+    """The runner sends every speech batch with its transcripts. A clip over 30 s is split into
+    windows of different cropped sizes (30 s and the rest), each a batch item of its own: the
+    transcripts follow the pieces (an IndexError before), and the states are those without them."""
+    adapter = load_adapter(str(tiny["whisper"]))
+    long_clip = np.random.default_rng(5).standard_normal(16_000 * 33).astype(np.float32) * 0.1
+    clips, texts = [long_clip, CLIPS[1]], ["un párrafo largo", "una frase"]
+    plain = adapter.forward(batch("speech", clips))
+    with_texts = adapter.forward(BatchInputs("speech", "es_419", audio=clips, texts=texts))
+    for name, states in plain.items():
+        assert int(with_texts[name].mask[0].sum()) == math.ceil(long_clip.size / 320)
+        torch.testing.assert_close(with_texts[name].hidden, states.hidden)
+
+
 def test_whisper_cropped_states_do_not_depend_on_the_batch(tiny):
     """The default window is the clip rounded up to 5 s: a clip's states are the same alone and in
     a batch with a clip of another window (which then runs as its own pass)."""

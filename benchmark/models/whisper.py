@@ -193,7 +193,10 @@ class WhisperAdapter(LayeredAdapter):
             for start in range(0, clip.size, self.max_samples):
                 pieces.append(clip[start : start + self.max_samples])
                 owners.append(i)
-        states = self._forward_by_window(dataclasses.replace(batch, audio=pieces))
+        # the transcripts that go with every speech batch follow their clip's pieces (the encoder
+        # does not read them, but a batch keeps one text per clip wherever it is split)
+        texts = [batch.texts[i] for i in owners] if batch.texts is not None else None
+        states = self._forward_by_window(dataclasses.replace(batch, audio=pieces, texts=texts))
         return {name: join_windows(s, owners, len(batch.audio)) for name, s in states.items()}
 
     def batch_group(self, modality: str, item) -> int | None:
