@@ -93,14 +93,7 @@ def run(opts: RunOptions) -> RunSummary:
     )
     summary = RunSummary(results={}, paths={}, seconds=seconds)
     todo = []
-    for task in planned:
-        task_key = {
-            "config_sha256": task.config.config_hash(),
-            "kind_version": get_kind(task.config.kind).version,
-        }
-        key = result_key(plan.key_fields(), task_key, task.probes_key)
-        path = result_path(output, plan.name, plan.revision_label, task.config.name, key)
-        previous = None if opts.overwrite else finished_result(path, key)
+    for task, key, path, previous in scheduled(opts, plan, planned, output):
         if previous is not None:
             log.info("%s: done before with the same key (%s); skipping", task.config.name, path)
             summary.results[task.config.name], summary.paths[task.config.name] = previous, path
@@ -130,6 +123,41 @@ def run(opts: RunOptions) -> RunSummary:
     )
     log.info("run seconds: %s", {k: round(v, 2) for k, v in seconds.items()})
     return summary
+
+
+def scheduled(opts: RunOptions, plan: ModelPlan, planned: list[PlannedTask], output: Path):
+    """Per planned task: (task, its result key, its result path, the result finished before with
+    that key or None). The key is everything that changes a score (the model plan, the task's
+    config and kind version, the probe items), so a finished result is skipped, never redone."""
+    out = []
+    for task in planned:
+        task_key = {
+            "config_sha256": task.config.config_hash(),
+            "kind_version": get_kind(task.config.kind).version,
+        }
+        key = result_key(plan.key_fields(), task_key, task.probes_key)
+        path = result_path(output, plan.name, plan.revision_label, task.config.name, key)
+        previous = None if opts.overwrite else finished_result(path, key)
+        out.append((task, key, path, previous))
+    return out
+
+
+def still_to_run(opts: RunOptions) -> list[tuple[str, Path]]:
+    """(task, result path) of every task of `opts` that has no finished result under today's key
+    in `opts.output`: what `run` would compute, found without loading the model."""
+    plan = plan_model(
+        opts.model,
+        revision=opts.revision,
+        settings=opts.model_settings,
+        trust_remote_code=opts.trust_remote_code,
+        random_init=opts.random_init,
+    )
+    planned = plan_tasks(opts, plan)
+    return [
+        (task.config.name, path)
+        for task, _, path, previous in scheduled(opts, plan, planned, Path(opts.output))
+        if previous is None
+    ]
 
 
 def cache_dir(opts: RunOptions) -> Path:

@@ -169,3 +169,35 @@ def test_the_committed_board_reads_and_builds(tmp_path):
     references = {r.model.id for r in results if r.model.reference}  # known-answer rows
     assert references  # the ceiling and the floors are on the board
     assert report.n_rows == len(list((REPO / "submissions").glob("*.yaml"))) + len(references)
+
+
+def _makefile_list(name: str) -> list[str]:
+    """A `NAME ?= a b c` or `NAME ?= a,b,c` line of the Makefile, as a list."""
+    line = next(x for x in (REPO / "Makefile").read_text().splitlines() if x.startswith(name))
+    return line.split("?=", 1)[1].replace(",", " ").split()
+
+
+def test_the_committed_board_is_up_to_date(capsys):
+    """Every task of every submission, and every reference row `make board` runs, has a finished
+    result under today's key in leaderboard/results: a new task, a changed task file or a kind
+    version bumped without `make board` fails here, naming what is stale (no model loads)."""
+    from benchmark.run_planning import RunOptions
+    from benchmark.runner import still_to_run
+
+    results = REPO / "leaderboard" / "results"
+    code = main(["submissions", "pending", "--output", str(results)])
+    assert code == 0, capsys.readouterr().out
+    tasks = _makefile_list("REFERENCE_TASKS")
+    for ref in _makefile_list("REFERENCES"):
+        opts = RunOptions(model=f"known:{ref}", tasks=tasks, output=results)
+        assert still_to_run(opts) == [], ref
+
+
+def test_pending_lists_what_a_run_would_compute(tmp_path, capsys):
+    """Against an empty folder every task of the file is pending (exit 1), named with its path."""
+    path = REPO / "submissions" / "sentence-transformers__all-MiniLM-L6-v2.yaml"
+    assert main(["submissions", "pending", str(path), "--output", str(tmp_path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f"{len(out) - 1} task(s) to compute in {tmp_path} for 1 submission(s)"
+    assert len(out) - 1 == len(list((REPO / "tasks").glob("[!_]*.yaml")))
+    assert all(line.startswith(f"{path}: ") and str(tmp_path) in line for line in out[:-1])

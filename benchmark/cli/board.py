@@ -98,6 +98,19 @@ def _add_submission_parsers(sub) -> None:
     add_scoring_flags(run_all)
     run_all.set_defaults(handler=cmd_submissions_run)
 
+    pending = subs_sub.add_parser(
+        "pending",
+        help="list what `submissions run` would compute; exit 1 if anything (no model loads)",
+        description="Every task of the submission files that has no finished result under "
+        "today's key in the results folder: a new task, a changed task file or kind version, a "
+        "failed run. Exit 0 when the folder is up to date (make board would compute nothing).",
+    )
+    pending.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: submissions/)"
+    )
+    add_scoring_flags(pending)
+    pending.set_defaults(handler=cmd_submissions_pending)
+
 
 def _add_compare_parser(sub) -> None:
     compare = sub.add_parser(
@@ -258,6 +271,22 @@ def cmd_submissions_run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{len(failed)} submission(s) with failed tasks: {', '.join(map(str, failed))}")
     return EXIT_TASK_FAILED if failed else EXIT_OK
+
+
+def cmd_submissions_pending(args: argparse.Namespace) -> int:
+    from benchmark.runner import still_to_run
+    from benchmark.submissions import check_tasks, load_submission, submission_files
+
+    files = submission_files(args.paths, DEFAULT_SUBMISSIONS)
+    todo = 0
+    for path in files:
+        sub = load_submission(path)
+        check_tasks(sub, path)
+        for task, result in still_to_run(submission_options(sub, args)):
+            print(f"{path}: {task} -> {result}")
+            todo += 1
+    print(f"{todo} task(s) to compute in {args.output} for {len(files)} submission(s)")
+    return EXIT_TASK_FAILED if todo else EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
