@@ -184,6 +184,7 @@ def model_record(plan: ModelPlan, handle_facts: dict | None = None) -> ModelReco
         adapter_version=plan.adapter_version,
         settings=plan.settings,
         init=plan.init,
+        control_recipe=plan.key_fields().get("control_recipe"),
         modalities=list(plan.modalities),
         n_parameters=(handle_facts or {}).get("n_parameters"),
         description=(handle_facts or {}).get("description", {}),

@@ -548,6 +548,26 @@ def test_real_whisper_base():
 
 
 @pytest.mark.slow
+def test_a_control_is_prompted_as_its_model():
+    """A random-weights control differs from its model in the weights only: the English-only
+    whisper-tiny.en's control keeps the checkpoint's generation config, so it is English-only and
+    reads text after the same prompt (it had been prompted as a multilingual model, with language
+    tokens). Its key says how it was built (CONTROL_RECIPE); the model's key does not change."""
+    from benchmark.models import CONTROL_RECIPE, plan_model
+
+    trained = load_adapter("openai/whisper-tiny.en")
+    plan = plan_model("openai/whisper-tiny.en", random_init=0)
+    control = load_adapter(plan)
+    assert control.english_only and control.model.generation_config.is_multilingual is False
+    for key in ("text_prompt", "language_token", "english_only"):
+        assert control.info.settings[key] == trained.info.settings[key], key
+    pairs = zip(trained.model.parameters(), control.model.parameters(), strict=True)
+    assert not all(torch.equal(a, b) for a, b in pairs)  # the weights are not the model's
+    assert plan.key_fields()["control_recipe"] == CONTROL_RECIPE
+    assert "control_recipe" not in plan_model("openai/whisper-tiny.en").key_fields()
+
+
+@pytest.mark.slow
 def test_real_whisper_tiny_en():
     adapter = load_adapter("openai/whisper-tiny.en")
     assert adapter.english_only and adapter.model.generation_config.is_multilingual is False

@@ -77,12 +77,18 @@ class ModelPlan:
             "adapter_version": self.adapter_version,
             "settings": self.settings,
             "init": self.init,
+            **({"control_recipe": CONTROL_RECIPE} if self.init != "pretrained" else {}),
         }
 
     def key(self) -> str:
         blob = json.dumps(self.key_fields(), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()
 
+
+# How a random-weights control is built from its checkpoint (`common.load_checked`): part of a
+# control's key, bumped when the recipe would change its results. 2: the checkpoint's generation
+# config kept (an English-only Whisper's control had been prompted as a multilingual model).
+CONTROL_RECIPE = "2"
 
 # Beside the weights, the files that change what a model computes on the same text or audio.
 INPUT_FILES = (

@@ -171,6 +171,7 @@ def load_checked(
         build = getattr(cls, "_from_config", None) or cls.from_config  # Auto classes: from_config
         with quiet_transformers():
             model = build(config, dtype=kwargs.get("dtype"), **extra)
+            _keep_generation_config(model, source, config_kwargs)
         return place(model.eval(), device, device_map)
     if device_map is not None:
         _need_accelerate("device_map")
@@ -188,6 +189,19 @@ def load_checked(
     if device_map is None and device is not None:
         model = model.to(device)
     return model.eval()
+
+
+def _keep_generation_config(model: nn.Module, source: str, config_kwargs: dict) -> None:
+    """A control differs from its model in the weights only: it keeps the checkpoint's generation
+    config where it has one (built from the model config, an English-only Whisper would lose its
+    `is_multilingual: false` and be prompted as a multilingual one)."""
+    if getattr(model, "generation_config", None) is None:
+        return
+    from transformers import GenerationConfig
+
+    # a checkpoint without one keeps the generation config built from its model config
+    with contextlib.suppress(OSError):
+        model.generation_config = GenerationConfig.from_pretrained(source, **config_kwargs)
 
 
 def read_weight(source: str, name: str, revision: str | None = None) -> torch.Tensor:

@@ -39,6 +39,7 @@ def model_key_fields(model: ModelRecord) -> dict:
         "adapter_version": model.adapter_version,
         "settings": model.settings,
         "init": model.init,
+        **({"control_recipe": model.control_recipe} if model.control_recipe is not None else {}),
     }
 
 

@@ -147,6 +147,9 @@ class ModelRecord(_Record):
     adapter_version: str
     settings: dict[str, Any] = Field(default_factory=dict)  # adapter settings (in the key)
     init: str = "pretrained"  # or "random(seed=N)": a control row
+    # how a control was built from its checkpoint (models.CONTROL_RECIPE; in the key); None for a
+    # trained model and for controls built before the recipe was recorded
+    control_recipe: str | None = None
     modalities: list[str] = Field(default_factory=list)
     n_parameters: int | None = None
     description: dict[str, Any] = Field(default_factory=dict)  # derived facts, not in the key
