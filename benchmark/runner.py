@@ -63,17 +63,22 @@ class RunSummary:
         return [name for name, r in self.results.items() if r.status == "error"]
 
 
-def run(opts: RunOptions) -> RunSummary:
-    clock = time.perf_counter()
-    check_options(opts)
-    output = check_writable_dir(opts.output, "--output")
-    plan = plan_model(
+def plan_of(opts: RunOptions) -> ModelPlan:
+    """The model of a run, resolved and planned (no weights load)."""
+    return plan_model(
         opts.model,
         revision=opts.revision,
         settings=opts.model_settings,
         trust_remote_code=opts.trust_remote_code,
         random_init=opts.random_init,
     )
+
+
+def run(opts: RunOptions) -> RunSummary:
+    clock = time.perf_counter()
+    check_options(opts)
+    output = check_writable_dir(opts.output, "--output")
+    plan = plan_of(opts)
     seconds = {"plan_model": time.perf_counter() - clock}
     planned = plan_tasks(opts, plan)  # every task checked against its probes: still no model
     seconds["plan_tasks"] = time.perf_counter() - clock - seconds["plan_model"]
@@ -145,13 +150,7 @@ def scheduled(opts: RunOptions, plan: ModelPlan, planned: list[PlannedTask], out
 def still_to_run(opts: RunOptions) -> list[tuple[str, Path]]:
     """(task, result path) of every task of `opts` that has no finished result under today's key
     in `opts.output`: what `run` would compute, found without loading the model."""
-    plan = plan_model(
-        opts.model,
-        revision=opts.revision,
-        settings=opts.model_settings,
-        trust_remote_code=opts.trust_remote_code,
-        random_init=opts.random_init,
-    )
+    plan = plan_of(opts)
     planned = plan_tasks(opts, plan)
     return [
         (task.config.name, path)

@@ -37,6 +37,12 @@ def shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def add_submission_paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: submissions/)"
+    )
+
+
 def add_scoring_flags(parser: argparse.ArgumentParser) -> None:
     """How a submission is scored here: where, on what device, and (for a quick check of a pull
     request, or the board's private split) on which probes and how many sentences."""
@@ -72,9 +78,7 @@ def _add_submission_parsers(sub) -> None:
     validate = subs_sub.add_parser(
         "validate", help="check submission files: schema, pinned revision, file name, remote code"
     )
-    validate.add_argument(
-        "paths", nargs="*", type=Path, help="files or folders (default: submissions/)"
-    )
+    add_submission_paths(validate)
     validate.set_defaults(handler=cmd_submissions_validate)
 
     submit = sub.add_parser("submit", help="score one submission file into a results folder")
@@ -89,9 +93,7 @@ def _add_submission_parsers(sub) -> None:
         "only the files at positions I, I+N, I+2N, ... of the sorted list: N processes (or "
         "machines) with I = 0..N-1 together run every file once (make board JOBS=N).",
     )
-    run_all.add_argument(
-        "paths", nargs="*", type=Path, help="files or folders (default: submissions/)"
-    )
+    add_submission_paths(run_all)
     run_all.add_argument(
         "--shard", type=shard, default=(0, 1), metavar="I/N", help="this process's share: I of N"
     )
@@ -105,9 +107,7 @@ def _add_submission_parsers(sub) -> None:
         "today's key in the results folder: a new task, a changed task file or kind version, a "
         "failed run. Exit 0 when the folder is up to date (make board would compute nothing).",
     )
-    pending.add_argument(
-        "paths", nargs="*", type=Path, help="files or folders (default: submissions/)"
-    )
+    add_submission_paths(pending)
     add_scoring_flags(pending)
     pending.set_defaults(handler=cmd_submissions_pending)
 
