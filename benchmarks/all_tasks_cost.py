@@ -23,6 +23,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ EVERY_TASK = REPRESENTATION_TASKS + "," + STEERING_TASKS + ",logit_lens"
 
 
 def cpu_seconds(
-    tasks: str, args: argparse.Namespace, cache: str | None = None, settings: list[str] = ()
+    tasks: str, args: argparse.Namespace, cache: str | None = None, settings: Sequence[str] = ()
 ) -> float:
     """User + system CPU seconds of one run of `tasks` in a child process: on an empty cache of
     its own, or on `cache` (another run's, shared)."""

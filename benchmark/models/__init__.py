@@ -56,6 +56,11 @@ class ModelPlan:
         return default_stack(self.stacks, modality, self.settings.get("stacks"))
 
     @property
+    def control_recipe(self) -> str | None:
+        """How this control is built from its checkpoint (CONTROL_RECIPE); None: a trained model."""
+        return CONTROL_RECIPE if self.init != "pretrained" else None
+
+    @property
     def random_seed(self) -> int | None:
         return int(self.init[len("random(seed=") : -1]) if self.init != "pretrained" else None
 
@@ -77,7 +82,7 @@ class ModelPlan:
             "adapter_version": self.adapter_version,
             "settings": self.settings,
             "init": self.init,
-            **({"control_recipe": CONTROL_RECIPE} if self.init != "pretrained" else {}),
+            **({"control_recipe": self.control_recipe} if self.control_recipe else {}),
         }
 
     def key(self) -> str:
